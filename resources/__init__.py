@@ -1,0 +1,1 @@
+"""Data shipped with the app: the default model bundle under models/ (named by models/DEFAULT)."""
