@@ -1,0 +1,392 @@
+"""The catalog: one SQLite database (WAL) holding everything the library knows.
+
+Photos, roots, metadata, keywords/user tags, suggested and rejected tags, failures, and the raw
+float32 embedding of every photo together with the id of the encoder that made it. Keeping the raw
+vectors here means the hnswlib index is only a cache: it can always be rebuilt from the catalog, and
+a photo and its vector are committed in the same transaction, so a killed indexer never leaves a
+photo without its vector or a vector without its photo.
+
+Paths are stored as BLOBs of their file-system bytes (``os.fsencode``) because real libraries contain
+names that are not valid UTF-8; they come back as ``str`` through ``os.fsdecode`` (surrogateescape).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+import numpy as np
+
+SCHEMA_VERSION = 1
+
+# Each entry migrates from version i to i+1. Add new entries, never edit old ones.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
+    CREATE TABLE roots (
+        id INTEGER PRIMARY KEY,
+        path BLOB NOT NULL UNIQUE,
+        added REAL NOT NULL
+    );
+    CREATE TABLE photos (
+        id INTEGER PRIMARY KEY,
+        path BLOB NOT NULL UNIQUE,
+        root_id INTEGER REFERENCES roots(id) ON DELETE CASCADE,
+        size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        hash TEXT,
+        width INTEGER, height INTEGER,
+        taken TEXT, camera TEXT, lens TEXT,
+        lat REAL, lon REAL,
+        orientation INTEGER,
+        format TEXT,
+        indexed_at REAL
+    );
+    CREATE INDEX photos_root ON photos(root_id);
+    CREATE INDEX photos_hash ON photos(hash);
+    CREATE TABLE vectors (
+        photo_id INTEGER PRIMARY KEY REFERENCES photos(id) ON DELETE CASCADE,
+        encoder_id TEXT NOT NULL,
+        vec BLOB NOT NULL
+    );
+    CREATE INDEX vectors_encoder ON vectors(encoder_id);
+    CREATE TABLE user_tags (
+        photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+        tag TEXT NOT NULL,
+        source TEXT NOT NULL DEFAULT 'user',   -- 'file' (keywords found on the photo) or 'user'
+        PRIMARY KEY (photo_id, tag)
+    );
+    CREATE INDEX user_tags_tag ON user_tags(tag);
+    CREATE TABLE suggested_tags (
+        photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+        tag TEXT NOT NULL,
+        score REAL NOT NULL,
+        PRIMARY KEY (photo_id, tag)
+    );
+    CREATE TABLE rejected_tags (
+        photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+        tag TEXT NOT NULL,
+        PRIMARY KEY (photo_id, tag)
+    );
+    CREATE TABLE failures (
+        path BLOB PRIMARY KEY,
+        root_id INTEGER REFERENCES roots(id) ON DELETE CASCADE,
+        reason TEXT NOT NULL,
+        at REAL NOT NULL
+    );
+    """,
+]
+
+
+class CatalogError(RuntimeError):
+    """The catalog cannot be opened or is from a newer app."""
+
+
+def _b(path: str) -> bytes:
+    return os.fsencode(path)
+
+
+def _s(blob: bytes) -> str:
+    return os.fsdecode(bytes(blob))
+
+
+@dataclass(frozen=True)
+class PhotoRecord:
+    """A catalog row as the indexer needs it (change detection)."""
+
+    id: int
+    path: str
+    root_id: int | None
+    size: int
+    mtime_ns: int
+    hash: str | None
+    encoder_id: str | None  # of its stored vector, None when it has none
+
+
+@dataclass
+class PhotoInfo:
+    """Metadata to store for one photo."""
+
+    width: int | None = None
+    height: int | None = None
+    taken: str | None = None
+    camera: str | None = None
+    lens: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    orientation: int | None = None
+    format: str | None = None
+
+
+PHOTO_COLUMNS = "id, path, root_id, width, height, taken, camera, lens, lat, lon, size, mtime_ns"
+
+
+class Catalog:
+    """Thin typed wrapper over the SQLite connection; owned by the thread that opened it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self.db = sqlite3.connect(str(path), timeout=30.0, isolation_level=None)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.Error as exc:
+            raise CatalogError(f"catalog {path} cannot be opened: {exc}") from exc
+
+    # -- schema ------------------------------------------------------------------------------------
+    def _migrate(self) -> None:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise CatalogError(
+                f"catalog {self.path} has schema version {version}, newer than this app ({SCHEMA_VERSION})"
+            )
+        while version < SCHEMA_VERSION:
+            with self.transaction():
+                for stmt in _split_sql(MIGRATIONS[version]):
+                    self.db.execute(stmt)
+                version += 1
+                self.db.execute(f"PRAGMA user_version={version}")
+
+    def transaction(self) -> "_Tx":
+        return _Tx(self.db)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- meta --------------------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str | None) -> None:
+        if value is None:
+            self.db.execute("DELETE FROM meta WHERE key=?", (key,))
+        else:
+            self.db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    # -- roots -------------------------------------------------------------------------------------
+    def roots(self) -> list[tuple[int, str, int]]:
+        rows = self.db.execute(
+            "SELECT r.id, r.path, (SELECT count(*) FROM photos p WHERE p.root_id = r.id) FROM roots r ORDER BY r.id"
+        ).fetchall()
+        return [(r[0], _s(r[1]), r[2]) for r in rows]
+
+    def add_root(self, path: str) -> int:
+        self.db.execute("INSERT OR IGNORE INTO roots(path, added) VALUES (?, ?)", (_b(path), time.time()))
+        return int(self.db.execute("SELECT id FROM roots WHERE path=?", (_b(path),)).fetchone()[0])
+
+    def remove_root(self, root_id: int) -> list[int]:
+        """Forget a root and its photos; returns the removed photo ids (for the vector index)."""
+        with self.transaction():
+            ids = [r[0] for r in self.db.execute("SELECT id FROM photos WHERE root_id=?", (root_id,))]
+            self.db.execute("DELETE FROM photos WHERE root_id=?", (root_id,))
+            self.db.execute("DELETE FROM failures WHERE root_id=?", (root_id,))
+            self.db.execute("DELETE FROM roots WHERE id=?", (root_id,))
+        return ids
+
+    # -- photos ------------------------------------------------------------------------------------
+    def records(self) -> dict[str, PhotoRecord]:
+        """Every photo keyed by path, with its vector's encoder: what change detection compares."""
+        out: dict[str, PhotoRecord] = {}
+        for pid, path, root_id, size, mtime_ns, h, enc in self.db.execute(
+            "SELECT p.id, p.path, p.root_id, p.size, p.mtime_ns, p.hash, v.encoder_id "
+            "FROM photos p LEFT JOIN vectors v ON v.photo_id = p.id"
+        ):
+            sp = _s(path)
+            out[sp] = PhotoRecord(pid, sp, root_id, size, mtime_ns, h, enc)
+        return out
+
+    def photo_rows(self, where: str = "", args: Sequence[object] = ()) -> list[tuple]:
+        sql = f"SELECT {PHOTO_COLUMNS} FROM photos {where}"
+        return [(r[0], _s(r[1]), *r[2:]) for r in self.db.execute(sql, tuple(args))]
+
+    def photo_id_for_path(self, path: str) -> int | None:
+        row = self.db.execute("SELECT id FROM photos WHERE path=?", (_b(path),)).fetchone()
+        return row[0] if row else None
+
+    def paths_for_ids(self, ids: Iterable[int]) -> dict[int, str]:
+        ids = list(ids)
+        out: dict[int, str] = {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            q = ",".join("?" * len(chunk))
+            for pid, path in self.db.execute(f"SELECT id, path FROM photos WHERE id IN ({q})", chunk):
+                out[pid] = _s(path)
+        return out
+
+    def upsert_photo(
+        self,
+        path: str,
+        root_id: int | None,
+        size: int,
+        mtime_ns: int,
+        content_hash: str | None,
+        info: PhotoInfo,
+    ) -> int:
+        """Insert or update a photo row (call inside a transaction); returns its id."""
+        vals = (
+            root_id, size, mtime_ns, content_hash, info.width, info.height, info.taken, info.camera,
+            info.lens, info.lat, info.lon, info.orientation, info.format, time.time(),
+        )
+        row = self.db.execute("SELECT id FROM photos WHERE path=?", (_b(path),)).fetchone()
+        if row:
+            self.db.execute(
+                "UPDATE photos SET root_id=?, size=?, mtime_ns=?, hash=?, width=?, height=?, taken=?, camera=?,"
+                " lens=?, lat=?, lon=?, orientation=?, format=?, indexed_at=? WHERE id=?",
+                (*vals, row[0]),
+            )
+            return int(row[0])
+        cur = self.db.execute(
+            "INSERT INTO photos(path, root_id, size, mtime_ns, hash, width, height, taken, camera, lens, lat, lon,"
+            " orientation, format, indexed_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (_b(path), *vals),
+        )
+        return int(cur.lastrowid)  # type: ignore[arg-type]
+
+    def move_photo(self, photo_id: int, new_path: str, root_id: int | None, size: int, mtime_ns: int) -> None:
+        self.db.execute(
+            "UPDATE photos SET path=?, root_id=?, size=?, mtime_ns=? WHERE id=?",
+            (_b(new_path), root_id, size, mtime_ns, photo_id),
+        )
+
+    def delete_photos(self, ids: Sequence[int]) -> None:
+        for i in range(0, len(ids), 500):
+            chunk = list(ids[i : i + 500])
+            self.db.execute(f"DELETE FROM photos WHERE id IN ({','.join('?' * len(chunk))})", chunk)
+
+    def count_photos(self) -> int:
+        return int(self.db.execute("SELECT count(*) FROM photos").fetchone()[0])
+
+    # -- vectors -----------------------------------------------------------------------------------
+    def put_vector(self, photo_id: int, encoder_id: str, vec: np.ndarray) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO vectors(photo_id, encoder_id, vec) VALUES (?, ?, ?)",
+            (photo_id, encoder_id, np.ascontiguousarray(vec, dtype=np.float32).tobytes()),
+        )
+
+    def vector(self, photo_id: int, encoder_id: str) -> np.ndarray | None:
+        row = self.db.execute(
+            "SELECT vec FROM vectors WHERE photo_id=? AND encoder_id=?", (photo_id, encoder_id)
+        ).fetchone()
+        return np.frombuffer(row[0], dtype=np.float32).copy() if row else None
+
+    def vector_ids(self, encoder_id: str) -> np.ndarray:
+        rows = self.db.execute("SELECT photo_id FROM vectors WHERE encoder_id=?", (encoder_id,)).fetchall()
+        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+
+    def iter_vectors(
+        self, encoder_id: str, ids: Sequence[int] | None = None, chunk: int = 20000
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(ids, raw vectors) in chunks, for (re)building the vector index."""
+        if ids is None:
+            cur = self.db.execute("SELECT photo_id, vec FROM vectors WHERE encoder_id=?", (encoder_id,))
+            while True:
+                rows = cur.fetchmany(chunk)
+                if not rows:
+                    return
+                yield _stack(rows)
+        else:
+            ids = list(ids)
+            for i in range(0, len(ids), 500):
+                part = ids[i : i + 500]
+                rows = self.db.execute(
+                    f"SELECT photo_id, vec FROM vectors WHERE encoder_id=? AND photo_id IN ({','.join('?' * len(part))})",
+                    (encoder_id, *part),
+                ).fetchall()
+                if rows:
+                    yield _stack(rows)
+
+    def count_vectors(self, encoder_id: str | None = None, other_than: str | None = None) -> int:
+        if encoder_id is not None:
+            q, a = "SELECT count(*) FROM vectors WHERE encoder_id=?", (encoder_id,)
+        elif other_than is not None:
+            q, a = "SELECT count(*) FROM vectors WHERE encoder_id<>?", (other_than,)
+        else:
+            q, a = "SELECT count(*) FROM vectors", ()
+        return int(self.db.execute(q, a).fetchone()[0])
+
+    # -- tags --------------------------------------------------------------------------------------
+    def user_tags(self, photo_id: int) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT tag FROM user_tags WHERE photo_id=? ORDER BY tag", (photo_id,))]
+
+    def add_user_tags(self, photo_id: int, tags: Iterable[str], source: str = "user") -> None:
+        self.db.executemany(
+            "INSERT OR IGNORE INTO user_tags(photo_id, tag, source) VALUES (?, ?, ?)",
+            [(photo_id, t, source) for t in tags],
+        )
+
+    def set_file_keywords(self, photo_id: int, tags: Iterable[str]) -> None:
+        """Replace the keywords read from the file itself; tags the user added stay."""
+        self.db.execute("DELETE FROM user_tags WHERE photo_id=? AND source='file'", (photo_id,))
+        self.add_user_tags(photo_id, tags, source="file")
+
+    def remove_user_tags(self, photo_id: int, tags: Iterable[str]) -> None:
+        self.db.executemany("DELETE FROM user_tags WHERE photo_id=? AND tag=?", [(photo_id, t) for t in tags])
+
+    def rejected_tags(self, photo_id: int) -> set[str]:
+        return {r[0] for r in self.db.execute("SELECT tag FROM rejected_tags WHERE photo_id=?", (photo_id,))}
+
+    def reject_tags(self, photo_id: int, tags: Iterable[str]) -> None:
+        self.db.executemany(
+            "INSERT OR IGNORE INTO rejected_tags(photo_id, tag) VALUES (?, ?)", [(photo_id, t) for t in tags]
+        )
+
+    def unreject_tags(self, photo_id: int, tags: Iterable[str]) -> None:
+        self.db.executemany("DELETE FROM rejected_tags WHERE photo_id=? AND tag=?", [(photo_id, t) for t in tags])
+
+    def set_suggested(self, photo_id: int, tags: Sequence[tuple[str, float]]) -> None:
+        self.db.execute("DELETE FROM suggested_tags WHERE photo_id=?", (photo_id,))
+        self.db.executemany(
+            "INSERT INTO suggested_tags(photo_id, tag, score) VALUES (?, ?, ?)",
+            [(photo_id, t, float(s)) for t, s in tags],
+        )
+
+    def all_user_tags(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT DISTINCT tag FROM user_tags ORDER BY tag")]
+
+    # -- failures ----------------------------------------------------------------------------------
+    def clear_failures(self, root_ids: Sequence[int]) -> None:
+        self.db.executemany("DELETE FROM failures WHERE root_id=?", [(r,) for r in root_ids])
+
+    def add_failure(self, path: str, root_id: int | None, reason: str) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO failures(path, root_id, reason, at) VALUES (?, ?, ?, ?)",
+            (_b(path), root_id, reason, time.time()),
+        )
+
+    def failures(self) -> list[tuple[str, str]]:
+        return [(_s(p), r) for p, r in self.db.execute("SELECT path, reason FROM failures ORDER BY path")]
+
+
+def _stack(rows: list[tuple[int, bytes]]) -> tuple[np.ndarray, np.ndarray]:
+    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    vecs = np.stack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
+    return ids, vecs
+
+
+def _split_sql(script: str) -> list[str]:
+    return [s.strip() for s in script.split(";") if s.strip()]
+
+
+class _Tx:
+    """BEGIN IMMEDIATE ... COMMIT/ROLLBACK; nests by doing nothing inside an open transaction."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+        self.outer = False
+
+    def __enter__(self) -> sqlite3.Connection:
+        if not self.db.in_transaction:
+            self.db.execute("BEGIN IMMEDIATE")
+            self.outer = True
+        return self.db
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        if self.outer:
+            self.db.execute("ROLLBACK" if exc_type else "COMMIT")

@@ -1,0 +1,556 @@
+"""The library facade: the one object the commands and the GUI use (see docs/core-api.md).
+
+It ties the pieces together: catalog (SQLite), scanner, decode/embed pipeline, vector index, the
+model bundle and its text encoder. It owns the rules that span them: which model to use, what counts
+as new/changed/moved/removed, that a photo and its vector are committed together, and that the
+vector index is reconciled with the catalog before it answers anything.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+
+from .bundle import BundleError, ModelBundle, default_bundle_path, find_bundles, load_bundle, resources_models_dir
+from .catalog import Catalog, CatalogError, PhotoInfo
+from .encoder import ImageEncoder, top_tags, unit
+from .imageio import ImageError, decode_for_model, file_hash
+from .lock import LibraryLock, LockHeld
+from .paths import LibraryPaths, resolve_paths
+from .pipeline import Done, Job, run_pipeline
+from .scanner import scan
+from .tags import normalize_tag
+from .text_encoder import TextEncoder
+from .vector_index import VectorIndex
+
+__all__ = [
+    "Library", "LibraryError", "LibraryLocked", "QueryError", "ImageError", "BundleError",
+    "Root", "PhotoRow", "TagScore", "SearchHit", "Failure", "IndexProgress", "IndexReport",
+]
+
+SUGGESTIONS_STORED = 10
+INDEX_SAVE_EVERY_S = 30.0
+PROGRESS_EVERY_S = 0.25
+
+
+class LibraryError(RuntimeError):
+    """A fatal problem with the library itself (folder not writable, catalog unreadable, bad path)."""
+
+
+class LibraryLocked(LibraryError):
+    """Another process is indexing this library."""
+
+
+class QueryError(LibraryError):
+    """A search that cannot be answered: empty library, or no usable word in the text."""
+
+
+@dataclass(frozen=True)
+class Root:
+    id: int
+    path: str
+    photo_count: int
+
+
+@dataclass(frozen=True)
+class PhotoRow:
+    id: int
+    path: str
+    root_id: int | None
+    width: int | None
+    height: int | None
+    taken: str | None
+    camera: str | None
+    lens: str | None
+    gps: tuple[float, float] | None
+    size_bytes: int
+    mtime: float
+
+
+@dataclass(frozen=True)
+class TagScore:
+    tag: str
+    score: float
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    photo_id: int | None  # None for a photo outside the library (never returned by search today)
+    path: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Failure:
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class IndexProgress:
+    phase: str  # "scanning", "comparing", "indexing", "saving", "done"
+    done: int
+    total: int
+    rate: float  # photos per second in this phase
+    eta_s: float | None
+    current: str | None  # path being worked on
+
+
+@dataclass
+class IndexReport:
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    moved: int = 0
+    removed: int = 0
+    failed: int = 0
+    failures: list[Failure] = field(default_factory=list)
+    seconds: float = 0.0
+    model: str = ""
+    provider: str = ""
+    cancelled: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["failures"] = [{"path": f.path, "reason": f.reason} for f in self.failures]
+        d["seconds"] = round(self.seconds, 3)
+        return d
+
+
+def _row(r: tuple) -> PhotoRow:
+    pid, path, root_id, w, h, taken, camera, lens, lat, lon, size, mtime_ns = r
+    gps = (lat, lon) if lat is not None and lon is not None else None
+    return PhotoRow(pid, path, root_id, w, h, taken, camera, lens, gps, size, mtime_ns / 1e9)
+
+
+class Library:
+    """A photo library on disk. Belongs to the thread that opened it (its SQLite connection does)."""
+
+    def __init__(self, paths: LibraryPaths, model: str | os.PathLike[str] | None) -> None:
+        self.paths = paths
+        self._model_arg = Path(model).absolute() if model is not None else None
+        try:
+            paths.home.mkdir(parents=True, exist_ok=True)
+            if not os.access(paths.home, os.W_OK):
+                raise PermissionError(13, "Permission denied")
+            self.catalog = Catalog(paths.catalog)
+        except (OSError, CatalogError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise LibraryError(f"library folder {paths.home} cannot be used: {why}") from exc
+        self._bundle: ModelBundle | None = None
+        self._encoder: ImageEncoder | None = None
+        self._text: TextEncoder | None = None
+        self._vi: VectorIndex | None = None
+        self._vi_data_version: int | None = None
+        self._writer = False  # True while this object holds the indexer lock
+
+    @classmethod
+    def open(cls, home: str | os.PathLike[str] | None = None, model: str | os.PathLike[str] | None = None) -> "Library":
+        """Open (creating if needed) the library at ``home`` (--library / $ATTALOS_HOME / user data dir)."""
+        return cls(resolve_paths(home), model)
+
+    def close(self) -> None:
+        self.catalog.close()
+
+    def __enter__(self) -> "Library":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- model -------------------------------------------------------------------------------------
+    def _model_path(self) -> Path:
+        if self._model_arg is not None:
+            return self._model_arg
+        remembered = self.catalog.get_meta("model_path")
+        if remembered and Path(remembered).is_dir():
+            return Path(remembered)
+        return default_bundle_path()
+
+    @property
+    def bundle(self) -> ModelBundle:
+        """The verified model bundle (loaded on first use; BundleError says why it cannot be)."""
+        if self._bundle is None:
+            self._bundle = load_bundle(self._model_path())
+        return self._bundle
+
+    @property
+    def encoder(self) -> ImageEncoder:
+        if self._encoder is None:
+            self._encoder = ImageEncoder(self.bundle)
+        return self._encoder
+
+    @property
+    def provider(self) -> str:
+        return self.encoder.provider
+
+    @property
+    def text_encoder(self) -> TextEncoder:
+        if self._text is None:
+            self._text = TextEncoder(self.bundle)
+        return self._text
+
+    def available_models(self) -> list[dict[str, Any]]:
+        """Bundles shipped in resources/models and installed under <home>/models, with summaries."""
+        try:
+            default = default_bundle_path().resolve()
+        except BundleError:
+            default = None
+        out: list[dict[str, Any]] = []
+        for p in find_bundles(resources_models_dir(), self.paths.models):
+            try:
+                s = load_bundle(p, verify_checksums=False).summary()
+            except BundleError as exc:
+                s = {"name": p.name, "path": str(p), "error": str(exc)}
+            s["default"] = p.resolve() == default
+            out.append(s)
+        return out
+
+    def set_model(self, bundle_dir: str | os.PathLike[str]) -> bool:
+        """Use another bundle from now on; True when stored vectors must be re-embedded (next index())."""
+        b = load_bundle(bundle_dir)
+        self._model_arg = None
+        self._bundle, self._encoder, self._text, self._vi = b, None, None, None
+        self.catalog.set_meta("model_path", str(Path(bundle_dir).absolute()))
+        return self.catalog.count_vectors(other_than=b.encoder_id) > 0
+
+    # -- roots and photos --------------------------------------------------------------------------
+    def roots(self) -> list[Root]:
+        return [Root(*r) for r in self.catalog.roots()]
+
+    def add_roots(self, paths: Iterable[str | os.PathLike[str]]) -> list[Root]:
+        ids = []
+        for p in paths:
+            d = os.path.abspath(os.fspath(p))
+            if not os.path.isdir(d):
+                raise LibraryError(f"{d} is not a folder")
+            if _inside(d, str(self.paths.home)):
+                raise LibraryError(f"{d} is inside the library's own folder")
+            ids.append(self.catalog.add_root(d))
+        return [r for r in self.roots() if r.id in ids]
+
+    def remove_root(self, root_id: int) -> None:
+        removed = self.catalog.remove_root(root_id)
+        if self._vi is not None:
+            self._vi.remove(np.asarray(removed, dtype=np.int64))
+
+    def photos(self, root_id: int | None = None) -> list[PhotoRow]:
+        if root_id is None:
+            return [_row(r) for r in self.catalog.photo_rows("ORDER BY id")]
+        return [_row(r) for r in self.catalog.photo_rows("WHERE root_id=? ORDER BY id", (root_id,))]
+
+    def photo(self, photo_id: int) -> PhotoRow:
+        rows = self.catalog.photo_rows("WHERE id=?", (photo_id,))
+        if not rows:
+            raise KeyError(photo_id)
+        return _row(rows[0])
+
+    def photo_by_path(self, path: str | os.PathLike[str]) -> PhotoRow | None:
+        pid = self.catalog.photo_id_for_path(os.path.abspath(os.fspath(path)))
+        return self.photo(pid) if pid is not None else None
+
+    def failures(self) -> list[Failure]:
+        return [Failure(p, r) for p, r in self.catalog.failures()]
+
+    # -- tags --------------------------------------------------------------------------------------
+    def user_tags(self, photo_id: int) -> list[str]:
+        return self.catalog.user_tags(photo_id)
+
+    def _vector(self, photo_id: int) -> np.ndarray | None:
+        return self.catalog.vector(photo_id, self.bundle.encoder_id)
+
+    def suggest_tags(self, photo_id: int, top: int = 10, min_score: float = 0.0) -> list[TagScore]:
+        """Model suggestions, best first, without the photo's user tags and the tags the user rejected."""
+        vec = self._vector(photo_id)
+        if vec is None:
+            return []
+        exclude = set(self.catalog.user_tags(photo_id)) | self.catalog.rejected_tags(photo_id)
+        return [TagScore(t, s) for t, s in top_tags(self.bundle, vec, top, min_score, exclude)]
+
+    def tag_file(self, path: str | os.PathLike[str], top: int = 10, min_score: float = 0.0) -> list[TagScore]:
+        """Suggested tags for any photo file; ImageError (with .reason) when it cannot be read."""
+        vec = self._file_vector(path)
+        return [TagScore(t, s) for t, s in top_tags(self.bundle, vec, top, min_score)]
+
+    def _file_vector(self, path: str | os.PathLike[str]) -> np.ndarray:
+        p = os.path.abspath(os.fspath(path))
+        pid = self.catalog.photo_id_for_path(p)
+        if pid is not None:
+            rec = self.catalog.db.execute("SELECT size, mtime_ns FROM photos WHERE id=?", (pid,)).fetchone()
+            try:
+                st = os.stat(p)
+                if rec and (st.st_size, st.st_mtime_ns) == tuple(rec):
+                    vec = self._vector(pid)
+                    if vec is not None:
+                        return vec
+            except OSError:
+                pass
+        dec = decode_for_model(p, self.bundle.preprocessing)
+        return self.encoder.embed(dec.tensor[None])[0]
+
+    def _norm_tags(self, tags: Iterable[str]) -> list[str]:
+        return [t for t in (normalize_tag(x) for x in tags) if t]
+
+    def accept_tags(self, photo_id: int, tags: Iterable[str]) -> None:
+        tags = self._norm_tags(tags)
+        with self.catalog.transaction():
+            self.catalog.add_user_tags(photo_id, tags)
+            self.catalog.unreject_tags(photo_id, tags)
+
+    def reject_tags(self, photo_id: int, tags: Iterable[str]) -> None:
+        self.catalog.reject_tags(photo_id, self._norm_tags(tags))
+
+    def remove_user_tags(self, photo_id: int, tags: Iterable[str]) -> None:
+        self.catalog.remove_user_tags(photo_id, self._norm_tags(tags))
+
+    def completion_words(self) -> list[str]:
+        return sorted(set(self.bundle.tags) | set(self.catalog.all_user_tags()))
+
+    # -- vector index ------------------------------------------------------------------------------
+    def _index(self) -> VectorIndex:
+        """The vector index, reloaded when a newer one was saved and reconciled when the catalog moved."""
+        b = self.bundle
+        dv = self.catalog.db.execute("PRAGMA data_version").fetchone()[0]
+        vi = self._vi
+        if vi is not None and not self._writer:
+            if VectorIndex.saved_generation(self.paths.index_dir) not in (None, vi.generation) or vi.encoder_id != b.encoder_id:
+                vi = None
+        if vi is None:
+            vi = VectorIndex.load(self.paths.index_dir, b.dim, b.encoder_id) or VectorIndex(
+                self.paths.index_dir, b.dim, b.encoder_id
+            )
+            vi.sync_with_catalog(self.catalog)
+            if vi.dirty and self._writer:
+                vi.save()
+            self._vi, self._vi_data_version = vi, dv
+        elif dv != self._vi_data_version and not self._writer:
+            vi.sync_with_catalog(self.catalog)
+            self._vi_data_version = dv
+        return vi
+
+    # -- search ------------------------------------------------------------------------------------
+    def _hits(self, query: np.ndarray, limit: int, exclude: int | None = None) -> list[SearchHit]:
+        vi = self._index()
+        if vi.count == 0:
+            raise QueryError("the library has no indexed photos yet (run attalos-index first)")
+        ids, scores = vi.search(query, limit + (1 if exclude is not None else 0))
+        paths = self.catalog.paths_for_ids(ids.tolist())
+        hits = [SearchHit(int(i), paths[int(i)], float(s)) for i, s in zip(ids, scores) if int(i) in paths and int(i) != exclude]
+        return hits[:limit]
+
+    def search(self, text: str, limit: int = 50) -> list[SearchHit]:
+        """Photos nearest to free text (any words; unknown words through the bundle's OOV mapping)."""
+        q = self.text_encoder.encode(text)
+        if q is None:
+            raise QueryError(f"the query {text!r} has no usable word")
+        return self._hits(q, limit)
+
+    def similar(self, photo_id: int | None = None, path: str | os.PathLike[str] | None = None, limit: int = 50) -> list[SearchHit]:
+        """Look-alikes of a library photo (by id or path) or of any photo file (by path)."""
+        if photo_id is None and path is None:
+            raise ValueError("similar() needs photo_id or path")
+        if photo_id is not None:
+            vec = self._vector(photo_id)
+            if vec is None:
+                raise QueryError(f"photo {photo_id} has no vector for the current model (run attalos-index)")
+        else:
+            p = os.path.abspath(os.fspath(path))  # type: ignore[arg-type]
+            photo_id = self.catalog.photo_id_for_path(p)
+            vec = self._file_vector(p)
+        return self._hits(unit(vec), limit, exclude=photo_id)
+
+    # -- indexing ----------------------------------------------------------------------------------
+    def index(
+        self,
+        paths: Sequence[str | os.PathLike[str]] | None = None,
+        *,
+        workers: int | None = None,
+        progress: Callable[[IndexProgress], None] | None = None,
+        cancel: threading.Event | None = None,
+        on_photo: Callable[[PhotoRow], None] | None = None,
+        batch_size: int = 32,
+    ) -> IndexReport:
+        """Scan roots and bring catalog + index up to date; see docs/core-api.md."""
+        lock = LibraryLock(self.paths.lock)
+        try:
+            lock.acquire()
+        except LockHeld as exc:
+            raise LibraryLocked(str(exc)) from None
+        except OSError as exc:
+            raise LibraryError(f"library folder {self.paths.home} cannot be used: {exc.strerror or exc}") from exc
+        self._writer = True
+        try:
+            return self._index_locked(paths, workers, progress, cancel, on_photo, batch_size)
+        finally:
+            self._writer = False
+            lock.release()
+
+    def _index_locked(
+        self,
+        paths: Sequence[str | os.PathLike[str]] | None,
+        workers: int | None,
+        progress: Callable[[IndexProgress], None] | None,
+        cancel: threading.Event | None,
+        on_photo: Callable[[PhotoRow], None] | None,
+        batch_size: int,
+    ) -> IndexReport:
+        t0 = time.monotonic()
+        bundle, encoder = self.bundle, self.encoder
+        enc_id = bundle.encoder_id
+        report = IndexReport(model=bundle.name, provider=encoder.provider)
+        emit = _Progress(progress)
+        if paths:
+            roots = self.add_roots(paths)
+        else:
+            roots = self.roots()
+        if self._model_arg is not None:
+            self.catalog.set_meta("model_path", str(self._model_arg))
+        self._vi = None
+        vi = self._index()  # reconciled with the catalog (repairs what a killed run left behind)
+
+        emit("scanning", 0, 0, None)
+        found = scan([(r.id, r.path) for r in roots], skip_dirs=[str(self.paths.home)])
+        emit("comparing", 0, len(found.files), None)
+        records = self.catalog.records()
+        scope = {r.id for r in roots} - set(found.missing_roots)
+        seen = {f.path for f in found.files}
+        jobs: list[Job] = []
+        candidates = []
+        for f in sorted(found.files, key=lambda f: f.path):
+            rec = records.get(f.path)
+            if rec is None:
+                candidates.append(f)
+            elif rec.size == f.size and rec.mtime_ns == f.mtime_ns and rec.encoder_id == enc_id:
+                report.unchanged += 1
+            else:
+                jobs.append(Job(f.path, f.size, f.mtime_ns, f.root_id, rec.id, "changed"))
+        gone = [rec for p, rec in records.items() if rec.root_id in scope and p not in seen]
+
+        with self.catalog.transaction():
+            # Moves: a new path whose content fingerprint matches a photo that disappeared.
+            by_key: dict[tuple[int, str], list] = {}
+            for rec in gone:
+                if rec.hash:
+                    by_key.setdefault((rec.size, rec.hash), []).append(rec)
+            moved_ids: set[int] = set()
+            gone_sizes = {k[0] for k in by_key}
+            for f in candidates:
+                h = None
+                if f.size in gone_sizes:
+                    try:
+                        h = file_hash(f.path, f.size)
+                    except OSError:
+                        h = None
+                    match = by_key.get((f.size, h)) if h else None
+                    if match:
+                        rec = match.pop()
+                        self.catalog.move_photo(rec.id, f.path, f.root_id, f.size, f.mtime_ns)
+                        moved_ids.add(rec.id)
+                        report.moved += 1
+                        if rec.encoder_id != enc_id:
+                            jobs.append(Job(f.path, f.size, f.mtime_ns, f.root_id, rec.id, "changed", h))
+                        continue
+                jobs.append(Job(f.path, f.size, f.mtime_ns, f.root_id, None, "new", h))
+            removed = [rec.id for rec in gone if rec.id not in moved_ids]
+            self.catalog.delete_photos(removed)
+            report.removed = len(removed)
+            self.catalog.clear_failures(sorted(scope))
+            for path, root_id, reason in found.problems:
+                self.catalog.add_failure(path, root_id, reason)
+                report.failures.append(Failure(path, reason))
+        vi.remove(np.asarray(removed, dtype=np.int64))
+
+        total = len(jobs)
+        done = 0
+        t_index = time.monotonic()
+        last_save = t_index
+        emit("indexing", 0, total, None)
+        for ok, emb, failed in run_pipeline(jobs, encoder, workers=workers, batch_size=batch_size, cancel=cancel):
+            rows: list[PhotoRow] = []
+            with self.catalog.transaction():
+                for d, vec in zip(ok, emb):
+                    rows.append(self._commit_photo(d, vec, enc_id))
+                for d in failed:
+                    self._commit_failure(d, vi)
+                    report.failures.append(Failure(d.job.path, d.error or "unknown error"))
+            vi.add(np.asarray([r.id for r in rows], dtype=np.int64), emb)
+            for d in ok:
+                if d.job.kind == "new":
+                    report.new += 1
+                else:
+                    report.changed += 1
+            done += len(ok) + len(failed)
+            if on_photo is not None:
+                for r in rows:
+                    on_photo(r)
+            emit("indexing", done, total, (ok or failed)[-1].job.path if (ok or failed) else None, t_index)
+            if time.monotonic() - last_save > INDEX_SAVE_EVERY_S:
+                vi.save()
+                last_save = time.monotonic()
+        report.cancelled = bool(cancel is not None and cancel.is_set() and done < total)
+        emit("saving", done, total, None)
+        if vi.dirty or vi.generation is None:
+            vi.save()
+        self._vi_data_version = self.catalog.db.execute("PRAGMA data_version").fetchone()[0]
+        report.failed = len(report.failures)
+        report.seconds = time.monotonic() - t0
+        emit("done", done, total, None, force=True)
+        return report
+
+    def _commit_photo(self, d: Done, vec: np.ndarray, enc_id: str) -> PhotoRow:
+        job, dec, md = d.job, d.decoded, d.meta
+        assert dec is not None and md is not None
+        info = PhotoInfo(
+            width=dec.width, height=dec.height, taken=md.taken, camera=md.camera, lens=md.lens,
+            lat=md.lat, lon=md.lon, orientation=dec.orientation or md.orientation, format=dec.format,
+        )
+        pid = self.catalog.upsert_photo(job.path, job.root_id, job.size, job.mtime_ns, d.hash, info)
+        self.catalog.put_vector(pid, enc_id, vec)
+        self.catalog.set_file_keywords(pid, d.keywords)
+        self.catalog.set_suggested(pid, top_tags(self.bundle, vec, SUGGESTIONS_STORED))
+        self.catalog.db.execute("DELETE FROM failures WHERE path=?", (os.fsencode(job.path),))
+        gps = (md.lat, md.lon) if md.lat is not None and md.lon is not None else None
+        return PhotoRow(pid, job.path, job.root_id, dec.width, dec.height, md.taken, md.camera, md.lens, gps,
+                        job.size, job.mtime_ns / 1e9)
+
+    def _commit_failure(self, d: Done, vi: VectorIndex) -> None:
+        self.catalog.add_failure(d.job.path, d.job.root_id, d.error or "unknown error")
+        if d.job.photo_id is not None:
+            # It changed and no longer decodes: its old vector no longer describes it. The row stays
+            # (with the old size/mtime, so the next run retries it) but it is not searchable.
+            self.catalog.db.execute("DELETE FROM vectors WHERE photo_id=?", (d.job.photo_id,))
+            vi.remove(np.asarray([d.job.photo_id], dtype=np.int64))
+
+
+class _Progress:
+    """Throttles progress callbacks to a few per second and computes rate and ETA."""
+
+    def __init__(self, cb: Callable[[IndexProgress], None] | None) -> None:
+        self.cb = cb
+        self.last = 0.0
+        self.phase = ""
+
+    def __call__(self, phase: str, done: int, total: int, current: str | None, t_start: float | None = None,
+                 force: bool = False) -> None:
+        if self.cb is None:
+            return
+        now = time.monotonic()
+        if phase == self.phase and not force and now - self.last < PROGRESS_EVERY_S and done < total:
+            return
+        self.phase, self.last = phase, now
+        rate = done / max(now - t_start, 1e-6) if t_start is not None and done else 0.0
+        eta = (total - done) / rate if rate > 0 else None
+        self.cb(IndexProgress(phase, done, total, rate, eta, current))
+
+
+def _inside(path: str, folder: str) -> bool:
+    try:
+        return os.path.commonpath([os.path.realpath(path), os.path.realpath(folder)]) == os.path.realpath(folder)
+    except ValueError:
+        return False

@@ -1,0 +1,184 @@
+"""Photo metadata (exifread) and the keywords a photo already carries.
+
+Keywords are gathered from every place photo tools put them, because users have years of tagging in
+Lightroom, digiKam, Windows Explorer or Photoshop and expect to see it: an XMP sidecar (``IMG.ext.xmp``
+or ``IMG.xmp``), embedded XMP ``dc:subject``, IPTC Keywords (2:25) and EXIF XPKeywords. Everything
+here tolerates garbage: a bad field is dropped, the photo is still indexed.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import html
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import exifread
+from PIL import Image, IptcImagePlugin
+
+from .tags import normalize_tag
+
+_SUBJECT = re.compile(rb"<dc:subject\b[^>]*>(.*?)</dc:subject>", re.S)
+_LI = re.compile(rb"<rdf:li\b[^>]*>(.*?)</rdf:li>", re.S)
+_SUBJECT_ATTR = re.compile(rb"dc:subject\s*=\s*\"([^\"]*)\"")
+
+
+@dataclass
+class Metadata:
+    taken: str | None = None  # ISO 8601, local time as recorded by the camera
+    camera: str | None = None
+    lens: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    orientation: int | None = None
+    keywords: list[str] = field(default_factory=list)
+
+
+def read_exif(path: str) -> Metadata:
+    """Date taken, camera, lens, GPS and orientation through exifread; {} on any problem."""
+    md = Metadata()
+    try:
+        with open(path, "rb") as fh:
+            tags = exifread.process_file(fh, details=False, extract_thumbnail=False)
+    except Exception:  # noqa: BLE001 - exifread raises many kinds on garbage; no EXIF then
+        return md
+    md.taken = _date(tags.get("EXIF DateTimeOriginal") or tags.get("Image DateTime"))
+    make = _text(tags.get("Image Make"))
+    model = _text(tags.get("Image Model"))
+    if model and make and not model.lower().startswith(make.lower().split()[0]):
+        md.camera = f"{make} {model}"
+    else:
+        md.camera = model or make
+    md.lens = _text(tags.get("EXIF LensModel"))
+    md.lat = _gps(tags.get("GPS GPSLatitude"), tags.get("GPS GPSLatitudeRef"), 90.0)
+    md.lon = _gps(tags.get("GPS GPSLongitude"), tags.get("GPS GPSLongitudeRef"), 180.0)
+    if md.lat is None or md.lon is None:
+        md.lat = md.lon = None
+    try:
+        o = tags.get("Image Orientation")
+        o = int(o.values[0]) if o is not None else None
+        md.orientation = o if o in range(1, 9) else None
+    except Exception:  # noqa: BLE001
+        md.orientation = None
+    return md
+
+
+def _text(tag: Any) -> str | None:
+    if tag is None:
+        return None
+    try:
+        s = str(tag.printable if hasattr(tag, "printable") else tag).replace("\x00", "").strip()
+    except Exception:  # noqa: BLE001
+        return None
+    if not s or len(s) > 200 or not s.isprintable():
+        return None
+    return s
+
+
+def _date(tag: Any) -> str | None:
+    s = _text(tag)
+    if not s:
+        return None
+    for fmt in ("%Y:%m:%d %H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y:%m:%d %H:%M", "%Y:%m:%d"):
+        try:
+            d = _dt.datetime.strptime(s[:19], fmt)
+        except ValueError:
+            continue
+        if 1826 <= d.year <= 2200:
+            return d.isoformat(timespec="seconds")
+    return None
+
+
+def _gps(tag: Any, ref: Any, limit: float) -> float | None:
+    try:
+        vals = [float(v) for v in tag.values[:3]]
+        if len(vals) != 3:
+            return None
+        deg = vals[0] + vals[1] / 60.0 + vals[2] / 3600.0
+        r = _text(ref) or ""
+        if r.upper().startswith(("S", "W")):
+            deg = -deg
+    except Exception:  # noqa: BLE001 - zero denominators, missing values, garbage types
+        return None
+    if deg != deg or abs(deg) > limit:
+        return None
+    return round(deg, 7)
+
+
+def keywords_from_xmp(xmp: bytes | str | None) -> list[str]:
+    """dc:subject entries of an XMP packet (regex, because real packets are often not valid XML)."""
+    if not xmp:
+        return []
+    data = xmp.encode("utf-8", "replace") if isinstance(xmp, str) else bytes(xmp)
+    out: list[str] = []
+    for block in _SUBJECT.findall(data):
+        out.extend(_decode(li) for li in _LI.findall(block))
+    for attr in _SUBJECT_ATTR.findall(data):
+        out.extend(_decode(attr).split(","))
+    return out
+
+
+def _decode(raw: bytes) -> str:
+    for enc in ("utf-8", "cp1252"):
+        try:
+            return html.unescape(raw.decode(enc))
+        except UnicodeDecodeError:
+            continue
+    return raw.decode("latin-1")
+
+
+def sidecar_paths(path: str) -> list[str]:
+    base, _ = os.path.splitext(path)
+    return [path + ".xmp", path + ".XMP", base + ".xmp", base + ".XMP"]
+
+
+def keywords_from_sidecar(path: str) -> list[str]:
+    for cand in sidecar_paths(path):
+        try:
+            with open(cand, "rb") as fh:
+                return keywords_from_xmp(fh.read(4 << 20))
+        except OSError:
+            continue
+    return []
+
+
+def keywords_from_image(im: Image.Image) -> list[str]:
+    """Embedded XMP, IPTC Keywords and EXIF XPKeywords of an opened Pillow image."""
+    out: list[str] = []
+    try:
+        xmp = im.info.get("xmp") or im.info.get("XML:com.adobe.xmp")
+        if xmp is None and hasattr(im, "tag_v2"):
+            xmp = im.tag_v2.get(700)  # type: ignore[attr-defined]
+        out.extend(keywords_from_xmp(xmp))
+    except Exception:  # noqa: BLE001
+        pass
+    try:
+        iptc = IptcImagePlugin.getiptcinfo(im) if im.format in ("JPEG", "MPO", "TIFF") else None
+        kw = (iptc or {}).get((2, 25))
+        if kw is not None:
+            for item in kw if isinstance(kw, list) else [kw]:
+                out.append(_decode(bytes(item)))
+    except Exception:  # noqa: BLE001
+        pass
+    try:
+        xp = im.getexif().get(0x9C9E)
+        if xp is not None:
+            raw = bytes(xp) if not isinstance(xp, str) else xp.encode("utf-16-le")
+            text = raw.decode("utf-16-le", "replace").rstrip("\x00")
+            out.extend(text.split(";"))
+    except Exception:  # noqa: BLE001
+        pass
+    return out
+
+
+def clean_keywords(raw: list[str]) -> list[str]:
+    """Normalised, de-duplicated keywords; Lightroom hierarchies ("places|italy") keep the leaf."""
+    seen: dict[str, None] = {}
+    for k in raw:
+        for part in (k or "").split("|")[-1:]:
+            t = normalize_tag(part)
+            if t and len(t) <= 100 and t.isprintable():
+                seen.setdefault(t, None)
+    return list(seen)

@@ -1,0 +1,130 @@
+"""Decode ahead, embed in batches: the indexing pipeline.
+
+Decoding (file I/O, libjpeg, resampling: all release the GIL) runs in a thread pool that keeps a few
+batches ahead of the consumer, while the consumer thread runs batched ONNX Runtime inference (which
+also releases the GIL). So the two overlap, as in rclip, and neither waits for the other on 2 cores.
+Threads rather than processes: nothing large crosses a process boundary, startup is instant, and a
+SIGKILL leaves no orphaned workers. A file that fails to decode comes back with its reason and never
+stops the run.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from .bundle import Preprocessing
+from .encoder import ImageEncoder
+from .imageio import Decoded, ImageError, decode_for_model, file_hash
+from .metadata import Metadata, clean_keywords, keywords_from_image, keywords_from_sidecar, read_exif
+
+DEFAULT_BATCH = 32
+PREFETCH_BATCHES = 2
+
+
+@dataclass
+class Job:
+    """One file to (re)embed."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    root_id: int | None
+    photo_id: int | None = None  # set when the photo is already in the catalog (changed / re-embed)
+    kind: str = "new"  # "new" or "changed"
+    hash: str | None = None
+
+
+@dataclass
+class Done:
+    """A job's outcome: decoded input + metadata, or the reason it failed."""
+
+    job: Job
+    decoded: Decoded | None = None
+    meta: Metadata | None = None
+    keywords: list[str] = field(default_factory=list)
+    hash: str | None = None
+    error: str | None = None
+
+
+def default_workers() -> int:
+    try:
+        n = len(os.sched_getaffinity(0))  # type: ignore[attr-defined]
+    except AttributeError:
+        n = os.cpu_count() or 1
+    return max(2, min(8, n))
+
+
+def prepare(job: Job, pre: Preprocessing) -> Done:
+    """Everything per file that does not need the model: metadata, keywords, hash, input tensor."""
+    try:
+        meta = read_exif(job.path)
+        dec = decode_for_model(job.path, pre, inspect=keywords_from_image)
+        keywords = clean_keywords(list(dec.extra or []) + keywords_from_sidecar(job.path))
+        h = job.hash or file_hash(job.path)
+        return Done(job, dec, meta, keywords, h)
+    except ImageError as exc:
+        return Done(job, error=exc.reason)
+    except MemoryError:
+        return Done(job, error="not enough memory to decode this image")
+    except OSError as exc:
+        return Done(job, error=f"cannot read file: {exc.strerror or exc}")
+    except Exception as exc:  # noqa: BLE001 - one odd file must never stop the run
+        return Done(job, error=f"cannot decode image: {type(exc).__name__}: {exc}")
+
+
+def run_pipeline(
+    jobs: Iterable[Job],
+    encoder: ImageEncoder,
+    *,
+    workers: int | None = None,
+    batch_size: int = DEFAULT_BATCH,
+    cancel: threading.Event | None = None,
+) -> Iterator[tuple[list[Done], np.ndarray, list[Done]]]:
+    """Yield (decoded items, their raw embeddings [n,d], failed items) batch by batch, in job order.
+
+    After ``cancel`` is set, what is already decoded is embedded and yielded, then it stops.
+    """
+    pre = encoder.bundle.preprocessing
+    it = iter(jobs)
+    window = batch_size * (PREFETCH_BATCHES + 1)
+    pending: deque[Future[Done]] = deque()
+    ex = ThreadPoolExecutor(max_workers=workers or default_workers(), thread_name_prefix="attalos-decode")
+
+    def fill() -> None:
+        while len(pending) < window and not (cancel is not None and cancel.is_set()):
+            job = next(it, None)
+            if job is None:
+                return
+            pending.append(ex.submit(prepare, job, pre))
+
+    ok: list[Done] = []
+    failed: list[Done] = []
+    try:
+        fill()
+        while pending and not (cancel is not None and cancel.is_set()):
+            done = pending.popleft().result()
+            fill()
+            (failed if done.error else ok).append(done)
+            if len(ok) >= batch_size:
+                yield ok, _embed(encoder, ok), failed
+                ok, failed = [], []
+        if ok or failed:
+            yield ok, _embed(encoder, ok), failed
+    finally:
+        for f in pending:
+            f.cancel()
+        ex.shutdown(wait=True, cancel_futures=True)
+
+
+def _embed(encoder: ImageEncoder, items: list[Done]) -> np.ndarray:
+    if not items:
+        return np.zeros((0, encoder.bundle.dim), dtype=np.float32)
+    batch = np.stack([d.decoded.tensor for d in items])  # type: ignore[union-attr]
+    return encoder.embed(batch)

@@ -1,0 +1,104 @@
+"""Walking library roots: every photo file once, safely, fast enough for no-op rescans of 100k files.
+
+- Recursive, iterative (no recursion limit on deep trees), ``os.scandir`` so most type checks need
+  no extra system call.
+- Hidden files and folders (name starting with ".") and the library's own folder are skipped.
+- Symlinks are followed, but every directory is entered at most once (keyed by device + inode), so a
+  link loop terminates and a folder reachable by two routes is not counted twice; files are likewise
+  de-duplicated by device + inode (a photo linked twice is one photo).
+- Broken symlinks, symlink loops and unreadable folders are reported as problems with a reason.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from dataclasses import dataclass, field
+
+from .imageio import is_photo_name
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    path: str  # as found (may go through a symlink); the catalog's key
+    size: int
+    mtime_ns: int
+    root_id: int | None
+
+
+@dataclass
+class ScanResult:
+    files: list[FileEntry] = field(default_factory=list)
+    problems: list[tuple[str, int | None, str]] = field(default_factory=list)  # (path, root_id, reason)
+    missing_roots: list[int] = field(default_factory=list)  # roots that are not there (unplugged drive?)
+
+
+def scan(roots: list[tuple[int | None, str]], skip_dirs: list[str] = ()) -> ScanResult:  # type: ignore[assignment]
+    """Walk the roots; ``skip_dirs`` (e.g. the library folder) are never entered."""
+    result = ScanResult()
+    seen_dirs: set[tuple[int, int]] = set()
+    seen_files: set[tuple[int, int]] = set()
+    for d in skip_dirs:
+        try:
+            st = os.stat(d)
+            seen_dirs.add((st.st_dev, st.st_ino))
+        except OSError:
+            pass
+    for root_id, root in roots:
+        try:
+            st = os.stat(root)
+        except OSError:
+            result.missing_roots.append(root_id)  # type: ignore[arg-type]
+            continue
+        if not stat.S_ISDIR(st.st_mode):
+            result.missing_roots.append(root_id)  # type: ignore[arg-type]
+            continue
+        key = (st.st_dev, st.st_ino)
+        if key in seen_dirs:
+            continue
+        seen_dirs.add(key)
+        stack = [root]
+        while stack:
+            d = stack.pop()
+            try:
+                it = os.scandir(d)
+            except OSError as exc:
+                result.problems.append((d, root_id, f"folder cannot be read: {exc.strerror or exc}"))
+                continue
+            with it:
+                for e in it:
+                    name = e.name
+                    if name.startswith("."):
+                        continue
+                    try:
+                        is_link = e.is_symlink()
+                        if is_link:
+                            try:
+                                st = os.stat(e.path)
+                            except OSError as exc:
+                                if is_photo_name(name) or exc.errno == errno.ELOOP:
+                                    reason = "symlink loop" if exc.errno == errno.ELOOP else "broken symlink"
+                                    result.problems.append((e.path, root_id, reason))
+                                continue
+                        elif e.is_dir(follow_symlinks=False):
+                            st = e.stat(follow_symlinks=False)
+                        else:
+                            if not is_photo_name(name):
+                                continue
+                            st = e.stat(follow_symlinks=False)
+                    except OSError as exc:
+                        if is_photo_name(name):
+                            result.problems.append((e.path, root_id, f"cannot read file: {exc.strerror or exc}"))
+                        continue
+                    key = (st.st_dev, st.st_ino)
+                    if stat.S_ISDIR(st.st_mode):
+                        if key not in seen_dirs:
+                            seen_dirs.add(key)
+                            stack.append(e.path)
+                    elif stat.S_ISREG(st.st_mode) and is_photo_name(name):
+                        if key in seen_files:
+                            continue
+                        seen_files.add(key)
+                        result.files.append(FileEntry(e.path, st.st_size, st.st_mtime_ns, root_id))
+    return result
