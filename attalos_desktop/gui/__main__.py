@@ -1,0 +1,5 @@
+import sys
+
+from attalos_desktop.gui.app import main
+
+sys.exit(main())

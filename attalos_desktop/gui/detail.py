@@ -1,0 +1,271 @@
+"""The detail panel: a larger preview, the photo's metadata, its user tags and the model's suggestions."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import html
+import os
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QFrame,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from attalos_desktop.gui.workers import Detail, ThumbnailLoader
+
+PREVIEW_SIZE = 512
+
+USER_TAG_STYLE = "background-color:#2f6fd6; color:#ffffff; font-weight:600;"
+SUGGESTION_STYLE = "color:#555555;"
+
+
+def human_size(n: int | None) -> str:
+    if n is None:
+        return "—"
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
+
+
+def format_date(taken: Any, mtime: Any = None) -> str:
+    if taken:
+        if isinstance(taken, (int, float)):
+            return _dt.datetime.fromtimestamp(taken).strftime("%Y-%m-%d %H:%M")
+        if isinstance(taken, _dt.datetime):
+            return taken.strftime("%Y-%m-%d %H:%M")
+        return str(taken).replace("T", " ")
+    if mtime:
+        try:
+            return _dt.datetime.fromtimestamp(float(mtime)).strftime("%Y-%m-%d %H:%M") + " (file date)"
+        except (OverflowError, OSError, ValueError):
+            return "—"
+    return "—"
+
+
+def format_gps(gps: Any) -> str | None:
+    if not gps:
+        return None
+    try:
+        lat, lon = float(gps[0]), float(gps[1])
+    except (TypeError, ValueError, IndexError):
+        return None
+    ns = "N" if lat >= 0 else "S"
+    ew = "E" if lon >= 0 else "W"
+    return f"{abs(lat):.5f}° {ns}, {abs(lon):.5f}° {ew}"
+
+
+def user_tags_html(tags: list[str]) -> str:
+    if not tags:
+        return "<span style='color:#888888'>No tags yet</span>"
+    return " ".join(f"<span style='{USER_TAG_STYLE}'>&nbsp;{html.escape(t)}&nbsp;</span>" for t in tags)
+
+
+def suggestions_html(suggestions: list[Any]) -> str:
+    if not suggestions:
+        return "<span style='color:#888888'>No suggestions</span>"
+    rows = []
+    for s in suggestions:
+        pct = max(0.0, min(1.0, float(s.score)))
+        bar = int(round(pct * 60))
+        rows.append(
+            "<tr>"
+            f"<td style='{SUGGESTION_STYLE} padding-right:8px'><i>{html.escape(s.tag)}</i></td>"
+            f"<td><table cellspacing='0' cellpadding='0'><tr>"
+            f"<td width='{max(bar, 1)}' style='background-color:#9bbce8'>&nbsp;</td>"
+            f"<td width='{60 - bar + 1}' style='background-color:#e6e6e6'>&nbsp;</td></tr></table></td>"
+            f"<td style='color:#666666; padding-left:6px'>{pct * 100:.0f}%</td>"
+            "</tr>"
+        )
+    return "<table cellspacing='2'>" + "".join(rows) + "</table>"
+
+
+class DetailPanel(QScrollArea):
+    """Shows one photo. Data arrives asynchronously (``show_detail``) after ``show_loading``."""
+
+    suggestRequested = Signal(int)
+
+    def __init__(self, loader: ThumbnailLoader, parent=None) -> None:
+        super().__init__(parent)
+        self.loader = loader
+        self.photo_id: int | None = None
+        self.path: str | None = None
+        self._image: QImage | None = None
+        self._preview_done = True
+        self.detail: Detail | None = None
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setMinimumWidth(260)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setObjectName("detailPanel")
+
+        body = QWidget()
+        lay = QVBoxLayout(body)
+        lay.setContentsMargins(10, 10, 10, 10)
+        lay.setSpacing(8)
+
+        self.preview = QLabel()
+        self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.preview.setMinimumHeight(200)
+        self.preview.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.preview.setStyleSheet("background-color: rgba(128,128,128,30); border-radius: 6px;")
+        lay.addWidget(self.preview)
+
+        self.title = QLabel()
+        self.title.setWordWrap(True)
+        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        f = self.title.font()
+        f.setPointSizeF(f.pointSizeF() * 1.15)
+        f.setBold(True)
+        self.title.setFont(f)
+        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        lay.addWidget(self.title)
+
+        form = QFormLayout()
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        form.setHorizontalSpacing(10)
+        self.fields: dict[str, QLabel] = {}
+        for key, label in (("date", "Date"), ("camera", "Camera"), ("size", "Size"), ("file", "File"), ("gps", "GPS"), ("folder", "Folder")):
+            val = QLabel("—")
+            val.setWordWrap(True)
+            val.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+            val.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            self.fields[key] = val
+            form.addRow(f"<span style='color:#888888'>{label}</span>", val)
+        self.form = form
+        lay.addLayout(form)
+
+        lay.addWidget(self._heading("Tags"))
+        self.user_tags = QLabel()
+        self.user_tags.setWordWrap(True)
+        self.user_tags.setTextFormat(Qt.TextFormat.RichText)
+        self.user_tags.setObjectName("userTags")
+        lay.addWidget(self.user_tags)
+
+        lay.addWidget(self._heading("Suggested by the model"))
+        self.suggestions = QLabel()
+        self.suggestions.setWordWrap(True)
+        self.suggestions.setTextFormat(Qt.TextFormat.RichText)
+        self.suggestions.setObjectName("suggestions")
+        lay.addWidget(self.suggestions)
+
+        self.review_button = QPushButton("Review suggestions…")
+        self.review_button.clicked.connect(self._on_review)
+        lay.addWidget(self.review_button)
+        lay.addStretch(1)
+        self.setWidget(body)
+        loader.signals.loaded.connect(self.on_image)
+        self.show_nothing()
+
+    @staticmethod
+    def _heading(text: str) -> QLabel:
+        h = QLabel(text.upper())
+        h.setStyleSheet("color:#888888; font-size:9pt; font-weight:600; margin-top:6px;")
+        return h
+
+    def show_nothing(self) -> None:
+        self.photo_id = None
+        self.path = None
+        self.detail = None
+        self.preview.clear()
+        self.preview.setText("<span style='color:#888888'>Select a photo</span>")
+        self.title.setText("")
+        for v in self.fields.values():
+            v.setText("—")
+        self._set_gps(None)
+        self.user_tags.setText("")
+        self.suggestions.setText("")
+        self.review_button.setEnabled(False)
+
+    def show_loading(self, row: Any) -> None:
+        """Show what is known at once (path, size) and ask for the preview; the rest follows."""
+        self.photo_id = row.id
+        self.path = str(row.path)
+        self.detail = None
+        self._image = None
+        self._preview_done = False
+        self.preview.clear()
+        # Break long file names anywhere rather than widening the panel.
+        self.title.setText(html.escape("\u200b".join(os.path.basename(self.path))))
+        self._fill(row)
+        self.user_tags.setText("<span style='color:#888888'>…</span>")
+        self.suggestions.setText("<span style='color:#888888'>Loading suggestions…</span>")
+        self.review_button.setEnabled(True)
+        self.preview.setText("<span style='color:#888888'>Loading preview…</span>")
+        self.loader.request(self.path, PREVIEW_SIZE)
+
+    def show_detail(self, detail: Detail) -> None:
+        if detail.photo.id != self.photo_id:
+            return
+        self.detail = detail
+        self._fill(detail.photo)
+        self.user_tags.setText(user_tags_html(detail.user_tags))
+        self.suggestions.setText(suggestions_html(detail.suggestions))
+
+    def show_error(self, message: str) -> None:
+        self.suggestions.setText(f"<span style='color:#b03030'>{html.escape(message)}</span>")
+
+    def _fill(self, r: Any) -> None:
+        self.fields["date"].setText(format_date(getattr(r, "taken", None), getattr(r, "mtime", None)))
+        cam = " · ".join(x for x in (getattr(r, "camera", None), getattr(r, "lens", None)) if x)
+        self.fields["camera"].setText(html.escape(cam) if cam else "—")
+        w, h = getattr(r, "width", None), getattr(r, "height", None)
+        dims = f"{w} × {h} px" if w and h else "—"
+        if w and h:
+            dims += f" ({w * h / 1e6:.1f} MP)"
+        self.fields["size"].setText(dims)
+        self.fields["file"].setText(human_size(getattr(r, "size_bytes", None)))
+        self.fields["folder"].setText(html.escape(os.path.dirname(str(r.path))))
+        self._set_gps(format_gps(getattr(r, "gps", None)))
+
+    def _set_gps(self, text: str | None) -> None:
+        self.fields["gps"].setText(text or "")
+        self.form.setRowVisible(self.fields["gps"], bool(text))
+
+    @Slot(str, int, QImage)
+    def on_image(self, path: str, size: int, image: QImage) -> None:
+        if size != PREVIEW_SIZE or path != self.path:
+            return
+        self._image = image
+        self._preview_done = True
+        self._show_scaled()
+
+    def _show_scaled(self) -> None:
+        img = getattr(self, "_image", None)
+        if img is None or img.isNull() or self.path is None:
+            return
+        w = max(120, self.preview.width() - 8)
+        pm = QPixmap.fromImage(img)
+        if pm.width() > w:
+            pm = pm.scaledToWidth(w, Qt.TransformationMode.SmoothTransformation)
+        self.preview.setPixmap(pm)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        if self.path is not None and getattr(self, "_image", None) is not None:
+            self._show_scaled()
+
+    def preview_ready(self) -> bool:
+        """True when no photo is shown or its preview is on screen (or known to be unreadable)."""
+        return self.path is None or self._preview_done
+
+    @Slot()
+    def _on_review(self) -> None:
+        if self.photo_id is not None:
+            self.suggestRequested.emit(self.photo_id)
+
+    def preview_failed(self, path: str, reason: str) -> None:
+        if path == self.path:
+            self._preview_done = True
+            self.preview.setText(f"<span style='color:#b03030'>{html.escape(reason)}</span>")
