@@ -644,10 +644,14 @@ class MainWindow(QMainWindow):
     def _on_index_result(self, report: Any) -> None:
         cancelled = bool(getattr(report, "cancelled", False))
         bits = []
-        for name, label in (("added", "added"), ("updated", "updated"), ("removed", "removed"), ("failed", "could not be read"), ("unchanged", "unchanged")):
+        for name, label in (
+            ("new", "new"),
+            ("changed", "updated"),
+            ("moved", "moved"),
+            ("removed", "removed"),
+            ("failed", "could not be read"),
+        ):
             v = getattr(report, name, None)
-            if isinstance(v, (list, tuple, set)):
-                v = len(v)
             if isinstance(v, int) and v:
                 bits.append(f"{v:,} {label}")
         took = time.monotonic() - self._index_started

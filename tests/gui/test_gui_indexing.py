@@ -1,0 +1,141 @@
+"""Adding folders, indexing with progress and cancel, the empty state and the Problems view."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QMimeData, QObject, QPoint, QPointF, Qt, QUrl, Slot
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+
+from attalos_desktop.core.library import Library
+
+from gui_helpers import wait_indexed, write_photos
+
+
+class CancelOnFirstBatch(QObject):
+    """Clicks Cancel like a user as soon as the first batch of photos is committed."""
+
+    def __init__(self, w, qtbot) -> None:
+        super().__init__()
+        self.w, self.qtbot = w, qtbot
+        self.cancelled_at: list[int] = []
+
+    @Slot(object)
+    def on_progress(self, p) -> None:
+        if p.phase == "indexing" and p.done > 0 and not self.cancelled_at:
+            self.cancelled_at.append(p.done)
+            self.qtbot.mouseClick(self.w.cancel_btn, Qt.MouseButton.LeftButton)
+
+
+def _drop_folder(w, folder: Path) -> None:
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(folder))])
+    # QApplication does not deliver synthetic drag events without a real drag, so hand them to
+    # the window's handlers the way Qt would: enter (must be accepted), then drop.
+    enter = QDragEnterEvent(QPoint(200, 200), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    w.dragEnterEvent(enter)
+    assert enter.isAccepted()
+    ev = QDropEvent(QPointF(200, 200), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    w.dropEvent(ev)
+    assert ev.isAccepted()
+
+
+def test_empty_library_invites_to_add_a_folder_and_a_dropped_folder_fills_the_grid(qtbot, make_window, tmp_path):
+    photos = write_photos(tmp_path / "Holiday", 12, seed=1)
+    w = make_window(tmp_path / "lib")
+
+    # First start: the empty state, with its "Add folder…" button, and nothing to browse.
+    assert w.is_empty_state()
+    assert w.empty.button.isVisible() and "Add folder" in w.empty.button.text()
+    assert w.sidebar_items()["all"].startswith("All photos") and w.model.rowCount() == 0
+
+    inserted = []
+    w.model.rowsInserted.connect(lambda _p, first, last: inserted.append(last - first + 1))
+    _drop_folder(w, tmp_path / "Holiday")
+    assert w.indexing and w.progress.isVisible() and w.cancel_btn.isVisible()
+    assert not w.is_empty_state()
+    report = wait_indexed(qtbot, w)
+
+    assert report is not None, w.errors
+    assert not report.cancelled and report.new == len(photos)
+    # The grid filled while photos arrived (row insertions during the run), then shows every photo.
+    assert sum(inserted) == len(photos)
+    shown = sorted(w.model.photo_at(i).path for i in range(w.model.rowCount()))
+    assert shown == sorted(str(p.resolve()) for p in photos)
+    # Sidebar: the new root with its count; the status bar reports completion; progress is hidden.
+    items = w.sidebar_items()
+    assert any(v == f"Holiday  ({len(photos)})" for k, v in items.items() if k.startswith("root:")), items
+    assert items["all"] == f"All photos  ({len(photos)})"
+    assert "finished" in w.status_label.text() and not w.progress.isVisible()
+    # Thumbnails arrive off the GUI thread and replace the placeholders.
+    qtbot.waitUntil(lambda: w.model.thumbnails_ready(w.grid.visible_rows()), timeout=20000)
+    assert len(w.grid.visible_rows()) > 0
+    assert w.errors == []
+
+
+def test_cancel_midway_leaves_a_consistent_library_that_resumes(qtbot, make_window, tmp_path):
+    n = 128
+    photos = write_photos(tmp_path / "many", n, seed=2)
+    home = tmp_path / "lib"
+    w = make_window(home)
+
+    canceller = CancelOnFirstBatch(w, qtbot)
+    w.add_folders([str(tmp_path / "many")])
+    w.index_worker.signals.progress.connect(canceller.on_progress)
+    report = wait_indexed(qtbot, w)
+    cancelled_at = canceller.cancelled_at
+
+    assert cancelled_at, "indexing never reported progress"
+    assert report.cancelled and 0 < report.new < n
+    assert "cancelled" in w.status_label.text()
+    first = report.new
+    assert w.model.rowCount() == first
+
+    # Consistent: every catalogued photo is searchable and nothing else is.
+    lib = Library.open(home=str(home))
+    try:
+        ids = {p.id for p in lib.photos()}
+        assert len(ids) == first
+        hits = lib.search("photo of a shape", limit=n)
+        assert {h.photo_id for h in hits} == ids
+        assert lib.failures() == []
+    finally:
+        lib.close()
+
+    # Rescan (F5) resumes: only the rest is embedded, and every photo is shown once.
+    w.act_rescan.trigger()
+    report2 = wait_indexed(qtbot, w)
+    assert not report2.cancelled and report2.new == n - first and report2.unchanged == first
+    shown = [w.model.photo_at(i).path for i in range(w.model.rowCount())]
+    assert len(shown) == len(set(shown)) == n
+    assert set(shown) == {str(p.resolve()) for p in photos}
+    assert w.errors == []
+
+
+def test_problems_view_lists_corrupt_files_with_reasons(qtbot, make_window, tmp_path):
+    folder = tmp_path / "mixed"
+    good = write_photos(folder, 4, seed=3)
+    (folder / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 this is not really a jpeg" * 10)
+    trunc = folder / "truncated.jpg"
+    trunc.write_bytes(good[0].read_bytes()[:300])
+    w = make_window(tmp_path / "lib")
+    w.add_folders([str(folder)])
+    report = wait_indexed(qtbot, w)
+    assert report.new == len(good)
+
+    items = w.sidebar_items()
+    assert items["problems"] == "Problems  (2)"
+    # Click the sidebar entry like a user.
+    for i in range(w.sidebar.topLevelItemCount()):
+        it = w.sidebar.topLevelItem(i)
+        if it.data(0, Qt.ItemDataRole.UserRole + 20) == "problems":
+            w.sidebar.setCurrentItem(it)
+    qtbot.waitUntil(lambda: w.problems.rowCount() == 2, timeout=10000)
+    assert w.stack.currentWidget() is w.problems_page
+    rows = dict(w.problem_rows())
+    assert set(rows) == {str((folder / "corrupt.jpg").resolve()), str(trunc.resolve())}
+    assert all(reason.strip() for reason in rows.values())
+    # The good photos are still browsable.
+    w.select_view("all")
+    qtbot.waitUntil(lambda: w.model.rowCount() == len(good), timeout=10000)
+    assert w.errors == []
