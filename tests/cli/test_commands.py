@@ -1,0 +1,140 @@
+"""attalos-index / attalos-tag / attalos-search: JSON shapes, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from attalos_desktop.cli import index as cli_index
+from attalos_desktop.cli import search as cli_search
+from attalos_desktop.cli import tag as cli_tag
+from cli_helpers import REPO, command, model_args
+
+
+def run_json(capsys: pytest.CaptureFixture[str], main, argv: list[str]):
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    return json.loads(out)
+
+
+def test_index_tag_search_json(tmp_path: Path, photos: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lib = ["--library", str(tmp_path / "lib"), *model_args()]
+    d = run_json(capsys, cli_index.main, [*lib, "--json", str(photos)])
+    assert set(d) >= {"new", "changed", "unchanged", "moved", "removed", "failed", "failures", "seconds", "model", "provider"}
+    assert (d["new"], d["failed"]) == (6, 1)
+    assert d["failures"] == [{"path": str(photos / "broken.jpg"), "reason": "not an image (unrecognised content)"}]
+    assert d["provider"].endswith("ExecutionProvider") and isinstance(d["seconds"], float)
+
+    (photos / "p0.jpg").unlink()
+    d = run_json(capsys, cli_index.main, [*lib, "--json"])
+    assert (d["new"], d["unchanged"], d["removed"], d["failed"]) == (0, 5, 1, 1)
+
+    d = run_json(capsys, cli_tag.main, [*lib, "--json", "--top", "4", str(photos / "p1.jpg"), str(photos / "broken.jpg"),
+                                        str(tmp_path / "missing.jpg")])
+    assert [x["path"] for x in d] == [str(photos / "p1.jpg"), str(photos / "broken.jpg"), str(tmp_path / "missing.jpg")]
+    assert len(d[0]["tags"]) == 4 and set(d[0]["tags"][0]) == {"tag", "score"} and "error" not in d[0]
+    assert d[0]["tags"][0]["score"] >= d[0]["tags"][-1]["score"]
+    assert d[1] == {"path": str(photos / "broken.jpg"), "error": "not an image (unrecognised content)"}
+    assert "not found" in d[2]["error"]
+    d = run_json(capsys, cli_tag.main, [*lib, "--json", "--top", "50", "--min-score", "0.999999", str(photos / "p1.jpg")])
+    assert all(t["score"] >= 0.999999 for t in d[0]["tags"])
+
+    d = run_json(capsys, cli_search.main, [*lib, "--json", "--limit", "3", "red", "circle"])
+    assert len(d) == 3 and all(set(x) == {"path", "score"} for x in d)
+    assert d[0]["score"] >= d[1]["score"] >= d[2]["score"]
+    d = run_json(capsys, cli_search.main, [*lib, "--json", "--similar", str(photos / "p2.jpg")])
+    assert 1 <= len(d) <= 4 and str(photos / "p2.jpg") not in [x["path"] for x in d]
+
+    assert cli_search.main([*lib, "--limit", "2", "never-seen-wordzz"]) == 0  # OOV works, plain output
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and lines[0].split()[1].startswith(str(photos))
+
+
+def test_search_errors_are_one_line(tmp_path: Path, photos: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lib = ["--library", str(tmp_path / "lib"), *model_args()]
+    with pytest.raises(SystemExit) as e:
+        cli_search.main([*lib, "red"])
+    err = capsys.readouterr().err
+    assert e.value.code == 1 and err.count("\n") == 1 and "no indexed photos" in err
+    assert cli_index.main([*lib, str(photos)]) == 0
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as e:
+        cli_search.main([*lib, "!!", "?"])
+    assert e.value.code == 1 and "no usable word" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        cli_search.main([*lib])
+    assert e.value.code == 2
+
+
+def test_fatal_problems_exit_non_zero_with_reason(tmp_path: Path, photos: Path, bundle_dir: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(SystemExit) as e:
+        cli_index.main(["--library", str(blocker / "lib"), *model_args(), str(photos)])
+    err = capsys.readouterr().err.strip()
+    assert e.value.code == 1 and err.startswith("attalos-index: error: library folder") and "\n" not in err
+
+    bad = tmp_path / "bad-bundle"
+    shutil.copytree(bundle_dir, bad)
+    (bad / "encoder.onnx").write_bytes(b"garbage")
+    with pytest.raises(SystemExit) as e:
+        cli_index.main(["--library", str(tmp_path / "lib"), "--model", str(bad), str(photos)])
+    err = capsys.readouterr().err.strip()
+    assert e.value.code == 1 and "no usable model" in err and "encoder.onnx does not match its sha256" in err
+
+    with pytest.raises(SystemExit) as e:
+        cli_index.main(["--library", str(tmp_path / "lib"), *model_args(), str(tmp_path / "nope")])
+    assert e.value.code == 1 and "is not a folder" in capsys.readouterr().err
+
+
+def test_second_indexer_exits_with_clear_message(tmp_path: Path, photos: Path) -> None:
+    home = tmp_path / "lib"
+    home.mkdir()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from pathlib import Path; from attalos_desktop.core.lock import LibraryLock;"
+         "l = LibraryLock(Path(sys.argv[1])); l.acquire(); print('LOCKED', flush=True); sys.stdin.read()",
+         str(home / "indexer.lock")], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=REPO)
+    try:
+        assert holder.stdout.readline().strip() == "LOCKED"  # type: ignore[union-attr]
+        r = subprocess.run([*command("attalos-index"), "--library", str(home), *model_args(), "--json", str(photos)],
+                           capture_output=True, text=True, cwd=REPO, timeout=120)
+    finally:
+        holder.communicate("")
+    assert r.returncode == 3 and r.stdout == ""
+    assert r.stderr.strip() == f"attalos-index: error: library {home} is being indexed by another process (pid {holder.pid})"
+
+
+def test_core_and_commands_import_neither_qt_nor_torch() -> None:
+    code = (
+        "import importlib, pkgutil, sys\n"
+        "import attalos_desktop.core as core, attalos_desktop.cli as cli\n"
+        "for pkg in (core, cli):\n"
+        "    for m in pkgutil.iter_modules(pkg.__path__):\n"
+        "        importlib.import_module(pkg.__name__ + '.' + m.name)\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'PySide6', 'torchvision', 'trainer'))\n"
+        "print(bad)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"
+
+
+def _check_contract() -> Path | None:
+    for p in (REPO.parent / "shared" / "tools" / "check-contract", Path("/tmp/check-contract")):
+        if p.is_file():
+            return p
+    return None
+
+
+@pytest.mark.skipif(_check_contract() is None or bool(model_args()), reason="check-contract not available here")
+def test_check_contract_holds() -> None:
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    r = subprocess.run(["bash", str(_check_contract())], capture_output=True, text=True, env=env, cwd=REPO, timeout=300)
+    assert r.stdout.strip().splitlines()[-1] == "contract holds", r.stdout + r.stderr

@@ -1,0 +1,37 @@
+"""Helpers for the core tests: the bundle under test and real generated photos."""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+from attalos_desktop.core.bundle import default_bundle_path
+from trainer.synthetic import render_photo
+
+
+def bundle_path() -> Path:
+    # ATTALOS_TEST_BUNDLE lets a developer point the suite at another bundle; normally the default.
+    env = os.environ.get("ATTALOS_TEST_BUNDLE")
+    return Path(env) if env else default_bundle_path()
+
+
+def make_photos(folder: Path, n: int, seed: int = 0, size: tuple[int, int] = (160, 120), prefix: str = "img") -> list[Path]:
+    """n synthetic photos of coloured shapes (JPEG) with known tags."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        im, _tags = render_photo(rng, size=size)
+        p = folder / f"{prefix}{i:03d}.jpg"
+        im.save(p, quality=90)
+        out.append(p)
+    return out
+
+
+def make_spec_photo(path: Path, background: str, objects: list[tuple[str, str]], seed: int = 0,
+                    size: tuple[int, int] = (160, 120)) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    im, _ = render_photo(random.Random(seed), size=size, spec={"background": background, "objects": objects})
+    im.save(path, quality=92)
+    return path
