@@ -16,7 +16,7 @@ import os
 import stat
 from dataclasses import dataclass, field
 
-from .imageio import is_photo_name
+from .imageio import PHOTO_EXTS
 
 
 @dataclass(frozen=True)
@@ -69,26 +69,28 @@ def scan(roots: list[tuple[int | None, str]], skip_dirs: list[str] = ()) -> Scan
             with it:
                 for e in it:
                     name = e.name
-                    if name.startswith("."):
+                    if name[0] == ".":
                         continue
+                    dot = name.rfind(".")
+                    photo = dot > 0 and name[dot:].lower() in PHOTO_EXTS
                     try:
                         is_link = e.is_symlink()
                         if is_link:
                             try:
                                 st = os.stat(e.path)
                             except OSError as exc:
-                                if is_photo_name(name) or exc.errno == errno.ELOOP:
+                                if photo or exc.errno == errno.ELOOP:
                                     reason = "symlink loop" if exc.errno == errno.ELOOP else "broken symlink"
                                     result.problems.append((e.path, root_id, reason))
                                 continue
                         elif e.is_dir(follow_symlinks=False):
                             st = e.stat(follow_symlinks=False)
                         else:
-                            if not is_photo_name(name):
+                            if not photo:
                                 continue
                             st = e.stat(follow_symlinks=False)
                     except OSError as exc:
-                        if is_photo_name(name):
+                        if photo:
                             result.problems.append((e.path, root_id, f"cannot read file: {exc.strerror or exc}"))
                         continue
                     key = (st.st_dev, st.st_ino)
@@ -96,7 +98,7 @@ def scan(roots: list[tuple[int | None, str]], skip_dirs: list[str] = ()) -> Scan
                         if key not in seen_dirs:
                             seen_dirs.add(key)
                             stack.append(e.path)
-                    elif stat.S_ISREG(st.st_mode) and is_photo_name(name):
+                    elif stat.S_ISREG(st.st_mode) and photo:
                         if key in seen_files:
                             continue
                         seen_files.add(key)
