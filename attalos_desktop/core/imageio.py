@@ -22,13 +22,11 @@ from typing import Any, Callable
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .bundle import Preprocessing
 
-MAX_PIXELS = 250_000_000  # declared size above this is refused (about 16k x 16k)
-Image.MAX_IMAGE_PIXELS = None  # we check ourselves, with a clear reason, before decoding
-ImageFile.LOAD_TRUNCATED_IMAGES = False  # a truncated file is an error, not a grey half photo
+MAX_PIXELS = 250_000_000  # declared size above this is refused, also if Pillow's own guard is off
 
 PILLOW_EXTS = {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif"}
 HEIF_EXTS = {".heic", ".heif", ".hif"}
@@ -110,6 +108,8 @@ def open_image(path: str | os.PathLike[str]) -> Image.Image:
             im = Image.open(p)
     except UnidentifiedImageError as exc:
         raise ImageError("not an image (unrecognised content)") from exc
+    except Image.DecompressionBombError as exc:
+        raise ImageError(f"image too large ({exc})") from exc
     except OSError as exc:
         raise ImageError(_reason_for_oserror(exc) if exc.errno else f"cannot open image: {exc}") from exc
     except (ValueError, SyntaxError, EOFError, struct.error) as exc:

@@ -326,13 +326,30 @@ class Library:
                 self.paths.index_dir, b.dim, b.encoder_id
             )
             vi.sync_with_catalog(self.catalog)
-            if vi.dirty and self._writer:
-                vi.save()
+            if vi.dirty:
+                self._save_repaired(vi)
             self._vi, self._vi_data_version = vi, dv
         elif dv != self._vi_data_version and not self._writer:
             vi.sync_with_catalog(self.catalog)
             self._vi_data_version = dv
         return vi
+
+    def _save_repaired(self, vi: VectorIndex) -> None:
+        """Persist a rebuilt/repaired index so the next opener need not redo it; only the lock holder writes."""
+        if self._writer:
+            vi.save()
+            return
+        lock = LibraryLock(self.paths.lock)
+        try:
+            lock.acquire()
+        except (LockHeld, OSError):
+            return  # an indexer is running: it saves its own, reconciled, index
+        try:
+            vi.save()
+        except OSError:
+            pass  # a read-only library still answers from memory
+        finally:
+            lock.release()
 
     # -- search ------------------------------------------------------------------------------------
     def _hits(self, query: np.ndarray, limit: int, exclude: int | None = None) -> list[SearchHit]:
@@ -461,6 +478,9 @@ class Library:
             self.catalog.delete_photos(removed)
             report.removed = len(removed)
             self.catalog.clear_failures(sorted(scope))
+            for root in roots:
+                if root.id in found.missing_roots:
+                    found.problems.append((root.path, root.id, "folder not found (its photos are kept until it is back)"))
             for path, root_id, reason in found.problems:
                 self.catalog.add_failure(path, root_id, reason)
                 report.failures.append(Failure(path, reason))

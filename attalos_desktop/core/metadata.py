@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import html
+import logging
 import os
 import re
 from dataclasses import dataclass, field
@@ -19,6 +20,8 @@ import exifread
 from PIL import Image, IptcImagePlugin
 
 from .tags import normalize_tag
+
+logging.getLogger("exifread").setLevel(logging.CRITICAL)  # garbage EXIF is normal; not worth a warning
 
 _SUBJECT = re.compile(rb"<dc:subject\b[^>]*>(.*?)</dc:subject>", re.S)
 _LI = re.compile(rb"<rdf:li\b[^>]*>(.*?)</rdf:li>", re.S)
