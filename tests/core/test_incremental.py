@@ -126,3 +126,59 @@ def test_cancel_stops_early_and_rerun_resumes(tmp_path: Path, bundle_dir: Path) 
     assert (r2.new, r2.unchanged, r2.cancelled) == (40 - r.new, r.new, False)
     _agree(lib)
     lib.close()
+
+
+def test_new_image_encoder_means_re_embedding(tmp_path: Path, bundle_dir: Path) -> None:
+    from attalos_desktop.core.bundle import load_bundle, write_bundle
+
+    b = load_bundle(bundle_dir)
+    onnx = tmp_path / "encoder.onnx"
+    # Same network, different bytes: an unknown protobuf field (number 1000, varint 1) that ONNX ignores.
+    onnx.write_bytes(b.encoder_path.read_bytes() + b"\xc0\x3e\x01")
+    other = write_bundle(tmp_path / "other-model", name="other", encoder_onnx=onnx, preprocessing=b.preprocessing,
+                         text=b.text, tags=b.tags, tag_vectors=b.tag_vectors, tag_freq=b.tag_freq, words=b.words,
+                         word_vectors=b.word_vectors, ngram_vectors=b.ngram_vectors, text_map=b.text_map)
+    root = tmp_path / "photos"
+    make_photos(root, 4)
+    lib = Library.open(tmp_path / "lib", model=bundle_dir)
+    lib.index([root])
+    assert lib.set_model(other) is True
+    r = lib.index()
+    assert (r.new, r.changed, r.unchanged, r.model) == (0, 4, 0, "other")
+    assert lib.catalog.count_vectors(other_than=load_bundle(other).encoder_id) == 0
+    assert len(lib.search("circle", limit=10)) == 4
+    lib.close()
+    lib = Library.open(tmp_path / "lib")  # remembered
+    assert lib.bundle.name == "other"
+    lib.close()
+
+
+def test_missing_root_keeps_its_photos(tmp_path: Path, bundle_dir: Path) -> None:
+    root = tmp_path / "drive" / "photos"
+    make_photos(root, 3)
+    lib = Library.open(tmp_path / "lib", model=bundle_dir)
+    lib.index([root])
+    os.rename(tmp_path / "drive", tmp_path / "unplugged")
+    r = lib.index()
+    assert (r.removed, r.failed) == (0, 1) and "folder not found" in r.failures[0].reason
+    assert len(lib.photos()) == 3
+    os.rename(tmp_path / "unplugged", tmp_path / "drive")
+    r = lib.index()
+    assert (r.unchanged, r.removed, r.failed) == (3, 0, 0)
+    lib.close()
+
+
+def test_reader_sees_what_another_indexer_added(tmp_path: Path, bundle_dir: Path) -> None:
+    root = tmp_path / "photos"
+    make_photos(root, 3)
+    writer = Library.open(tmp_path / "lib", model=bundle_dir)
+    writer.index([root])
+    reader = Library.open(tmp_path / "lib", model=bundle_dir)
+    assert len(reader.search("square", limit=50)) == 3
+    make_photos(root, 2, seed=3, prefix="more")
+    writer.index()
+    assert len(reader.search("square", limit=50)) == 5
+    files = sorted(f.name for f in (tmp_path / "lib" / "index").iterdir())
+    assert len(files) == 4 and files[0] == "current.json"  # one generation on disk, nothing half-written
+    writer.close()
+    reader.close()
