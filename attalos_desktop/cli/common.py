@@ -53,7 +53,7 @@ class ProgressBar:
     def __call__(self, p: Any) -> None:
         if not self.enabled:
             return
-        if p.phase in ("scanning", "comparing"):
+        if p.phase in ("scanning", "comparing", "saving"):
             line = f"{p.phase} ..."
         elif p.phase == "done":
             self.close()
