@@ -300,20 +300,19 @@ class PhotoGridView(QListView):
     def visible_rows(self) -> range:
         """Rows whose cells intersect the viewport (for readiness checks and prefetch)."""
         model = self.model()
-        if model is None or model.rowCount() == 0:
+        n = model.rowCount() if model is not None else 0
+        if n == 0:
             return range(0)
         vp = self.viewport().rect()
-        first = self.indexAt(vp.topLeft() + QPoint(8, 8))
-        last = self.indexAt(vp.bottomRight() - QPoint(8, 8))
+        first = self.indexAt(vp.topLeft() + QPoint(self.spacing() + 2, self.spacing() + 2))
         start = first.row() if first.isValid() else 0
-        if last.isValid():
-            end = last.row() + 1
-        else:
-            # The last row may not fill the viewport: everything from start on is visible.
-            end = model.rowCount()
-            # Bound it to one screenful estimated from the cell size.
-            hint = self.sizeHintForIndex(model.index(0, 0)) if model.rowCount() else QSize(1, 1)
-            per_row = max(1, vp.width() // max(1, hint.width() + 2 * self.spacing()))
-            rows = max(1, vp.height() // max(1, hint.height() + 2 * self.spacing()) + 1)
-            end = min(end, start + per_row * rows)
+        while start > 0 and self.visualRect(model.index(start - 1, 0)).intersects(vp):
+            start -= 1
+        while start < n and not self.visualRect(model.index(start, 0)).intersects(vp):
+            start += 1
+            if self.visualRect(model.index(start - 1, 0)).top() > vp.bottom():
+                return range(0)
+        end = start
+        while end < n and self.visualRect(model.index(end, 0)).top() <= vp.bottom():
+            end += 1
         return range(start, end)

@@ -36,10 +36,11 @@ def make_window(qtbot):
 
     made = []
 
-    def make(home: Path | str | None = None, size: tuple[int, int] = (1200, 760)) -> MainWindow:
+    def make(home: Path | str | None = None, size: tuple[int, int] | None = (1200, 760)) -> MainWindow:
         w = MainWindow(home=str(home) if home is not None else None)
         qtbot.addWidget(w)
-        w.resize(*size)
+        if size is not None:
+            w.resize(*size)
         w.show()
         made.append(w)
         # The first listing comes from the query thread.
