@@ -29,7 +29,36 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def _make_app(argv: list[str]):
+def dark_palette():
+    """A neutral dark palette: photos read better on dark grey, as in most photo applications."""
+    from PySide6.QtGui import QColor, QPalette
+
+    p = QPalette()
+    roles = QPalette.ColorRole
+    base, window, text = QColor(30, 30, 30), QColor(43, 43, 43), QColor(222, 222, 222)
+    p.setColor(roles.Window, window)
+    p.setColor(roles.WindowText, text)
+    p.setColor(roles.Base, base)
+    p.setColor(roles.AlternateBase, QColor(38, 38, 38))
+    p.setColor(roles.ToolTipBase, QColor(50, 50, 50))
+    p.setColor(roles.ToolTipText, text)
+    p.setColor(roles.PlaceholderText, QColor(130, 130, 130))
+    p.setColor(roles.Text, text)
+    p.setColor(roles.Button, QColor(53, 53, 53))
+    p.setColor(roles.ButtonText, text)
+    p.setColor(roles.BrightText, QColor(255, 80, 80))
+    p.setColor(roles.Highlight, QColor(47, 111, 214))
+    p.setColor(roles.HighlightedText, QColor(255, 255, 255))
+    p.setColor(roles.Link, QColor(110, 160, 240))
+    p.setColor(roles.Mid, QColor(70, 70, 70))
+    p.setColor(roles.Dark, QColor(25, 25, 25))
+    p.setColor(roles.Light, QColor(75, 75, 75))
+    for role in (roles.Text, roles.WindowText, roles.ButtonText):
+        p.setColor(QPalette.ColorGroup.Disabled, role, QColor(120, 120, 120))
+    return p
+
+
+def _make_app(argv: list[str], theme: str = "dark"):
     from PySide6.QtCore import Qt
     from PySide6.QtGui import QGuiApplication
     from PySide6.QtWidgets import QApplication
@@ -40,6 +69,8 @@ def _make_app(argv: list[str]):
     app.setApplicationDisplayName("Attalos")
     app.setOrganizationName("Attalos")
     app.setStyle("Fusion")
+    if theme == "dark":
+        app.setPalette(dark_palette())
     return app
 
 
@@ -82,7 +113,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.screenshot:
         os.environ.setdefault("ATTALOS_GUI_NO_POPUPS", "1")
-    app = _make_app(sys.argv[:1])
+    from attalos_desktop.gui.settings import Settings
+
+    app = _make_app(sys.argv[:1], Settings.load().theme)
 
     from PySide6.QtWidgets import QMessageBox
 

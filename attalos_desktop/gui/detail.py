@@ -8,7 +8,7 @@ import os
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtGui import QImage, QPalette, QPixmap
 from PySide6.QtWidgets import (
     QFormLayout,
     QFrame,
@@ -25,7 +25,7 @@ from attalos_desktop.gui.workers import Detail, ThumbnailLoader
 PREVIEW_SIZE = 512
 
 USER_TAG_STYLE = "background-color:#2f6fd6; color:#ffffff; font-weight:600;"
-SUGGESTION_STYLE = "color:#555555;"
+SUGGESTION_STYLE = ""  # the palette's text colour, in italics: suggestions, not facts
 
 
 def human_size(n: int | None) -> str:
@@ -72,7 +72,7 @@ def user_tags_html(tags: list[str]) -> str:
     return " ".join(f"<span style='{USER_TAG_STYLE}'>&nbsp;{html.escape(t)}&nbsp;</span>" for t in tags)
 
 
-def suggestions_html(suggestions: list[Any]) -> str:
+def suggestions_html(suggestions: list[Any], dark: bool = False) -> str:
     if not suggestions:
         return "<span style='color:#888888'>No suggestions</span>"
     rows = []
@@ -83,9 +83,9 @@ def suggestions_html(suggestions: list[Any]) -> str:
             "<tr>"
             f"<td style='{SUGGESTION_STYLE} padding-right:8px'><i>{html.escape(s.tag)}</i></td>"
             f"<td><table cellspacing='0' cellpadding='0'><tr>"
-            f"<td width='{max(bar, 1)}' style='background-color:#9bbce8'>&nbsp;</td>"
-            f"<td width='{60 - bar + 1}' style='background-color:#e6e6e6'>&nbsp;</td></tr></table></td>"
-            f"<td style='color:#666666; padding-left:6px'>{pct * 100:.0f}%</td>"
+            f"<td width='{max(bar, 1)}' style='background-color:#5b8fd6'>&nbsp;</td>"
+            f"<td width='{60 - bar + 1}' style='background-color:{'#3c3c3c' if dark else '#e4e4e4'}'>&nbsp;</td></tr></table></td>"
+            f"<td style='color:#8a8a8a; padding-left:6px'>{pct * 100:.0f}%</td>"
             "</tr>"
         )
     return "<table cellspacing='2'>" + "".join(rows) + "</table>"
@@ -211,10 +211,11 @@ class DetailPanel(QScrollArea):
         self.detail = detail
         self._fill(detail.photo)
         self.user_tags.setText(user_tags_html(detail.user_tags))
-        self.suggestions.setText(suggestions_html(detail.suggestions))
+        dark = self.palette().color(QPalette.ColorRole.Window).lightness() < 128
+        self.suggestions.setText(suggestions_html(detail.suggestions, dark))
 
     def show_error(self, message: str) -> None:
-        self.suggestions.setText(f"<span style='color:#b03030'>{html.escape(message)}</span>")
+        self.suggestions.setText(f"<span style='color:#d05050'>{html.escape(message)}</span>")
 
     def _fill(self, r: Any) -> None:
         self.fields["date"].setText(format_date(getattr(r, "taken", None), getattr(r, "mtime", None)))
@@ -268,4 +269,4 @@ class DetailPanel(QScrollArea):
     def preview_failed(self, path: str, reason: str) -> None:
         if path == self.path:
             self._preview_done = True
-            self.preview.setText(f"<span style='color:#b03030'>{html.escape(reason)}</span>")
+            self.preview.setText(f"<span style='color:#d05050'>{html.escape(reason)}</span>")

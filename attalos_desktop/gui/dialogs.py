@@ -157,7 +157,7 @@ class PhotoReview(QFrame):
         self.status.setVisible(not suggestions)
 
     def set_error(self, message: str) -> None:
-        self.status.setText(f"<span style='color:#b03030'>{html.escape(message)}</span>")
+        self.status.setText(f"<span style='color:#d05050'>{html.escape(message)}</span>")
 
     def add_row(self, tag: str, score: float | None, decision: str | None = None) -> SuggestionRow:
         for r in self.rows:

@@ -36,6 +36,7 @@ class Settings:
     suggest_count: int = 10
     score_threshold: float = 0.0
     thumb_size: int = 160
+    theme: str = "dark"  # "dark" or "system"
     recent_libraries: list[str] = field(default_factory=list)
 
     @classmethod

@@ -104,7 +104,7 @@ class EmptyState(QWidget):
         )
         sub.setWordWrap(True)
         sub.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        sub.setStyleSheet("color:#777777;")
+        sub.setStyleSheet("color:#8a8a8a;")
         lay.addWidget(sub)
         row = QHBoxLayout()
         row.addStretch(1)
