@@ -53,6 +53,8 @@ class ImageEncoder:
         so.log_severity_level = 3
         so.intra_op_num_threads = threads or default_threads()
         so.inter_op_num_threads = 1
+        # No busy-waiting between batches: those cycles belong to the decoding threads running alongside.
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         try:
             self.session = ort.InferenceSession(
