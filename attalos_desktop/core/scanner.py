@@ -4,7 +4,8 @@
   no extra system call.
 - Hidden files and folders (name starting with ".") and the library's own folder are skipped.
 - Symlinks are followed, but every directory is entered at most once (keyed by device + inode), so a
-  link loop terminates and a folder reachable by two routes is not counted twice; files are likewise
+  link loop terminates and a folder reachable by two routes is not counted twice; symlinks are followed
+  after the real tree, so a photo reachable both ways keeps its real path; files are likewise
   de-duplicated by device + inode (a photo linked twice is one photo).
 - Broken symlinks, symlink loops and unreadable folders are reported as problems with a reason.
 """
@@ -59,7 +60,19 @@ def scan(roots: list[tuple[int | None, str]], skip_dirs: list[str] = ()) -> Scan
             continue
         seen_dirs.add(key)
         stack = [root]
-        while stack:
+        links: list[tuple[str, bool]] = []  # symlinks, followed after the real tree (real paths win)
+        while stack or links:
+            if not stack:
+                path, photo = links.pop(0)
+                try:
+                    st = os.stat(path)
+                except OSError as exc:
+                    if photo or exc.errno == errno.ELOOP:
+                        reason = "symlink loop" if exc.errno == errno.ELOOP else "broken symlink"
+                        result.problems.append((path, root_id, reason))
+                    continue
+                _visit(path, st, photo, root_id, stack, seen_dirs, seen_files, result)
+                continue
             d = stack.pop()
             try:
                 it = os.scandir(d)
@@ -74,33 +87,30 @@ def scan(roots: list[tuple[int | None, str]], skip_dirs: list[str] = ()) -> Scan
                     dot = name.rfind(".")
                     photo = dot > 0 and name[dot:].lower() in PHOTO_EXTS
                     try:
-                        is_link = e.is_symlink()
-                        if is_link:
-                            try:
-                                st = os.stat(e.path)
-                            except OSError as exc:
-                                if photo or exc.errno == errno.ELOOP:
-                                    reason = "symlink loop" if exc.errno == errno.ELOOP else "broken symlink"
-                                    result.problems.append((e.path, root_id, reason))
-                                continue
-                        elif e.is_dir(follow_symlinks=False):
+                        if e.is_symlink():
+                            links.append((e.path, photo))
+                            continue
+                        if e.is_dir(follow_symlinks=False):
+                            st = e.stat(follow_symlinks=False)
+                        elif photo:
                             st = e.stat(follow_symlinks=False)
                         else:
-                            if not photo:
-                                continue
-                            st = e.stat(follow_symlinks=False)
+                            continue
                     except OSError as exc:
                         if photo:
                             result.problems.append((e.path, root_id, f"cannot read file: {exc.strerror or exc}"))
                         continue
-                    key = (st.st_dev, st.st_ino)
-                    if stat.S_ISDIR(st.st_mode):
-                        if key not in seen_dirs:
-                            seen_dirs.add(key)
-                            stack.append(e.path)
-                    elif stat.S_ISREG(st.st_mode) and photo:
-                        if key in seen_files:
-                            continue
-                        seen_files.add(key)
-                        result.files.append(FileEntry(e.path, st.st_size, st.st_mtime_ns, root_id))
+                    _visit(e.path, st, photo, root_id, stack, seen_dirs, seen_files, result)
     return result
+
+
+def _visit(path: str, st: os.stat_result, photo: bool, root_id: int | None, stack: list[str],
+           seen_dirs: set[tuple[int, int]], seen_files: set[tuple[int, int]], result: ScanResult) -> None:
+    key = (st.st_dev, st.st_ino)
+    if stat.S_ISDIR(st.st_mode):
+        if key not in seen_dirs:
+            seen_dirs.add(key)
+            stack.append(path)
+    elif photo and stat.S_ISREG(st.st_mode) and key not in seen_files:
+        seen_files.add(key)
+        result.files.append(FileEntry(path, st.st_size, st.st_mtime_ns, root_id))
