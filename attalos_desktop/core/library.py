@@ -117,7 +117,9 @@ class IndexReport:
     cancelled: bool = False
 
     def to_json(self) -> dict[str, Any]:
+        """Exactly the object `attalos-index --json` prints (the issue's shape)."""
         d = asdict(self)
+        del d["cancelled"]
         d["failures"] = [{"path": f.path, "reason": f.reason} for f in self.failures]
         d["seconds"] = round(self.seconds, 3)
         return d
