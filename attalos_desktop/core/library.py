@@ -8,6 +8,7 @@ vector index is reconciled with the catalog before it answers anything.
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
 import time
@@ -434,9 +435,15 @@ class Library:
         vi = self._index()  # reconciled with the catalog (repairs what a killed run left behind)
 
         emit("scanning", 0, 0, None)
-        found = scan([(r.id, r.path) for r in roots], skip_dirs=[str(self.paths.home)])
-        emit("comparing", 0, len(found.files), None)
-        records = self.catalog.records()
+        gc_on = gc.isenabled()
+        gc.disable()  # the walk builds ~100k small objects per 100k photos and no cycles: skip GC passes
+        try:
+            found = scan([(r.id, r.path) for r in roots], skip_dirs=[str(self.paths.home)])
+            emit("comparing", 0, len(found.files), None)
+            records = self.catalog.records(enc_id)
+        finally:
+            if gc_on:
+                gc.enable()
         scope = {r.id for r in roots} - set(found.missing_roots)
         seen = {f.path for f in found.files}
         jobs: list[Job] = []
@@ -445,7 +452,7 @@ class Library:
             rec = records.get(f.path)
             if rec is None:
                 candidates.append(f)
-            elif rec.size == f.size and rec.mtime_ns == f.mtime_ns and rec.encoder_id == enc_id:
+            elif rec.size == f.size and rec.mtime_ns == f.mtime_ns and rec.current:
                 report.unchanged += 1
             else:
                 jobs.append(Job(f.path, f.size, f.mtime_ns, f.root_id, rec.id, "changed"))
@@ -472,7 +479,7 @@ class Library:
                         self.catalog.move_photo(rec.id, f.path, f.root_id, f.size, f.mtime_ns)
                         moved_ids.add(rec.id)
                         report.moved += 1
-                        if rec.encoder_id != enc_id:
+                        if not rec.current:
                             jobs.append(Job(f.path, f.size, f.mtime_ns, f.root_id, rec.id, "changed", h))
                         continue
                 jobs.append(Job(f.path, f.size, f.mtime_ns, f.root_id, None, "new", h))

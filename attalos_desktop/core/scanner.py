@@ -16,12 +16,14 @@ import errno
 import os
 import stat
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from .imageio import PHOTO_EXTS
 
 
-@dataclass(frozen=True)
-class FileEntry:
+class FileEntry(NamedTuple):
+    """One photo file found (a tuple: 100k of them are built on every rescan)."""
+
     path: str  # as found (may go through a symlink); the catalog's key
     size: int
     mtime_ns: int
@@ -38,6 +40,7 @@ class ScanResult:
 def scan(roots: list[tuple[int | None, str]], skip_dirs: list[str] = ()) -> ScanResult:  # type: ignore[assignment]
     """Walk the roots; ``skip_dirs`` (e.g. the library folder) are never entered."""
     result = ScanResult()
+    files = result.files
     seen_dirs: set[tuple[int, int]] = set()
     seen_files: set[tuple[int, int]] = set()
     for d in skip_dirs:
@@ -90,12 +93,16 @@ def scan(roots: list[tuple[int | None, str]], skip_dirs: list[str] = ()) -> Scan
                         if e.is_symlink():
                             links.append((e.path, photo))
                             continue
-                        if e.is_dir(follow_symlinks=False):
+                        if photo and e.is_file(follow_symlinks=False):  # the common case, inlined
                             st = e.stat(follow_symlinks=False)
-                        elif photo:
-                            st = e.stat(follow_symlinks=False)
-                        else:
+                            key = (st.st_dev, st.st_ino)
+                            if key not in seen_files:
+                                seen_files.add(key)
+                                files.append(FileEntry(e.path, st.st_size, st.st_mtime_ns, root_id))
                             continue
+                        if not e.is_dir(follow_symlinks=False):
+                            continue
+                        st = e.stat(follow_symlinks=False)
                     except OSError as exc:
                         if photo:
                             result.problems.append((e.path, root_id, f"cannot read file: {exc.strerror or exc}"))
