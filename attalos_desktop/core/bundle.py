@@ -289,10 +289,13 @@ def write_bundle(
     text_map: np.ndarray,
     training: dict[str, Any] | None = None,
     metrics: dict[str, Any] | None = None,
+    extra_files: dict[str, str | os.PathLike[str]] | None = None,
 ) -> Path:
     """Write a complete bundle atomically (a temp dir renamed into place) and verify it.
 
     Atomic so that a killed export never leaves a half bundle the app would then refuse.
+    ``extra_files`` (name -> source path) are copied in and listed with their sha256; the app
+    ignores them (the trainer stores the tower's torch weights this way, to continue training).
     """
     out = Path(out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -309,8 +312,14 @@ def write_bundle(
         np.save(tmp / WORD_VECTORS_FILE, np.ascontiguousarray(word_vectors, dtype=np.float16))
         np.save(tmp / NGRAM_VECTORS_FILE, np.ascontiguousarray(ngram_vectors, dtype=np.float16))
         np.save(tmp / TEXT_MAP_FILE, np.ascontiguousarray(text_map, dtype=np.float32))
+        extras = dict(extra_files or {})
+        for fname, src in extras.items():
+            if fname in REQUIRED_FILES or fname == MANIFEST or Path(fname).name != fname:
+                raise ValueError(f"extra bundle file name {fname!r} is reserved or not a plain name")
+            shutil.copyfile(src, tmp / fname)
         files = {
-            f: {"sha256": sha256_file(tmp / f), "bytes": (tmp / f).stat().st_size} for f in REQUIRED_FILES
+            f: {"sha256": sha256_file(tmp / f), "bytes": (tmp / f).stat().st_size}
+            for f in (*REQUIRED_FILES, *extras)
         }
         manifest = {
             "format": FORMAT_NAME,

@@ -1,0 +1,217 @@
+"""Evaluation: the LEAR annotation protocol, per-image P/R@k, mAP, and a zero-shot score.
+
+``evaluate_bundle`` runs an exported bundle exactly as the app does (ONNX Runtime, the manifest's
+preprocessing, the app's TextEncoder for words), so the figures describe what users get.
+
+LEAR protocol (Guillaumin et al. 2009, used by JEC, TagProp, 2PKNN): every test photo is
+annotated with its 5 highest-scoring tags; per tag, precision = correct / annotated and
+recall = correct / truly tagged; P and R are averaged over the tags that occur in the test set
+(and that the model knows); F1 = 2PR/(P+R); N+ = number of tags with recall > 0.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from attalos_desktop.core.bundle import ModelBundle, load_bundle
+from attalos_desktop.core.text_encoder import TextEncoder
+
+from .data import Record, crop_tensor, load_rgb, read_labels
+from .errors import TrainError
+
+
+def lear(scores: np.ndarray, truth: np.ndarray, k: int = 5) -> dict[str, float]:
+    """LEAR metrics from scores [N,V] and a boolean truth matrix [N,V]."""
+    n, v = scores.shape
+    k = min(k, v)
+    top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    pred = np.zeros_like(truth, dtype=bool)
+    pred[np.arange(n)[:, None], top] = True
+    correct = (pred & truth).sum(axis=0)
+    annotated = pred.sum(axis=0)
+    relevant = truth.sum(axis=0)
+    present = relevant > 0
+    if not present.any():
+        return {"precision": 0.0, "recall": 0.0, "f1": 0.0, "n_plus": 0, "tags_evaluated": 0}
+    prec = np.where(annotated > 0, correct / np.maximum(annotated, 1), 0.0)[present].mean()
+    rec = (correct / np.maximum(relevant, 1))[present].mean()
+    f1 = 2 * prec * rec / (prec + rec) if prec + rec > 0 else 0.0
+    return {"precision": float(prec), "recall": float(rec), "f1": float(f1),
+            "n_plus": int(((correct > 0) & present).sum()), "tags_evaluated": int(present.sum())}
+
+
+def precision_recall_at_k(scores: np.ndarray, truth: np.ndarray, k: int) -> dict[str, float]:
+    """Per-image precision@k and recall@k, averaged over photos with at least one true tag."""
+    keep = truth.any(axis=1)
+    s, t = scores[keep], truth[keep]
+    if len(s) == 0:
+        return {f"precision_at_{k}": 0.0, f"recall_at_{k}": 0.0}
+    k = min(k, s.shape[1])
+    top = np.argsort(-s, axis=1)[:, :k]
+    hits = np.take_along_axis(t, top, axis=1).sum(axis=1)
+    return {f"precision_at_{k}": float((hits / k).mean()), f"recall_at_{k}": float((hits / t.sum(axis=1)).mean())}
+
+
+def average_precision(scores: np.ndarray, relevant: np.ndarray) -> float:
+    """AP of one ranking (scores [N], relevant bool [N]); nan when nothing is relevant."""
+    if not relevant.any():
+        return float("nan")
+    order = np.argsort(-scores, kind="stable")
+    rel = relevant[order]
+    hits = np.cumsum(rel)
+    return float((hits[rel] / (np.flatnonzero(rel) + 1)).mean())
+
+
+def mean_average_precision(scores: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """mAP over photos (ranking tags) and over tags (ranking photos, i.e. search quality)."""
+    per_img = [average_precision(scores[i], truth[i]) for i in range(len(scores))]
+    per_tag = [average_precision(scores[:, j], truth[:, j]) for j in range(scores.shape[1])]
+    mi = [x for x in per_img if not math.isnan(x)]
+    mt = [x for x in per_tag if not math.isnan(x)]
+    return {"map_images": float(np.mean(mi)) if mi else 0.0, "map_tags": float(np.mean(mt)) if mt else 0.0}
+
+
+def auc(scores: np.ndarray, relevant: np.ndarray) -> float:
+    """ROC AUC (probability a relevant photo outranks an irrelevant one; ties count half)."""
+    pos, neg = scores[relevant], scores[~relevant]
+    if len(pos) == 0 or len(neg) == 0:
+        return float("nan")
+    allv = np.concatenate([pos, neg])
+    order = allv.argsort(kind="stable")
+    ranks = np.empty(len(allv))
+    sorted_v = allv[order]
+    i = 0
+    while i < len(allv):  # average ranks over ties
+        j = i
+        while j + 1 < len(allv) and sorted_v[j + 1] == sorted_v[i]:
+            j += 1
+        ranks[order[i: j + 1]] = (i + j) / 2.0 + 1
+        i = j + 1
+    return float((ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
+
+
+def zero_shot(emb: np.ndarray, records: Sequence[Record], bundle: ModelBundle,
+              encoder: TextEncoder | None = None) -> dict[str, Any]:
+    """Rank test photos for each test tag the model was never trained on, via its word vector.
+
+    Reports mean AUC (chance 0.5) and mean AP against its chance level (the tag's base rate).
+    """
+    enc = encoder or TextEncoder(bundle)
+    unseen = sorted({t for r in records for t in r.tags if bundle.tag_index(t) is None})
+    aucs, aps, chance, words = [], [], [], {}
+    for t in unseen:
+        rel = np.array([t in r.tags for r in records])
+        if rel.all() or not rel.any():
+            continue
+        wv = enc.word_vector(t)
+        s = emb @ wv.vector
+        a, ap = auc(s, rel), average_precision(s, rel)
+        aucs.append(a)
+        aps.append(ap)
+        chance.append(float(rel.mean()))
+        words[t] = {"auc": a, "ap": ap, "chance_ap": float(rel.mean()), "source": wv.source}
+    if not aucs:
+        return {"zero_shot_words": 0}
+    return {"zero_shot_words": len(aucs), "zero_shot_auc": float(np.mean(aucs)), "zero_shot_map": float(np.mean(aps)),
+            "zero_shot_chance_map": float(np.mean(chance)), "zero_shot_detail": words}
+
+
+def truth_matrix(records: Sequence[Record], tags: Sequence[str]) -> np.ndarray:
+    index = {t: i for i, t in enumerate(tags)}
+    truth = np.zeros((len(records), len(tags)), dtype=bool)
+    for i, r in enumerate(records):
+        for t in r.tags:
+            j = index.get(t)
+            if j is not None:
+                truth[i, j] = True
+    return truth
+
+
+def score_embeddings(emb: np.ndarray, records: Sequence[Record], bundle: ModelBundle, k: int = 5) -> dict[str, Any]:
+    """All metrics for embeddings [N,d] of ``records`` under ``bundle``'s tags and words."""
+    scores = emb @ bundle.tag_vectors.T
+    truth = truth_matrix(records, bundle.tags)
+    out: dict[str, Any] = {"test_images": len(records)}
+    out.update({f"lear_{key}": val for key, val in lear(scores, truth, k).items()})
+    out.update(precision_recall_at_k(scores, truth, 1))
+    out.update(precision_recall_at_k(scores, truth, k))
+    out.update(mean_average_precision(scores, truth))
+    out.update(zero_shot(emb, records, bundle))
+    return out
+
+
+def prior_baseline(records: Sequence[Record], bundle: ModelBundle, k: int = 5) -> dict[str, float]:
+    """The frequency prior: every photo gets the k most frequent training tags."""
+    scores = np.tile(bundle.tag_freq.astype(np.float64), (len(records), 1))
+    return lear(scores, truth_matrix(records, bundle.tags), k)
+
+
+def _decoder(bundle: ModelBundle):  # type: ignore[no-untyped-def]
+    """The app's own decode rule when the core library provides it; the trainer's copy otherwise."""
+    try:
+        from attalos_desktop.core.imageio import decode_for_model
+
+        return lambda path: decode_for_model(path, bundle.preprocessing).tensor
+    except ImportError:
+        return lambda path: crop_tensor(load_rgb(Path(path), bundle.preprocessing), bundle.preprocessing)
+
+
+def embed_photos(bundle: ModelBundle, root: Path, records: Sequence[Record], batch: int = 64,
+                 threads: int = 0) -> tuple[np.ndarray, list[Record], int]:
+    """Embed photos with the bundle's ONNX encoder; returns (embeddings, records used, skipped)."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    if threads:
+        opts.intra_op_num_threads = threads
+    sess = ort.InferenceSession(str(bundle.encoder_path), opts, providers=["CPUExecutionProvider"])
+    decode = _decoder(bundle)
+    used: list[Record] = []
+    out: list[np.ndarray] = []
+    pending: list[np.ndarray] = []
+    skipped = 0
+    for r in records:
+        try:
+            pending.append(decode(root / r.file))
+            used.append(r)
+        except Exception:  # noqa: BLE001 - unreadable photos are skipped and counted
+            skipped += 1
+            continue
+        if len(pending) == batch:
+            out.append(sess.run(["embeddings"], {"images": np.stack(pending)})[0])
+            pending = []
+    if pending:
+        out.append(sess.run(["embeddings"], {"images": np.stack(pending)})[0])
+    d = bundle.dim
+    return (np.concatenate(out) if out else np.zeros((0, d), np.float32)), used, skipped
+
+
+def evaluate_bundle(bundle_dir: str | Path, data_dir: str | Path, *, split: str = "test", k: int = 5,
+                    threads: int = 0) -> dict[str, Any]:
+    """Metrics of an exported bundle on a dataset split, computed as the app would see them."""
+    from attalos_desktop.core.bundle import BundleError
+
+    try:
+        bundle = load_bundle(bundle_dir)
+    except BundleError as exc:
+        raise TrainError(f"--evaluate {bundle_dir}: {exc}") from exc
+    root = Path(data_dir)
+    records = [r for r in read_labels(root) if r.split == split and r.tags]
+    if not records:
+        raise TrainError(f"{root} has no {split} photos with tags to evaluate on")
+    emb, used, skipped = embed_photos(bundle, root, records, threads=threads)
+    if not used:
+        raise TrainError(f"none of the {len(records)} {split} photos could be read")
+    metrics = score_embeddings(emb, used, bundle, k)
+    base = prior_baseline(used, bundle, k)
+    metrics.update({f"prior_lear_{key}": val for key, val in base.items()})
+    metrics["skipped_images"] = skipped
+    metrics["split"] = split
+    metrics["bundle"] = bundle.name
+    outside = {t for r in used for t in r.tags if bundle.tag_index(t) is None}
+    metrics["test_tags_outside_vocabulary"] = len(outside)
+    return metrics

@@ -1,0 +1,428 @@
+"""The training loop: data -> word vectors -> tag table + tower -> negative-sampling steps.
+
+Read top to bottom: ``prepare`` turns the dataset and flags into everything the loop needs,
+``train`` runs epochs of steps and checkpoints after each. Every random choice is keyed by
+(seed, epoch, step) or (seed, epoch, photo), so a run repeats exactly on CPU and a resumed run
+continues exactly as an uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from attalos_desktop.core.bundle import BundleError, ModelBundle, Preprocessing, load_bundle
+from attalos_desktop.core.text_encoder import TextEncoder
+
+from .checkpoint import load_checkpoint, save_checkpoint
+from .data import (PhotoDataset, Record, Vocabulary, build_vocabulary, collate, preprocessing_for, read_labels,
+                   split_records)
+from .errors import TrainError
+from .loss import negative_sampling_loss
+from .model import Tower, build_tower
+from .sampling import NegativeSampler, batch_negatives, sample_positives
+from .tag_layer import TagTable
+from .textspace import base_map, compose, fit_ngram_vectors
+from .wordvectors import WordVectors, load_word_vectors
+
+TOWER_WEIGHTS = "tower.safetensors"
+Log = Callable[[str], None]
+# Flags that define the model: a resumed run must agree on them with its checkpoint.
+_MODEL_FLAGS = ("backbone", "dim", "image_size", "tag_layer", "word_vectors", "min_count", "neg_strategy")
+
+
+@dataclass
+class TextSide:
+    """The pretrained-space data shipped for OOV words: extra words and sub-word buckets."""
+
+    words: list[str]
+    vectors: np.ndarray  # [W, p]
+    ngram_vectors: np.ndarray  # [B, p]
+    ngram_min: int
+    ngram_max: int
+
+
+@dataclass
+class Setup:
+    """Everything derived from the dataset and the flags before the first step."""
+
+    args: argparse.Namespace
+    data_dir: Path
+    vocab: Vocabulary
+    train_records: list[Record]
+    train_ids: list[np.ndarray]
+    test_records: list[Record]
+    train_without_tags: int
+    pre: Preprocessing
+    word_vectors: WordVectors
+    tag_pretrained: np.ndarray  # [V, p] pretrained-space vectors of the tags (composed if unknown)
+    tag_known: np.ndarray  # bool [V]: the source had a vector of its own for the tag
+    prior: np.ndarray  # [p, d] the initial pretrained -> joint map
+    text: TextSide
+    dim: int
+    init_bundle: ModelBundle | None = None
+
+
+@dataclass
+class TrainResult:
+    """A trained (or interrupted) model and what happened."""
+
+    setup: Setup
+    tower: Tower
+    table: TagTable
+    summary: dict[str, Any] = field(default_factory=dict)
+    interrupted: bool = False
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise TrainError("--device cuda was asked for but no CUDA device is available")
+    if name not in ("cpu", "cuda"):
+        raise TrainError(f"unknown device {name!r}; choose auto, cpu or cuda")
+    return torch.device(name)
+
+
+def _init_bundle(spec: str) -> ModelBundle | None:
+    if spec == "random" or spec.startswith("imagenet"):
+        return None
+    try:
+        return load_bundle(spec)
+    except BundleError as exc:
+        raise TrainError(f"--init {spec}: {exc}") from exc
+
+
+def build_text_side(wv: WordVectors, vocab: Vocabulary, extra: list[str], args: argparse.Namespace) -> TextSide:
+    """Extra words (with vectors) and sub-word buckets fitted over them and the known tags."""
+    vecs, known = wv.lookup(extra)
+    words = [w for w, k in zip(extra, known) if k]
+    vecs = vecs[known]
+    tag_vecs, tag_known = wv.lookup(vocab.tags)
+    fit_words = words + [t for t, k in zip(vocab.tags, tag_known) if k]
+    fit_vecs = np.concatenate([vecs, tag_vecs[tag_known]]) if len(fit_words) else vecs
+    ngrams = fit_ngram_vectors(fit_words, fit_vecs, n_min=args.ngram_min, n_max=args.ngram_max,
+                               buckets=args.ngram_buckets, ridge=0.1)
+    return TextSide(words=words, vectors=vecs, ngram_vectors=ngrams, ngram_min=args.ngram_min, ngram_max=args.ngram_max)
+
+
+def prepare(args: argparse.Namespace, log: Log = print) -> Setup:
+    """Read the dataset, build the vocabulary, load word vectors and the optional init bundle."""
+    data_dir = Path(args.data)
+    records = read_labels(data_dir)
+    vocab = build_vocabulary(records, args.min_count)
+    train_records, train_ids, no_tags = split_records(records, vocab, "train")
+    if not train_records:
+        raise TrainError("no train photo keeps a tag of the vocabulary")
+    test_records = [r for r in records if r.split == "test"]
+    if vocab.dropped:
+        sample = ", ".join(sorted(vocab.dropped, key=lambda t: -vocab.dropped[t])[:8])
+        log(f"dropped {len(vocab.dropped)} tags seen fewer than {args.min_count} times (e.g. {sample})")
+    if no_tags:
+        log(f"{no_tags} train photos have no tag left after --min-count and are not used")
+    init_bundle = _init_bundle(args.init)
+    wv = load_word_vectors(args.word_vectors)
+    p = wv.dim
+    dim = args.dim or (init_bundle.dim if init_bundle is not None else p)
+    if init_bundle is not None:
+        if init_bundle.dim != dim:
+            raise TrainError(f"--init bundle {args.init} has embedding dimension {init_bundle.dim}, "
+                             f"but this run uses --dim {dim}")
+        if init_bundle.text.pretrained_dim != p:
+            raise TrainError(f"--init bundle {args.init} was trained with {init_bundle.text.pretrained_dim}-d "
+                             f"word vectors, but --word-vectors gives {p}-d vectors")
+        trained_backbone = init_bundle.manifest.get("training", {}).get("backbone")
+        if trained_backbone and trained_backbone != args.backbone:
+            raise TrainError(f"--init bundle {args.init} has backbone {trained_backbone}, not --backbone {args.backbone}")
+        if init_bundle.preprocessing.input_size != args.image_size:
+            log(f"note: the init bundle used {init_bundle.preprocessing.input_size} px inputs; training at {args.image_size} px")
+    # Words for the app's OOV search: everyday words, plus tags of the data the model does not learn
+    # (rare or test-only: only their pretrained vectors ship, never their labels).
+    vocab_set = set(vocab.tags)
+    data_words = sorted({t for r in records for t in r.tags} - vocab_set)
+    extra = data_words + wv.everyday_words(args.extra_words, exclude=vocab_set | set(data_words))
+    text = build_text_side(wv, vocab, extra, args)
+    tag_pre, tag_known = wv.lookup(vocab.tags)
+    for i in np.flatnonzero(~tag_known):
+        tag_pre[i] = compose(text.ngram_vectors, vocab.tags[i], args.ngram_min, args.ngram_max)
+    if (~tag_known).any():
+        log(f"{int((~tag_known).sum())} tags have no pretrained vector and start from sub-word pieces")
+    prior = base_map(p, dim, args.seed)
+    if init_bundle is not None:
+        prior = init_bundle.text_map[:-1]
+    return Setup(args=args, data_dir=data_dir, vocab=vocab, train_records=train_records, train_ids=train_ids,
+                 test_records=test_records, train_without_tags=no_tags, pre=preprocessing_for(args.image_size),
+                 word_vectors=wv, tag_pretrained=tag_pre, tag_known=tag_known, prior=prior, text=text, dim=dim,
+                 init_bundle=init_bundle)
+
+
+def initial_tag_vectors(setup: Setup) -> np.ndarray:
+    """Tags start at their mapped pretrained vectors, or (from a bundle) where the bundle put them."""
+    init = setup.tag_pretrained @ setup.prior
+    b = setup.init_bundle
+    if b is not None:
+        enc = TextEncoder(b)
+        for i, t in enumerate(setup.vocab.tags):
+            init[i] = enc.word_vector(t).vector
+    return init.astype(np.float32)
+
+
+def build_model(setup: Setup, device: torch.device) -> tuple[Tower, TagTable]:
+    args = setup.args
+    imagenet = None
+    if args.init.startswith("imagenet"):
+        imagenet = args.init.split(":", 1)[1] if ":" in args.init else "cache"
+    torch.manual_seed(args.seed)
+    tower = build_tower(args.backbone, setup.dim, imagenet)
+    if setup.init_bundle is not None:
+        path = setup.init_bundle.path / TOWER_WEIGHTS
+        if not path.is_file():
+            raise TrainError(f"--init bundle {args.init} has no {TOWER_WEIGHTS} (it cannot be trained further)")
+        from safetensors.torch import load_file
+
+        sd = {k: v.float() for k, v in load_file(str(path)).items()}
+        try:
+            tower.load_state_dict(sd)
+        except RuntimeError as exc:
+            raise TrainError(f"--init bundle {args.init} tower does not fit --backbone {args.backbone} "
+                             f"--dim {setup.dim}") from exc
+    tower.to(device)
+    if device.type == "cuda":
+        tower.to(memory_format=torch.channels_last)
+    table = TagTable(torch.from_numpy(initial_tag_vectors(setup)), frozen=args.tag_layer == "frozen",
+                     lr=args.tag_lr, optimizer=args.tag_optimizer)
+    return tower, table
+
+
+class _StopFlag:
+    """SIGINT sets a flag checked between steps, so a Ctrl-C never lands mid-update."""
+
+    def __init__(self) -> None:
+        self.stop = False
+        self._old: Any = None
+
+    def __enter__(self) -> "_StopFlag":
+        try:
+            self._old = signal.signal(signal.SIGINT, self._handle)
+        except ValueError:  # not the main thread: no handler, Ctrl-C cannot reach us anyway
+            self._old = None
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.stop:  # second Ctrl-C: give up at once
+            raise KeyboardInterrupt
+        self.stop = True
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+
+
+class _Progress:
+    """tqdm when installed (the train extra has it), else a plain line per epoch."""
+
+    def __init__(self, total: int, initial: int, desc: str, enabled: bool) -> None:
+        self.bar = None
+        self.desc = desc
+        self.enabled = enabled
+        if enabled:
+            try:
+                from tqdm import tqdm
+
+                self.bar = tqdm(total=total, initial=initial, desc=desc, unit="step", mininterval=0.5,
+                                dynamic_ncols=True, leave=True, file=sys.stderr)
+            except ImportError:
+                self.bar = None
+
+    def update(self, loss: float, ips: float) -> None:
+        if self.bar is not None:
+            self.bar.set_postfix(loss=f"{loss:.3f}", img_s=f"{ips:.1f}", refresh=False)
+            self.bar.update(1)
+
+    def close(self, loss: float, ips: float) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        elif self.enabled:
+            print(f"{self.desc}: loss {loss:.4f}, {ips:.1f} images/s", file=sys.stderr, flush=True)
+
+
+def _lr_lambda(total: int, warmup: int) -> Callable[[int], float]:
+    def f(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        t = (step - warmup) / max(1, total - warmup)
+        return 0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * min(t, 1.0)))
+
+    return f
+
+
+def train(args: argparse.Namespace, log: Log = print, on_step: Callable[[int], None] | None = None,
+          setup: Setup | None = None) -> TrainResult:
+    """Train per ``args``; checkpoint each epoch (and on Ctrl-C) to ``args.checkpoint``."""
+    torch.set_num_threads(max(1, args.threads)) if args.threads else None
+    setup = setup or prepare(args, log)
+    device = pick_device(args.device)
+    tower, table = build_model(setup, device)
+    n_train = len(setup.train_records)
+    bs = min(args.batch_size, n_train)
+    drop_last = n_train > bs
+    steps_per_epoch = n_train // bs if drop_last else 1
+    total_steps = steps_per_epoch * args.epochs
+    if args.max_steps:
+        total_steps = min(total_steps, args.max_steps)
+    opt = torch.optim.AdamW(tower.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(total_steps, max(1, min(100, total_steps // 10))))
+    sampler = NegativeSampler(setup.vocab.freq, args.neg_power)
+    start_epoch, start_step, global_step = 0, 0, 0
+    history: list[dict[str, float]] = []
+    skipped: set[int] = set()
+    ckpt_path = Path(args.checkpoint) if args.checkpoint else None
+
+    if args.resume:
+        if ckpt_path is None:
+            raise TrainError("--resume needs a checkpoint path (--checkpoint or --out)")
+        ck = load_checkpoint(ckpt_path)
+        for k in _MODEL_FLAGS:
+            if ck["args"].get(k) != getattr(args, k):
+                raise TrainError(f"--resume: checkpoint was made with --{k.replace('_', '-')} "
+                                 f"{ck['args'].get(k)}, this run has {getattr(args, k)}")
+        if ck["tags"] != setup.vocab.tags:
+            raise TrainError("--resume: the dataset's vocabulary differs from the checkpoint's (other data?)")
+        tower.load_state_dict(ck["tower"])
+        opt.load_state_dict(ck["optimizer"])
+        sched.load_state_dict(ck["scheduler"])
+        table.load_state_dict(ck["tag_table"])
+        torch.set_rng_state(ck["torch_rng"])
+        start_epoch, start_step, global_step = ck["epoch"], ck["step"], ck["global_step"]
+        history, skipped = ck["history"], set(ck["skipped"])
+        log(f"resumed from {ckpt_path} at epoch {start_epoch + 1}, step {start_step}")
+
+    def checkpoint(epoch: int, step: int) -> None:
+        if ckpt_path is None:
+            return
+        save_checkpoint(ckpt_path, {
+            "args": vars(args), "tags": setup.vocab.tags, "tower": tower.state_dict(), "optimizer": opt.state_dict(),
+            "scheduler": sched.state_dict(), "tag_table": table.state_dict(), "torch_rng": torch.get_rng_state(),
+            "epoch": epoch, "step": step, "global_step": global_step, "history": history, "skipped": sorted(skipped),
+        })
+
+    ds = PhotoDataset(setup.data_dir, setup.train_records, setup.train_ids, setup.pre, train=True, seed=args.seed)
+    use_cuda = device.type == "cuda"
+    interrupted = False
+    t_start = time.perf_counter()
+    images_seen = 0
+    tower.train()
+    with _StopFlag() as flag:
+        for epoch in range(start_epoch, args.epochs):
+            if global_step >= total_steps:
+                break
+            ds.epoch = epoch
+            order = np.random.default_rng([args.seed, epoch, 0]).permutation(n_train)
+            pool = (sampler.pool(np.random.default_rng([args.seed, epoch, 1]), n_train, args.negatives)
+                    if args.neg_strategy == "presampled" else None)
+            first = start_step if epoch == start_epoch else 0
+            loader = torch.utils.data.DataLoader(
+                ds, batch_size=bs, sampler=order[first * bs: steps_per_epoch * bs].tolist(), num_workers=args.workers,
+                collate_fn=collate, drop_last=drop_last, pin_memory=use_cuda,
+                persistent_workers=False)
+            bar = _Progress(steps_per_epoch, first, f"epoch {epoch + 1}/{args.epochs}", not args.quiet)
+            ema, ep_loss, ep_n, t0, ep_images = float("nan"), 0.0, 0, time.perf_counter(), 0
+            step = first
+            for batch in loader:
+                skipped.update(batch["bad"])
+                idx = batch["index"]
+                if len(idx) >= 2:
+                    rng = np.random.default_rng([args.seed, epoch, 2, step])
+                    tags = [setup.train_ids[i] for i in idx]
+                    pos = sample_positives(rng, tags, args.positives)
+                    neg, valid = batch_negatives(args.neg_strategy, rng, sampler, tags, args.negatives,
+                                                 pool[idx] if pool is not None else None)
+                    rows, inv = np.unique(np.concatenate([pos.ravel(), neg.ravel()]), return_inverse=True)
+                    pos_i = torch.from_numpy(inv[: pos.size].reshape(pos.shape)).to(device)
+                    neg_i = torch.from_numpy(inv[pos.size:].reshape(neg.shape)).to(device)
+                    rows_t = torch.from_numpy(rows)
+                    w = table.gather(rows_t, device)
+                    images = batch["images"].to(device, non_blocking=True)
+                    if use_cuda:
+                        images = images.contiguous(memory_format=torch.channels_last)
+                    with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_cuda):
+                        emb = tower(images)
+                    loss = negative_sampling_loss(emb, w, pos_i, neg_i, torch.ones(pos.shape, device=device),
+                                                  torch.from_numpy(valid).to(device=device, dtype=torch.float32))
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+                    sched.step()
+                    if w.grad is not None:
+                        table.step(rows_t, w.grad)
+                    lv = float(loss.detach())
+                    ema = lv if math.isnan(ema) else 0.9 * ema + 0.1 * lv
+                    ep_loss += lv
+                    ep_n += 1
+                    ep_images += len(idx)
+                    images_seen += len(idx)
+                global_step += 1
+                step += 1
+                bar.update(ema, ep_images / max(time.perf_counter() - t0, 1e-9))
+                if on_step is not None:
+                    on_step(global_step)
+                if flag.stop or global_step >= total_steps:
+                    break
+            done_epoch = step >= steps_per_epoch
+            ips = ep_images / max(time.perf_counter() - t0, 1e-9)
+            bar.close(ema, ips)
+            if ep_n:
+                history.append({"epoch": epoch + 1, "loss": ep_loss / ep_n, "images_per_s": ips, "steps": ep_n})
+            if flag.stop:
+                checkpoint(epoch, step)
+                interrupted = True
+                log(f"interrupted: checkpoint saved to {ckpt_path} (epoch {epoch + 1}, step {step}); "
+                    f"continue with --resume" if ckpt_path else "interrupted (no checkpoint path given)")
+                break
+            checkpoint(epoch + 1, 0) if done_epoch else checkpoint(epoch, step)
+            if global_step >= total_steps:
+                break
+    if skipped:
+        log(f"skipped {len(skipped)} unreadable photos")
+    tower.eval()
+    summary = {
+        "data": str(setup.data_dir),
+        "train_images": n_train,
+        "train_images_without_tags": setup.train_without_tags,
+        "skipped_images": len(skipped),
+        "vocabulary_size": len(setup.vocab),
+        "dropped_tags": len(setup.vocab.dropped),
+        "min_count": args.min_count,
+        "backbone": args.backbone,
+        "image_size": args.image_size,
+        "init": args.init,
+        "embedding_dim": setup.dim,
+        "word_vectors": setup.word_vectors.source,
+        "tag_layer": args.tag_layer,
+        "tag_optimizer": args.tag_optimizer,
+        "epochs": args.epochs,
+        "steps": global_step,
+        "batch_size": bs,
+        "lr": args.lr,
+        "tag_lr": args.tag_lr,
+        "positives": args.positives,
+        "negatives": args.negatives,
+        "neg_power": args.neg_power,
+        "neg_strategy": args.neg_strategy,
+        "seed": args.seed,
+        "device": device.type,
+        "final_loss": history[-1]["loss"] if history else None,
+        "history": history,
+        "wall_s_this_run": round(time.perf_counter() - t_start, 2),
+        "images_this_run": images_seen,
+    }
+    return TrainResult(setup=setup, tower=tower, table=table, summary=summary, interrupted=interrupted)
