@@ -118,3 +118,13 @@ def test_update_metrics_merges_without_breaking_checksums(tmp_path: Path) -> Non
 def test_tags_that_cannot_be_stored_one_per_line_are_rejected(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="one per line"):
         _write(tmp_path, tags=["red", "two\nlines", "x"])
+
+
+def test_default_model_can_be_overridden_by_name_or_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from attalos_desktop.core.bundle import default_bundle_path, resources_models_dir
+
+    out = _write(tmp_path)
+    monkeypatch.setenv("ATTALOS_DEFAULT_MODEL", str(out))
+    assert default_bundle_path() == out
+    monkeypatch.setenv("ATTALOS_DEFAULT_MODEL", "some-shipped-model")
+    assert default_bundle_path() == resources_models_dir() / "some-shipped-model"

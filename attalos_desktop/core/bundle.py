@@ -367,9 +367,20 @@ def resources_models_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "resources" / "models"
 
 
+DEFAULT_MODEL_ENV = "ATTALOS_DEFAULT_MODEL"
+
+
 def default_bundle_path() -> Path:
-    """The bundle named by resources/models/DEFAULT: the model the app uses out of the box."""
+    """The model the app uses out of the box: the bundle named by resources/models/DEFAULT.
+
+    ``ATTALOS_DEFAULT_MODEL`` (a bundle directory, or the name of one under resources/models)
+    overrides it, for portable installs and for tests that need a model of known behaviour.
+    """
     models = resources_models_dir()
+    override = os.environ.get(DEFAULT_MODEL_ENV, "").strip()
+    if override:
+        candidate = Path(override)
+        return candidate if candidate.is_dir() or candidate.is_absolute() else models / override
     marker = models / "DEFAULT"
     if not marker.is_file():
         raise BundleError(f"no default model is installed ({marker} is missing)")
