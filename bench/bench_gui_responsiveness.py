@@ -79,6 +79,7 @@ def main() -> int:
         def __init__(self) -> None:
             super().__init__()
             self.gaps: list[float] = []
+            self.stamps: list[float] = []
             self.last = time.perf_counter()
             self.timer = QTimer(self)
             self.timer.setInterval(args.interval_ms)
@@ -88,10 +89,12 @@ def main() -> int:
         def tick(self) -> None:
             now = time.perf_counter()
             self.gaps.append((now - self.last) * 1000)
+            self.stamps.append(now)
             self.last = now
 
         def reset(self) -> None:
             self.gaps = []
+            self.stamps = []
             self.last = time.perf_counter()
 
     def pump(cond, limit: float) -> None:
@@ -115,6 +118,8 @@ def main() -> int:
     pump(lambda: not win.indexing, 3600)
     busy_s = time.perf_counter() - t0
     indexing = percentiles(ticks.gaps)
+    worst = sorted(zip(ticks.gaps, ticks.stamps), reverse=True)[:5]
+    indexing["worst_ms_at_s"] = [(round(g, 1), round(t - t0, 2)) for g, t in worst]
     report = getattr(win, "_last_report", None)
     n_shown = win.model.rowCount()
     win.shutdown()
@@ -137,6 +142,7 @@ def main() -> int:
         f"while indexing: max {indexing['max_ms']} ms, p50 {indexing['p50_ms']}, p95 {indexing['p95_ms']}, "
         f"p99 {indexing['p99_ms']}, gaps over 50 ms: {indexing['over_50ms']} of {indexing['ticks']}"
     )
+    print("worst gaps (ms, seconds after Add folder):", indexing["worst_ms_at_s"])
     if args.json:
         out = Path(args.json)
         out.parent.mkdir(parents=True, exist_ok=True)

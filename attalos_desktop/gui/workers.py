@@ -48,13 +48,15 @@ class IndexSignals(QObject):
 
 
 class IndexWorker(QRunnable):
-    """Runs ``Library.index(paths)`` on a pool thread with its own Library.
+    """Runs ``Library.index(paths)`` for the window, in a child process it supervises.
 
-    Photos committed by the indexer are batched and emitted a few times a second so a big library
-    does not flood the GUI thread's event queue with one event per photo.
+    The QRunnable's pool thread starts the job (``index_process.run_index``) in a spawned process,
+    relays its messages as signals (progress, batches of committed photos, the report, or an
+    error with its traceback) and forwards Cancel. See index_process.py for why a process: the
+    GUI thread must not compete for the GIL with the indexer's Python threads.
     """
 
-    BATCH_INTERVAL_S = 0.2
+    POLL_S = 0.02  # also the latency of Cancel reaching the child
 
     def __init__(self, home: str | None, paths: list[str] | None, label: str = "Indexing") -> None:
         super().__init__()
@@ -64,57 +66,76 @@ class IndexWorker(QRunnable):
         self.label = label
         self.cancel_event = threading.Event()
         self.signals = IndexSignals()
-        self._batch: list[Any] = []
-        self._batch_lock = threading.Lock()
-        self._last_flush = 0.0
-        self._last_progress = 0.0
+        import multiprocessing
+
+        self._ctx = multiprocessing.get_context("spawn")  # never fork a process that runs Qt threads
+        # A lock-free shared flag: setting it never blocks (a multiprocessing.Event's set() waits
+        # for the child's waiters to wake, which must not happen on the GUI thread).
+        self._child_cancel = self._ctx.Value("b", 0, lock=False)
+        self.exitcode: int | None = None
 
     def cancel(self) -> None:
+        """Thread-safe and non-blocking; the supervising thread forwards it to the child."""
         self.cancel_event.set()
 
-    # Called on the worker thread by the core.
-    def _on_photo(self, row: Any) -> None:
-        with self._batch_lock:
-            self._batch.append(row)
-        now = time.monotonic()
-        if now - self._last_flush >= self.BATCH_INTERVAL_S:
-            self._flush()
-
-    def _flush(self) -> None:
-        with self._batch_lock:
-            batch, self._batch = self._batch, []
-        self._last_flush = time.monotonic()
-        if batch:
-            self.signals.photos.emit(batch)
-
-    def _on_progress(self, p: Any) -> None:
-        now = time.monotonic()
-        done = getattr(p, "done", 0) >= getattr(p, "total", 1)
-        if now - self._last_progress >= 0.1 or done:
-            self._last_progress = now
-            self.signals.progress.emit(p)
-
     def run(self) -> None:  # noqa: D401 - QRunnable API
-        lib = None
+        from attalos_desktop.gui.index_process import run_index
+
+        final = False
+        proc = None
         try:
-            lib = _open_library(self.home)
-            report = lib.index(
-                self.paths,
-                progress=self._on_progress,
-                cancel=self.cancel_event,
-                on_photo=self._on_photo,
+            recv, send = self._ctx.Pipe(duplex=False)
+            proc = self._ctx.Process(
+                target=run_index,
+                args=(self.home, self.paths, send, self._child_cancel),
+                name="attalos-index",
+                daemon=True,
             )
-            self._flush()
-            self.signals.result.emit(report)
+            proc.start()
+            send.close()  # the child holds the only writer: EOF when it exits
+            while True:
+                if self.cancel_event.is_set():
+                    self._child_cancel.value = 1
+                try:
+                    ready = recv.poll(self.POLL_S)
+                except (EOFError, OSError):
+                    break
+                if not ready:
+                    if not proc.is_alive() and not recv.poll(0):
+                        break
+                    continue
+                try:
+                    msg = recv.recv()
+                except (EOFError, OSError):
+                    break
+                kind = msg[0]
+                if kind == "progress":
+                    self.signals.progress.emit(msg[1])
+                elif kind == "photos":
+                    self.signals.photos.emit(msg[1])
+                elif kind == "result":
+                    final = True
+                    self.signals.result.emit(msg[1])
+                elif kind == "error":
+                    final = True
+                    self.signals.error.emit(msg[1], msg[2])
+            proc.join(30)
+            self.exitcode = proc.exitcode
+            if not final:
+                self.signals.error.emit(
+                    f"the indexer stopped unexpectedly (exit code {proc.exitcode}); "
+                    "what it committed is kept and a rescan resumes",
+                    "",
+                )
         except BaseException as exc:  # noqa: BLE001 - reported to the UI, never lost
-            self._flush()
             self.signals.error.emit(_describe(exc), traceback.format_exc())
         finally:
-            if lib is not None:
-                try:
-                    lib.close()
-                except Exception:  # noqa: BLE001
-                    pass
+            if proc is not None and proc.is_alive():
+                self._child_cancel.value = 1
+                proc.join(60)
+                if proc.is_alive():
+                    proc.terminate()
+                    proc.join(5)
             self.signals.finished.emit()
 
 
