@@ -50,7 +50,7 @@ def exact_top(data: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
     return best_i
 
 
-def run(n: int, dim: int, n_queries: int, efs: list[int], seed: int, threads: int) -> dict:
+def run(n: int, dim: int, n_queries: int, efs: list[int], seed: int, threads: int, cache: str | None = None) -> dict:
     rng = np.random.default_rng(seed)
     centers = rng.standard_normal((max(100, n // 1000), dim)).astype(np.float32)
     centers = unit(centers) * 1.0
@@ -60,12 +60,18 @@ def run(n: int, dim: int, n_queries: int, efs: list[int], seed: int, threads: in
     truth = exact_top(data, queries, 10)
     exact_s = (time.perf_counter() - t) / n_queries
     with tempfile.TemporaryDirectory() as tmp:
-        vi = VectorIndex(Path(tmp), dim, "bench", threads=threads)
-        t = time.perf_counter()
-        step = 50_000
-        for i in range(0, n, step):
-            vi.add(np.arange(i + 1, min(n, i + step) + 1), data[i : i + step])
-        build_s = time.perf_counter() - t
+        cached = Path(cache) / f"n{n}-d{dim}-s{seed}-M{DEFAULT_M}-efc{DEFAULT_EF_CONSTRUCTION}" if cache else None
+        vi = VectorIndex.load(cached, dim, "bench", threads=threads) if cached else None
+        build_s = None
+        if vi is None:
+            vi = VectorIndex(cached or Path(tmp), dim, "bench", threads=threads)
+            t = time.perf_counter()
+            step = 50_000
+            for i in range(0, n, step):
+                vi.add(np.arange(i + 1, min(n, i + step) + 1), data[i : i + step])
+            build_s = round(time.perf_counter() - t, 1)
+            if cached:
+                vi.save()
         vi.index.set_num_threads(1)
         vi.threads = 1
         rows = []
@@ -87,7 +93,7 @@ def run(n: int, dim: int, n_queries: int, efs: list[int], seed: int, threads: in
             print(f"  n={n:>8} ef={ef:>4}  p50 {rows[-1]['p50_ms']:7.3f} ms  p99 {rows[-1]['p99_ms']:7.3f} ms  "
                   f"recall@10 {recall:.4f}", flush=True)
     return {"n": n, "dim": dim, "M": DEFAULT_M, "ef_construction": DEFAULT_EF_CONSTRUCTION, "default_ef": DEFAULT_EF,
-            "build_s": round(build_s, 1), "exact_ms_per_query": round(exact_s * 1e3, 3), "queries": n_queries,
+            "build_s": build_s, "exact_ms_per_query": round(exact_s * 1e3, 3), "queries": n_queries,
             "results": rows}
 
 
@@ -100,12 +106,13 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="build threads")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="bench/out/search.json")
+    ap.add_argument("--cache", default=None, help="keep built indexes here and reuse them (same seed/params)")
     args = ap.parse_args()
     results = []
     for n in args.n:
         print(f"building n={n} dim={args.dim} ...", flush=True)
-        r = run(n, args.dim, args.queries, args.ef, args.seed, args.threads)
-        print(f"  built in {r['build_s']} s; exact search {r['exact_ms_per_query']} ms/query (batched baseline)")
+        r = run(n, args.dim, args.queries, args.ef, args.seed, args.threads, args.cache)
+        print(f"  built in {r['build_s']} s (None: loaded from --cache); exact search {r['exact_ms_per_query']} ms/query (batched baseline)")
         results.append(r)
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(results, indent=2))
