@@ -62,6 +62,25 @@ class PhotoGridModel(QAbstractListModel):
         self.endResetModel()
         self.countChanged.emit(len(self._rows))
 
+    def update_photos(self, rows: list[Any]) -> bool:
+        """Show ``rows`` (no scores) without a reset when the current rows are a prefix of them.
+
+        A reset would lose the scroll position and the selection; after an index run the reloaded
+        list usually extends what the grid already shows. Returns False when a reset was needed.
+        """
+        n = len(self._rows)
+        if self.has_scores() or len(rows) < n or any(a.id != b.id for a, b in zip(self._rows, rows)):
+            self.set_photos(rows)
+            return False
+        changed = [i for i in range(n) if self._rows[i] != rows[i]]
+        for i in changed:
+            self._rows[i] = rows[i]
+            ix = self.index(i)
+            self.dataChanged.emit(ix, ix)
+        if len(rows) > n:
+            self.append_photos(rows[n:])
+        return True
+
     def append_photos(self, rows: list[Any]) -> int:
         """Add photos that are not shown yet; photos already shown are updated in place."""
         new = []

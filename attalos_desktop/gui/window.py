@@ -1007,7 +1007,7 @@ class MainWindow(QMainWindow):
             return
         if kind == "photos":
             if rid == self._photos_rid and self.mode == "browse":
-                self.model.set_photos(result)  # type: ignore[arg-type]
+                self._show_browse_rows(result)  # type: ignore[arg-type]
                 self._update_empty_state()
                 self.photosLoaded.emit()
         elif kind == "search":
@@ -1067,6 +1067,18 @@ class MainWindow(QMainWindow):
                 self.select_view("all")
             else:
                 self._load_browse_photos()
+
+    def _show_browse_rows(self, rows: list[Any]) -> None:
+        """Show a fresh listing, keeping the scroll position and the selection when possible."""
+        if self.model.update_photos(rows):
+            return
+        selected = [r.id for r in self.selected_photos()]
+        scroll = self.grid.verticalScrollBar().value()
+        self.model.set_photos(rows)
+        keep = [i for i in (self.model.row_of(pid) for pid in selected) if i is not None]
+        if keep:
+            self.select_rows(keep)
+        self.grid.verticalScrollBar().setValue(scroll)
 
     def _after_model_switch(self, needs_reembed: bool) -> None:
         from attalos_desktop.core.library import Library

@@ -20,10 +20,10 @@ class CancelOnFirstBatch(QObject):
         self.w, self.qtbot = w, qtbot
         self.cancelled_at: list[int] = []
 
-    @Slot(object)
-    def on_progress(self, p) -> None:
-        if p.phase == "indexing" and p.done > 0 and not self.cancelled_at:
-            self.cancelled_at.append(p.done)
+    @Slot(list)
+    def on_photos(self, rows) -> None:
+        if not self.cancelled_at:
+            self.cancelled_at.append(len(rows))
             self.qtbot.mouseClick(self.w.cancel_btn, Qt.MouseButton.LeftButton)
 
 
@@ -81,11 +81,11 @@ def test_cancel_midway_leaves_a_consistent_library_that_resumes(qtbot, make_wind
 
     canceller = CancelOnFirstBatch(w, qtbot)
     w.add_folders([str(tmp_path / "many")])
-    w.index_worker.signals.progress.connect(canceller.on_progress)
+    w.index_worker.signals.photos.connect(canceller.on_photos)
     report = wait_indexed(qtbot, w)
     cancelled_at = canceller.cancelled_at
 
-    assert cancelled_at, "indexing never reported progress"
+    assert cancelled_at, "no photo arrived before the end"
     assert report.cancelled and 0 < report.new < n
     assert "cancelled" in w.status_label.text()
     first = report.new
