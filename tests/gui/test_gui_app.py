@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -153,3 +157,21 @@ def test_gui_thread_stays_responsive_while_a_real_index_job_runs(qtbot, make_win
     worst = max(rec.gaps)
     # Generous bound (the target is 50 ms; shared CI machines are noisy). bench/ reports the real figure.
     assert worst < 0.25, f"GUI thread blocked for {worst * 1000:.0f} ms while indexing"
+
+
+@pytest.mark.skipif(shutil.which("xvfb-run") is None, reason="xvfb-run is not installed")
+def test_screenshot_mode_works_under_xvfb(library_copy, tmp_path):
+    """The same command on a real X server (xcb platform), as a person would run it."""
+    out = tmp_path / "xvfb.png"
+    env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"}
+    cmd = [
+        "xvfb-run", "-a", "-s", "-screen 0 1400x900x24",
+        sys.executable, "-m", "attalos_desktop.gui.app",
+        "--library", str(library_copy["home"]), "--screenshot", str(out), "--size", "1200x760",
+    ]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    from PySide6.QtGui import QImage
+
+    img = QImage(str(out))
+    assert (img.width(), img.height()) == (1200, 760)
