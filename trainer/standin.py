@@ -6,7 +6,8 @@ backgrounds (``trainer.synthetic``). It knows 8 colours, 6 shapes and 6 backgrou
 else; its manifest says so. It is small (MobileNetV3-small at 64 px, a few thousand extra words
 in fp16) so the app indexes fast on a CPU and the repository stays light.
 
-Writes ``resources/models/synthetic-shapes-v1/`` and ``resources/models/DEFAULT``.
+Writes ``resources/models/synthetic-shapes-v1/`` and, unless DEFAULT already names another installed
+bundle (a model trained on real photos), ``resources/models/DEFAULT``.
 """
 
 from __future__ import annotations
@@ -77,6 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0, help="seed of data and training")
     p.add_argument("--workdir", help="where to put the generated photos (default: a temporary folder)")
     p.add_argument("--no-default", action="store_true", help="do not point resources/models/DEFAULT at it")
+    p.add_argument("--force-default", action="store_true",
+                   help="point DEFAULT at the stand-in even when it names another installed bundle")
     args = p.parse_args(argv)
 
     from .cli import run
@@ -103,8 +106,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     check = search_check(out)
     update_metrics(out, check)
     print(json.dumps(check, indent=2), file=sys.stderr)
-    if not args.no_default:
-        (out.parent / "DEFAULT").write_text(out.name + "\n", encoding="utf-8")
+    marker = out.parent / "DEFAULT"
+    current = marker.read_text(encoding="utf-8").strip() if marker.is_file() else ""
+    if args.no_default:
+        pass
+    elif current and current != out.name and (out.parent / current / "manifest.json").is_file() and not args.force_default:
+        print(f"{marker} names {current}, a real model: left as is (use --force-default to replace it)", file=sys.stderr)
+    else:
+        marker.write_text(out.name + "\n", encoding="utf-8")
     size = sum(f.stat().st_size for f in out.iterdir())
     print(f"stand-in bundle {out} ({size / 1e6:.1f} MB)", file=sys.stderr)
     return 0

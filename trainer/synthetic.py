@@ -170,14 +170,18 @@ def _check_spec(spec: Mapping[str, Any]) -> tuple[str | None, list[tuple[str, st
 
 
 def render_photo(
-    rng: random.Random, size: tuple[int, int] = (160, 120), spec: Mapping[str, Any] | None = None
+    rng: random.Random, size: tuple[int, int] = (160, 120), spec: Mapping[str, Any] | None = None,
+    *, max_objects: int = MAX_OBJECTS,
 ) -> tuple[Image.Image, list[str]]:
     """Render one photo; return it with its tags (background, then colours and shapes).
 
     ``spec`` forces content, e.g. ``{"background": "sand", "objects": [("red", "circle")]}``;
     whatever it leaves out is random. A forced colour that clashes with the background is drawn
-    anyway (the caller asked for it).
+    anyway (the caller asked for it). ``max_objects`` (1-3) caps random content: fewer, larger
+    objects make an easier task (quick tests).
     """
+    if not 1 <= max_objects <= MAX_OBJECTS:
+        raise ValueError(f"max_objects must lie in 1..{MAX_OBJECTS}, not {max_objects}")
     w, h = int(size[0]), int(size[1])
     if w < 16 or h < 16:
         raise ValueError(f"photo size {size} is too small (at least 16x16)")
@@ -187,7 +191,7 @@ def render_photo(
     if objects is None:
         allowed = [c for c in COLOURS if c not in _CLASHES[bg]]
         pairs: list[tuple[str, str]] = []
-        for _ in range(rng.randint(1, MAX_OBJECTS)):
+        for _ in range(rng.randint(1, max_objects)):
             pair = (rng.choice(allowed), rng.choice(SHAPES))
             if pair not in pairs:
                 pairs.append(pair)
@@ -225,6 +229,7 @@ def make_dataset(
     test_fraction: float = 0.2,
     size: tuple[int, int] = (160, 120),
     hold_out: Iterable[str] = (),
+    max_objects: int = MAX_OBJECTS,
 ) -> Path:
     """Write ``root/images/*.jpg`` and ``root/labels.jsonl`` (the trainer's dataset layout).
 
@@ -242,7 +247,7 @@ def make_dataset(
     rng = random.Random(seed)
     lines = []
     for i in range(int(n_images)):
-        img, tags = render_photo(rng, size=size)
+        img, tags = render_photo(rng, size=size, max_objects=max_objects)
         split = "test" if (held & set(tags)) or rng.random() < test_fraction else "train"
         name = f"images/{i:05d}.jpg"
         img.save(root / name, quality=90)

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Sequence
 
 import numpy as np
@@ -43,8 +44,12 @@ def fit_ngram_vectors(
     if len(words) == 0:
         return np.zeros((buckets, p), dtype=np.float32)
     r, c, v = _sparse_rows(words, n_min, n_max, buckets)
-    a = torch.sparse_coo_tensor(np.stack([r, c]), v, (len(words), buckets)).coalesce().to_sparse_csr()
-    at = torch.sparse_coo_tensor(np.stack([c, r]), v, (buckets, len(words))).coalesce().to_sparse_csr()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "sparse CSR is beta": the two products used here are stable
+        a = torch.sparse_coo_tensor(np.stack([r, c]), v, (len(words), buckets),
+                                    check_invariants=True).coalesce().to_sparse_csr()
+        at = torch.sparse_coo_tensor(np.stack([c, r]), v, (buckets, len(words)),
+                                     check_invariants=True).coalesce().to_sparse_csr()
     target = torch.as_tensor(vectors, dtype=torch.float64)
 
     def normal(x: torch.Tensor) -> torch.Tensor:

@@ -265,6 +265,35 @@ def _lr_lambda(total: int, warmup: int) -> Callable[[int], float]:
     return f
 
 
+def train_step(tower: Tower, table: TagTable, opt: torch.optim.Optimizer, sched: Any, images: torch.Tensor,
+               tags: list[np.ndarray], rng: np.random.Generator, sampler: NegativeSampler,
+               args: argparse.Namespace, pool_rows: np.ndarray | None, device: torch.device) -> float:
+    """One step: sample tags, gather their rows to the device, update tower and sampled rows only."""
+    pos = sample_positives(rng, tags, args.positives)
+    neg, valid = batch_negatives(args.neg_strategy, rng, sampler, tags, args.negatives, pool_rows)
+    rows, inv = np.unique(np.concatenate([pos.ravel(), neg.ravel()]), return_inverse=True)
+    pos_i = torch.from_numpy(inv[: pos.size].reshape(pos.shape)).to(device)
+    neg_i = torch.from_numpy(inv[pos.size:].reshape(neg.shape)).to(device)
+    rows_t = torch.from_numpy(rows)
+    w = table.gather(rows_t, device)
+    use_cuda = device.type == "cuda"
+    images = images.to(device, non_blocking=True)
+    if use_cuda:
+        images = images.contiguous(memory_format=torch.channels_last)
+    with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_cuda):
+        emb = tower(images)
+    loss = negative_sampling_loss(emb, w, pos_i, neg_i, torch.ones(pos.shape, device=device),
+                                  torch.from_numpy(valid).to(device=device, dtype=torch.float32))
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    if sched is not None:
+        sched.step()
+    if w.grad is not None:
+        table.step(rows_t, w.grad)
+    return float(loss.detach())
+
+
 def train(args: argparse.Namespace, log: Log = print, on_step: Callable[[int], None] | None = None,
           setup: Setup | None = None) -> TrainResult:
     """Train per ``args``; checkpoint each epoch (and on Ctrl-C) to ``args.checkpoint``."""
@@ -343,28 +372,8 @@ def train(args: argparse.Namespace, log: Log = print, on_step: Callable[[int], N
                 if len(idx) >= 2:
                     rng = np.random.default_rng([args.seed, epoch, 2, step])
                     tags = [setup.train_ids[i] for i in idx]
-                    pos = sample_positives(rng, tags, args.positives)
-                    neg, valid = batch_negatives(args.neg_strategy, rng, sampler, tags, args.negatives,
-                                                 pool[idx] if pool is not None else None)
-                    rows, inv = np.unique(np.concatenate([pos.ravel(), neg.ravel()]), return_inverse=True)
-                    pos_i = torch.from_numpy(inv[: pos.size].reshape(pos.shape)).to(device)
-                    neg_i = torch.from_numpy(inv[pos.size:].reshape(neg.shape)).to(device)
-                    rows_t = torch.from_numpy(rows)
-                    w = table.gather(rows_t, device)
-                    images = batch["images"].to(device, non_blocking=True)
-                    if use_cuda:
-                        images = images.contiguous(memory_format=torch.channels_last)
-                    with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_cuda):
-                        emb = tower(images)
-                    loss = negative_sampling_loss(emb, w, pos_i, neg_i, torch.ones(pos.shape, device=device),
-                                                  torch.from_numpy(valid).to(device=device, dtype=torch.float32))
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    opt.step()
-                    sched.step()
-                    if w.grad is not None:
-                        table.step(rows_t, w.grad)
-                    lv = float(loss.detach())
+                    lv = train_step(tower, table, opt, sched, batch["images"], tags, rng, sampler, args,
+                                    pool[idx] if pool is not None else None, device)
                     ema = lv if math.isnan(ema) else 0.9 * ema + 0.1 * lv
                     ep_loss += lv
                     ep_n += 1
