@@ -321,7 +321,7 @@ class ModelsDialog(QDialog):
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.itemSelectionChanged.connect(self._selection_changed)
-        self.table.itemDoubleClicked.connect(lambda _item: self._use())
+        self.table.itemDoubleClicked.connect(self._on_double_clicked)
         lay.addWidget(self.table, 1)
         buttons = QDialogButtonBox()
         self.use_btn = buttons.addButton("Use this model", QDialogButtonBox.ButtonRole.ActionRole)
@@ -389,6 +389,10 @@ class ModelsDialog(QDialog):
         p = self.selected_path()
         cur = os.path.realpath(self.current) if self.current else None
         self.use_btn.setEnabled(bool(p) and not self.busy and os.path.realpath(p or "") != cur)
+
+    @Slot(QTableWidgetItem)
+    def _on_double_clicked(self, _item: QTableWidgetItem) -> None:
+        self._use()
 
     @Slot()
     def _use(self) -> None:

@@ -170,7 +170,9 @@ class QueryService(QObject):
         super().__init__()
         self.home = home
         self.lib = None
-        self.latest_search = 0  # written by the GUI thread, read here (an int: atomic enough)
+        # Newest request id per kind whose older requests are worthless once superseded (written by
+        # the GUI thread, read here; single dict item assignments are atomic under the GIL).
+        self.latest: dict[str, int] = {}
         self._request.connect(self._handle)
 
     def submit(self, req_id: int, kind: str, args: Any) -> None:
@@ -196,8 +198,8 @@ class QueryService(QObject):
 
     @Slot(int, str, object)
     def _handle(self, req_id: int, kind: str, args: Any) -> None:
-        if kind == "search" and req_id < self.latest_search:
-            return  # superseded while queued
+        if req_id < self.latest.get(kind, 0):
+            return  # superseded while queued (typing in the search box, arrowing through photos)
         try:
             if kind == "reopen":
                 self.stop()
@@ -297,11 +299,13 @@ class QueryClient(QObject):
     reply = Signal(int, str, object)
     failed = Signal(int, str, str, str)
 
+    SUPERSEDED = frozenset({"search", "similar", "detail", "photos", "failures", "models", "completion"})
+
     def __init__(self, home: str | None, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._next = 0
         self._pending: set[int] = set()
-        self._searches: set[int] = set()
+        self._latest: dict[str, int] = {}
         self.thread = QThread()
         self.thread.setObjectName("attalos-query")
         self.service = QueryService(home)
@@ -319,11 +323,13 @@ class QueryClient(QObject):
         self._next += 1
         rid = self._next
         self._pending.add(rid)
-        if kind == "search":
-            # Older queued searches are skipped by the service and never answer: stop waiting.
-            self._pending -= self._searches
-            self._searches = {rid}
-            self.service.latest_search = rid
+        if kind in self.SUPERSEDED:
+            # Older queued requests of this kind are skipped by the service and never answer.
+            old = self._latest.get(kind)
+            if old is not None:
+                self._pending.discard(old)
+            self._latest[kind] = rid
+            self.service.latest[kind] = rid
         self.service.submit(rid, kind, args)
         return rid
 
