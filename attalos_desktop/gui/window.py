@@ -503,6 +503,7 @@ class MainWindow(QMainWindow):
             self._select_sidebar_key(key)
             self.sidebar.blockSignals(False)
         if key == "problems":
+            self.detail.show_nothing()
             self.stack.setCurrentWidget(self.problems_page)
             self.problems_label.setText("Loading…")
             self._failures_rid = self.query.request("failures")
@@ -753,6 +754,7 @@ class MainWindow(QMainWindow):
     def _show_results(self, rows: list[Any], hits: list[Any], label: str) -> None:
         scores = [float(h.score) for h in hits]
         self.model.set_photos(rows, scores)
+        self._on_selection_changed()
         self.results_label.setText(label)
         self.results_bar.setVisible(True)
         self.stack.setCurrentWidget(self.grid_page)
@@ -1078,6 +1080,8 @@ class MainWindow(QMainWindow):
         keep = [i for i in (self.model.row_of(pid) for pid in selected) if i is not None]
         if keep:
             self.select_rows(keep)
+        else:
+            self._on_selection_changed()  # a reset selects nothing and says nothing: clear the panel
         self.grid.verticalScrollBar().setValue(scroll)
 
     def _after_model_switch(self, needs_reembed: bool) -> None:
