@@ -67,9 +67,16 @@ def format_gps(gps: Any) -> str | None:
 
 
 def user_tags_html(tags: list[str]) -> str:
+    """The user's tags as chips, each with a remove link (``remove:<tag>``)."""
     if not tags:
         return "<span style='color:#888888'>No tags yet</span>"
-    return " ".join(f"<span style='{USER_TAG_STYLE}'>&nbsp;{html.escape(t)}&nbsp;</span>" for t in tags)
+    from urllib.parse import quote
+
+    return " ".join(
+        f"<span style='{USER_TAG_STYLE}'>&nbsp;{html.escape(t)}&nbsp;"
+        f"<a href='remove:{quote(t)}' style='color:#dce6f7; text-decoration:none'>×</a>&nbsp;</span>"
+        for t in tags
+    )
 
 
 def suggestions_html(suggestions: list[Any], dark: bool = False) -> str:
@@ -95,6 +102,7 @@ class DetailPanel(QScrollArea):
     """Shows one photo. Data arrives asynchronously (``show_detail``) after ``show_loading``."""
 
     suggestRequested = Signal(int)
+    removeTagRequested = Signal(int, str)  # photo id, tag
 
     def __init__(self, loader: ThumbnailLoader, parent=None) -> None:
         super().__init__(parent)
@@ -151,6 +159,8 @@ class DetailPanel(QScrollArea):
         self.user_tags.setWordWrap(True)
         self.user_tags.setTextFormat(Qt.TextFormat.RichText)
         self.user_tags.setObjectName("userTags")
+        self.user_tags.setToolTip("Your tags. × removes one.")
+        self.user_tags.linkActivated.connect(self._on_tag_link)
         lay.addWidget(self.user_tags)
 
         lay.addWidget(self._heading("Suggested by the model"))
@@ -265,6 +275,13 @@ class DetailPanel(QScrollArea):
     def _on_review(self) -> None:
         if self.photo_id is not None:
             self.suggestRequested.emit(self.photo_id)
+
+    @Slot(str)
+    def _on_tag_link(self, link: str) -> None:
+        from urllib.parse import unquote
+
+        if link.startswith("remove:") and self.photo_id is not None:
+            self.removeTagRequested.emit(self.photo_id, unquote(link[len("remove:"):]))
 
     def preview_failed(self, path: str, reason: str) -> None:
         if path == self.path:

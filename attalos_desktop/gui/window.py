@@ -255,6 +255,7 @@ class MainWindow(QMainWindow):
 
         self.detail = DetailPanel(self.loader)
         self.detail.suggestRequested.connect(self._on_detail_suggest)
+        self.detail.removeTagRequested.connect(self._on_remove_tag)
         self.loader.signals.failed.connect(self._on_thumbnail_failed)
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
@@ -890,6 +891,11 @@ class MainWindow(QMainWindow):
         dlg.open()
         return dlg
 
+    @Slot(int, str)
+    def _on_remove_tag(self, photo_id: int, tag: str) -> None:
+        self._set_status(f"Removing the tag “{tag}”…")
+        self.query.request("remove_tags", (photo_id, [tag]))
+
     @Slot(list)
     def _on_reviewed(self, decisions: list) -> None:
         if not decisions:
@@ -1044,6 +1050,12 @@ class MainWindow(QMainWindow):
             if cur is not None and cur in ids:
                 self._detail_rid = self.query.request("detail", (cur, self.settings.suggest_count, self.settings.score_threshold))
             self.tagsSaved.emit(ids)
+        elif kind == "remove_tags":
+            pid = int(result)  # type: ignore[call-overload]
+            self._set_status("Tag removed.")
+            if self.detail.photo_id == pid:
+                self._detail_rid = self.query.request("detail", (pid, self.settings.suggest_count, self.settings.score_threshold))
+            self.tagsSaved.emit([pid])
         elif kind == "completion":
             self._words = list(result)  # type: ignore[arg-type]
             if self.suggest_dialog is not None:

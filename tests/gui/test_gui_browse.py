@@ -67,6 +67,18 @@ def test_detail_panel_shows_metadata_user_tags_and_suggestions(qtbot, make_windo
     qtbot.waitUntil(d.preview_ready, timeout=20000)
     assert d.preview.pixmap() is not None and not d.preview.pixmap().isNull()
 
+    # The × on a tag chip removes the tag from the catalog.
+    assert "href='remove:holiday'" in d.user_tags.text()
+    with qtbot.waitSignal(w.tagsSaved, timeout=20000):
+        d.user_tags.linkActivated.emit("remove:holiday")  # what clicking the link emits
+    qtbot.waitUntil(lambda: "No tags yet" in d.user_tags.text(), timeout=20000)
+    lib = Library.open(home=str(home))
+    try:
+        assert lib.user_tags(target.id) == []
+    finally:
+        lib.close()
+    assert w.errors == []
+
 
 def test_suggest_tags_accept_two_reject_one_and_add_a_typed_tag(qtbot, make_window, library_copy):
     home = library_copy["home"]
