@@ -52,6 +52,13 @@ from attalos_desktop.gui.workers import IndexWorker, QueryClient, ThumbnailLoade
 
 ViewKeyRole = Qt.ItemDataRole.UserRole + 20
 SEARCH_DEBOUNCE_MS = 300
+PHASES = {
+    "scanning": "Looking for photos…",
+    "comparing": "Checking for changes",
+    "indexing": "Indexing",
+    "saving": "Saving the index",
+    "done": "Finishing",
+}
 SEARCH_LIMIT = 200
 SIMILAR_LIMIT = 100
 
@@ -559,7 +566,7 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def rescan(self) -> None:
-        self.start_index(None, "Scanning")
+        self.start_index(None, "Updating")
 
     def start_index(self, paths: list[str] | None, label: str = "Indexing") -> None:
         if self.index_worker is not None:
@@ -622,9 +629,13 @@ class MainWindow(QMainWindow):
             return
         cur = getattr(p, "current", None)
         label = self.index_worker.label
-        msg = f"{label}: {phase}" if phase else label
-        if total:
+        msg = PHASES.get(phase, label)
+        if phase == "indexing":
+            msg = label  # "Indexing", "Scanning" (a rescan) or "Re-embedding" (a model switch)
+        if total and phase in ("indexing", "saving"):
             msg += f" {done:,} of {total:,}"
+        elif total and phase == "comparing":
+            msg += f" ({total:,} files)"
         if cur:
             msg += f" — {os.path.basename(str(cur))}"
         self._set_status(msg)
@@ -689,7 +700,7 @@ class MainWindow(QMainWindow):
                 self._load_browse_photos()
         if self._queued_index:
             paths = self._queued_index.pop(0)
-            self.start_index(paths, "Indexing" if paths else "Scanning")
+            self.start_index(paths, "Indexing" if paths else "Updating")
         self.indexFinished.emit(report)
 
     # ------------------------------------------------------------------------------------------
