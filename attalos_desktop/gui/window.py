@@ -631,7 +631,7 @@ class MainWindow(QMainWindow):
         label = self.index_worker.label
         msg = PHASES.get(phase, label)
         if phase == "indexing":
-            msg = label  # "Indexing", "Scanning" (a rescan) or "Re-embedding" (a model switch)
+            msg = label  # "Indexing", "Updating" (a rescan) or "Re-embedding" (a model switch)
         if total and phase in ("indexing", "saving"):
             msg += f" {done:,} of {total:,}"
         elif total and phase == "comparing":
