@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import os
 import random
 import statistics
@@ -148,6 +149,7 @@ def main() -> int:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
         print(f"wrote {out}")
+    shutil.rmtree(tmp, ignore_errors=True)
     return 0 if not win.errors else 1
 
 
