@@ -42,6 +42,11 @@ def test_typing_a_word_ranks_the_right_photo_first_and_escape_returns_to_browsin
         w.search("zanzibar")
     assert w.model.rowCount() > 0 and w.errors == []
 
+    # Text without a usable word is an answer ("no results"), not an error.
+    with qtbot.waitSignal(w.searchFinished, timeout=20000):
+        w.search("?! …")
+    assert w.model.rowCount() == 0 and "No results" in w.results_label.text() and w.errors == []
+
     qtbot.keyClick(w.search_box, Qt.Key.Key_Escape)
     assert w.mode == "browse" and w.search_box.text() == "" and not w.results_bar.isVisible()
     qtbot.waitUntil(lambda: w.model.rowCount() == n and not w.model.has_scores(), timeout=10000)
