@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -16,7 +15,6 @@ from PIL import Image
 from attalos_desktop.core.bundle import BundleError, load_bundle, write_bundle
 from attalos_desktop.core.imageio import decode_for_model
 from attalos_desktop.core.library import Library, LibraryError, LibraryLocked, QueryError
-from attalos_desktop.core.lock import LibraryLock
 from attalos_desktop.core.paths import resolve_paths
 from core_helpers import make_spec_photo
 
