@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from PySide6.QtCore import QMimeData, QObject, QPoint, QPointF, Qt, QUrl, Slot
@@ -74,8 +75,16 @@ def test_empty_library_invites_to_add_a_folder_and_a_dropped_folder_fills_the_gr
 
 
 def test_cancel_midway_leaves_a_consistent_library_that_resumes(qtbot, make_window, tmp_path):
-    n = 128
-    photos = write_photos(tmp_path / "many", n, seed=2)
+    # Enough photos that the job is still running when Cancel arrives, even with a fast model:
+    # 32 generated photos, each also copied 15 times (distinct files, same content).
+    base = write_photos(tmp_path / "many", 32, seed=2)
+    photos = list(base)
+    for k in range(1, 16):
+        for p in base:
+            q = p.with_name(f"{p.stem}_copy{k:02d}.jpg")
+            shutil.copyfile(p, q)
+            photos.append(q)
+    n = len(photos)
     home = tmp_path / "lib"
     w = make_window(home)
 
