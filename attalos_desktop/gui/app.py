@@ -102,7 +102,7 @@ def take_screenshot(window, path: str, search: str | None, select: int | None, t
         print(f"{APP_NAME}: window did not settle within {timeout:.0f} s; saving what is shown", file=sys.stderr)
     img = window.grab().toImage()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    if not img.save(path, "PNG"):
+    if not img.save(path, "PNG", 0):  # 0: the strongest (lossless) PNG compression
         print(f"{APP_NAME}: could not write {path}", file=sys.stderr)
         return 1
     print(f"{APP_NAME}: saved {path} ({img.width()}x{img.height()})")
@@ -113,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.screenshot:
         os.environ.setdefault("ATTALOS_GUI_NO_POPUPS", "1")
+        if not os.environ.get("QT_QPA_PLATFORM") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+            os.environ["QT_QPA_PLATFORM"] = "offscreen"  # no display to show on: render offscreen
     from attalos_desktop.gui.settings import Settings
 
     app = _make_app(sys.argv[:1], Settings.load().theme)

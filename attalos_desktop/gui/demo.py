@@ -19,6 +19,33 @@ import tempfile
 from pathlib import Path
 
 
+CAMERAS = (("Fujifilm", "X-T5"), ("Canon", "EOS R6"), ("Apple", "iPhone 15"))
+
+
+def _exif(i: int, rng: random.Random):
+    """Plausible EXIF for a demo photo: camera, capture time and GPS position."""
+    from PIL import Image
+
+    exif = Image.Exif()
+    make, model = CAMERAS[i % len(CAMERAS)]
+    exif[0x010F] = make
+    exif[0x0110] = model
+    when = f"2026:07:{1 + i // 8:02d} {9 + i % 10:02d}:{(i * 7) % 60:02d}:00"
+    exif[0x0132] = when
+    sub = exif.get_ifd(0x8769)
+    sub[0x9003] = when  # DateTimeOriginal
+    lat, lon = 43.55 + rng.uniform(-0.05, 0.05), 7.01 + rng.uniform(-0.05, 0.05)  # a summer on the coast
+
+    def dms(x: float) -> tuple[float, float, float]:
+        d = int(x)
+        m = int((x - d) * 60)
+        return (float(d), float(m), round(((x - d) * 60 - m) * 60, 2))
+
+    gps = exif.get_ifd(0x8825)
+    gps[1], gps[2], gps[3], gps[4] = "N", dms(lat), "E", dms(lon)
+    return exif
+
+
 def make_photos(folder: Path, n: int, seed: int = 3, size: tuple[int, int] = (480, 360)) -> list[Path]:
     from trainer.synthetic import render_photo
 
@@ -28,7 +55,7 @@ def make_photos(folder: Path, n: int, seed: int = 3, size: tuple[int, int] = (48
     for i in range(n):
         img, tags = render_photo(rng, size=size)
         p = folder / f"IMG_{1000 + i:04d}.jpg"
-        img.save(p, quality=88)
+        img.save(p, quality=88, exif=_exif(i, rng))
         out.append(p)
     return out
 
@@ -57,7 +84,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"indexed {report.new} new photos ({report.seconds:.1f} s, {report.provider})")
         rows = lib.photos()
         if rows:
-            pid = rows[min(args.select, len(rows) - 1)].id
+            # The photo the screenshot will select: the search's hit, or the grid's row.
+            if args.search:
+                pid = lib.search(args.search, limit=args.select + 1)[args.select].photo_id
+            else:
+                pid = rows[min(args.select, len(rows) - 1)].id
             if not lib.user_tags(pid):
                 best = [t.tag for t in lib.suggest_tags(pid, top=2)]
                 lib.accept_tags(pid, best + ["holiday"])
