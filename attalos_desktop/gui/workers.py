@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import collections
 import threading
-import time
 import traceback
 from dataclasses import dataclass
 from typing import Any

@@ -36,8 +36,6 @@ def write_photos(folder: Path, n: int, seed: int = 0, specs: Sequence[dict[str, 
 
 def wait_indexed(qtbot, w, timeout: int = 60000):
     """Wait for the running index job (and the view reload after it) to finish; return its report."""
-    reports = []
-    w.indexFinished.connect(reports.append)
     qtbot.waitUntil(lambda: not w.indexing, timeout=timeout)
     qtbot.waitUntil(lambda: not w.query.busy, timeout=timeout)
     return w._last_report  # noqa: SLF001 - the report of the run that just ended
