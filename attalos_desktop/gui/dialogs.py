@@ -344,12 +344,13 @@ class ModelsDialog(QDialog):
         for i, m in enumerate(self.models):
             path = str(m.get("path", ""))
             in_use = cur_real is not None and os.path.realpath(path) == cur_real
+            marks = [w for w, on in (("in use", in_use), ("default", bool(m.get("default")))) if on]
             vals = (
-                str(m.get("name", "?")) + ("  (in use)" if in_use else ""),
+                str(m.get("name", "?")) + (f"  ({', '.join(marks)})" if marks else ""),
                 str(m.get("created") or "—").replace("T", " ")[:19],
                 f"{int(m['vocabulary']):,}" if isinstance(m.get("vocabulary"), int) else str(m.get("vocabulary", "—")),
                 str(m.get("embedding_dim", "—")),
-                _metrics_text(m.get("metrics")),
+                f"unusable: {m['error']}" if m.get("error") else _metrics_text(m.get("metrics")),
                 path,
             )
             for j, v in enumerate(vals):
@@ -388,7 +389,9 @@ class ModelsDialog(QDialog):
     def _selection_changed(self) -> None:
         p = self.selected_path()
         cur = os.path.realpath(self.current) if self.current else None
-        self.use_btn.setEnabled(bool(p) and not self.busy and os.path.realpath(p or "") != cur)
+        rows = self.table.selectionModel().selectedRows()
+        broken = bool(rows) and bool(self.models[rows[0].row()].get("error"))
+        self.use_btn.setEnabled(bool(p) and not self.busy and not broken and os.path.realpath(p or "") != cur)
 
     @Slot(QTableWidgetItem)
     def _on_double_clicked(self, _item: QTableWidgetItem) -> None:

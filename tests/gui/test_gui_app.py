@@ -50,17 +50,25 @@ def _alt_bundle(home: Path) -> Path:
 def test_models_dialog_lists_bundles_and_switching_re_embeds_in_the_background(qtbot, make_window, library_copy):
     home = library_copy["home"]
     alt = _alt_bundle(home)
+    broken = home / "models" / "broken"
+    broken.mkdir()
+    (broken / "manifest.json").write_text("{}", encoding="utf-8")
     n = len(library_copy["photos"])
     w = make_window(home)
 
     with qtbot.waitSignal(w.modelsLoaded, timeout=20000):
         dlg = w.show_models()
     names = [dlg.table.item(i, 0).text() for i in range(dlg.table.rowCount())]
-    assert any(t.endswith("(in use)") for t in names)
+    assert any("in use" in t for t in names)
     assert "alt-model" in names
     row = names.index("alt-model")
     assert dlg.table.item(row, 2).text() == f"{len(load_bundle(alt).tags):,}"
     assert "test_metric 0.500" in dlg.table.item(row, 4).text()
+
+    # A damaged bundle is listed with the reason and cannot be chosen.
+    bad = next(i for i in range(dlg.table.rowCount()) if dlg.table.item(i, 5).text() == str(broken))
+    assert dlg.table.item(bad, 4).text().startswith("unusable:")
+    assert dlg.select_path(str(broken)) and not dlg.use_btn.isEnabled()
 
     assert dlg.select_path(str(alt)) and dlg.use_btn.isEnabled()
     with qtbot.waitSignal(w.modelSwitched, timeout=30000) as sw:
@@ -70,7 +78,7 @@ def test_models_dialog_lists_bundles_and_switching_re_embeds_in_the_background(q
     report = wait_indexed(qtbot, w)
     assert report.changed == n and report.new == 0 and report.model == "alt-model"
 
-    qtbot.waitUntil(lambda: dlg.table.rowCount() > 0 and any("alt-model  (in use)" == dlg.table.item(i, 0).text() for i in range(dlg.table.rowCount())), timeout=20000)
+    qtbot.waitUntil(lambda: dlg.table.rowCount() > 0 and any(dlg.table.item(i, 0).text().startswith("alt-model  (in use") for i in range(dlg.table.rowCount())), timeout=20000)
     lib = Library.open(home=str(home))
     try:
         assert lib.bundle.name == "alt-model"
