@@ -1232,9 +1232,12 @@ class MainWindow(QMainWindow):
         if self._closing:
             return
         self._closing = True
-        if self.index_worker is not None:
-            self.index_worker.cancel()
+        worker = self.index_worker
+        if worker is not None:
+            worker.cancel()  # the child stops after its batch in flight; what it committed stays
+            self.hide()  # do not look frozen while it finishes that batch
         self.index_pool.waitForDone(60000)
+        self.last_index_exitcode = worker.exitcode if worker is not None else None
         self.loader.shutdown()
         self.query.shutdown()
         try:

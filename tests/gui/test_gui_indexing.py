@@ -121,6 +121,28 @@ def test_cancel_midway_leaves_a_consistent_library_that_resumes(qtbot, make_wind
     assert w.errors == []
 
 
+def test_closing_the_window_while_indexing_stops_the_job_cleanly(qtbot, make_window, tmp_path):
+    base = write_photos(tmp_path / "big", 32, seed=4)
+    for k in range(1, 16):
+        for p in base:
+            shutil.copyfile(p, p.with_name(f"{p.stem}_copy{k:02d}.jpg"))
+    home = tmp_path / "lib"
+    w = make_window(home)
+    w.add_folders([str(tmp_path / "big")])
+    worker = w.index_worker
+    qtbot.waitUntil(lambda: w.model.rowCount() > 0, timeout=30000)
+    w.close()  # cancels, waits for the batch in flight, stops every thread
+    assert w.last_index_exitcode == 0  # the child process ended by itself, not killed
+    assert worker.cancel_event.is_set()
+    lib = Library.open(home=str(home))
+    try:
+        n = len(lib.photos())
+        assert 0 < n <= 512
+        assert len(lib.search("shape", limit=600)) == n  # catalog and vector index agree
+    finally:
+        lib.close()
+
+
 def test_problems_view_lists_corrupt_files_with_reasons(qtbot, make_window, tmp_path):
     folder = tmp_path / "mixed"
     good = write_photos(folder, 4, seed=3)
