@@ -61,6 +61,7 @@ PHASES = {
 }
 SEARCH_LIMIT = 200
 SIMILAR_LIMIT = 100
+MAX_REVIEW = 50  # photos in one review dialog
 
 
 def thumbnail_root(home: str | None) -> Path:
@@ -890,8 +891,11 @@ class MainWindow(QMainWindow):
             self.open_suggest_dialog([self.model.photo_at(row)])
 
     def open_suggest_dialog(self, rows: list[Any]) -> SuggestDialog:
-        rows = rows[:50]
+        total = len(rows)
+        rows = rows[:MAX_REVIEW]
         dlg = SuggestDialog(rows, self.model.pixmap_for, self._words, self)
+        if total > len(rows):
+            dlg.setWindowTitle(f"Suggest tags — the first {len(rows)} of {total} selected photos")
         dlg.reviewed.connect(self._on_reviewed)
         dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
         rid = self.query.request("suggest", ([r.id for r in rows], self.settings.suggest_count, self.settings.score_threshold))
