@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import os
+import sys
 import time
 import traceback
 from pathlib import Path
@@ -77,6 +78,30 @@ def thumbnail_root(home: str | None) -> Path:
 def open_url(url: QUrl) -> bool:
     """Hand a URL to the desktop (a seam so tests can observe it without launching programs)."""
     return QDesktopServices.openUrl(url)
+
+
+def show_items_in_file_manager(paths: list[str]) -> bool:
+    """Ask the desktop's file manager to open the folders with these files selected.
+
+    Uses the freedesktop FileManager1 D-Bus interface (Nautilus, Dolphin, Nemo, Caja, Thunar...);
+    returns False where there is none (no session bus, Windows, macOS), and the caller then opens
+    the folders instead.
+    """
+    if sys.platform != "linux":
+        return False
+    try:
+        from PySide6.QtDBus import QDBusConnection, QDBusInterface
+    except ImportError:
+        return False
+    bus = QDBusConnection.sessionBus()
+    if not bus.isConnected():
+        return False
+    iface = QDBusInterface("org.freedesktop.FileManager1", "/org/freedesktop/FileManager1", "org.freedesktop.FileManager1", bus)
+    if not iface.isValid():
+        return False
+    uris = [QUrl.fromLocalFile(p).toString() for p in paths]
+    reply = iface.call("ShowItems", uris, "")
+    return not reply.errorMessage()
 
 
 def format_eta(seconds: float | None) -> str:
@@ -861,7 +886,9 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def show_selection_in_folder(self) -> None:
-        rows = self.selected_photos()
+        rows = self.selected_photos()[:20]
+        if rows and show_items_in_file_manager([str(r.path) for r in rows]):
+            return
         for folder in dict.fromkeys(os.path.dirname(str(r.path)) for r in rows):
             open_url(QUrl.fromLocalFile(folder))
 
