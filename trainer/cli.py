@@ -71,6 +71,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     g.add_argument("--batch-size", type=int, default=64, help="photos per step")
     g.add_argument("--lr", type=float, default=1e-3, help="AdamW learning rate of the tower (cosine schedule)")
     g.add_argument("--weight-decay", type=float, default=1e-4, help="AdamW weight decay of the tower")
+    g.add_argument("--augment", default="crop", choices=("crop", "flip", "none"),
+                   help="training augmentation: jittered crop + flip, flip only, or none")
     g.add_argument("--workers", type=int, default=2, help="photo-decoding worker processes (0: in the main process)")
     g.add_argument("--device", default="auto", help="auto, cpu or cuda (CUDA: bf16 autocast, channels_last)")
     g.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")

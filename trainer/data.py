@@ -129,17 +129,25 @@ def load_rgb(path: Path, pre: Preprocessing) -> Image.Image:
     return im
 
 
-def crop_tensor(im: Image.Image, pre: Preprocessing, rng: np.random.Generator | None = None) -> np.ndarray:
-    """[3,S,S] float32: the app's centre crop, or (with ``rng``) a jittered crop plus random flip."""
+AUGMENTS = ("crop", "flip", "none")
+
+
+def crop_tensor(im: Image.Image, pre: Preprocessing, rng: np.random.Generator | None = None,
+                augment: str = "crop") -> np.ndarray:
+    """[3,S,S] float32: the app's centre crop, or (with ``rng``) an augmented one.
+
+    ``augment``: "crop" jitters scale and position and flips; "flip" only flips; "none" nothing.
+    """
     w, h = im.size
     side = pre.input_size * min(w, h) / pre.resize
     cx, cy = w / 2.0, h / 2.0
     flip = False
-    if rng is not None:
+    if rng is not None and augment == "crop":
         side *= float(rng.uniform(0.9, 1.05))
         slack = max(min(w, h) - side, 0.0) / 2.0 + side * 0.04
         cx += float(rng.uniform(-slack, slack))
         cy += float(rng.uniform(-slack, slack))
+    if rng is not None and augment in ("crop", "flip"):
         flip = bool(rng.random() < 0.5)
     left, top = cx - side / 2.0, cy - side / 2.0
     box = (max(left, 0.0), max(top, 0.0), min(left + side, w), min(top + side, h))
@@ -159,13 +167,14 @@ class PhotoDataset:
     """
 
     def __init__(self, root: Path, records: Sequence[Record], tag_ids: Sequence[np.ndarray],
-                 pre: Preprocessing, *, train: bool, seed: int = 0) -> None:
+                 pre: Preprocessing, *, train: bool, seed: int = 0, augment: str = "crop") -> None:
         self.root = Path(root)
         self.records = list(records)
         self.tag_ids = list(tag_ids)
         self.pre = pre
         self.train = train
         self.seed = seed
+        self.augment = augment
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -175,7 +184,7 @@ class PhotoDataset:
         rng = np.random.default_rng([self.seed, self.epoch, i]) if self.train else None
         try:
             im = load_rgb(self.root / self.records[i].file, self.pre)
-            return i, crop_tensor(im, self.pre, rng)
+            return i, crop_tensor(im, self.pre, rng, self.augment)
         except Exception:  # noqa: BLE001 - any unreadable photo is skipped, never fatal
             return i, None
 

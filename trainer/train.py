@@ -344,7 +344,8 @@ def train(args: argparse.Namespace, log: Log = print, on_step: Callable[[int], N
             "epoch": epoch, "step": step, "global_step": global_step, "history": history, "skipped": sorted(skipped),
         })
 
-    ds = PhotoDataset(setup.data_dir, setup.train_records, setup.train_ids, setup.pre, train=True, seed=args.seed)
+    ds = PhotoDataset(setup.data_dir, setup.train_records, setup.train_ids, setup.pre, train=True, seed=args.seed,
+                     augment=args.augment)
     use_cuda = device.type == "cuda"
     interrupted = False
     t_start = time.perf_counter()
@@ -413,6 +414,7 @@ def train(args: argparse.Namespace, log: Log = print, on_step: Callable[[int], N
         "min_count": args.min_count,
         "backbone": args.backbone,
         "image_size": args.image_size,
+        "augment": args.augment,
         "init": args.init,
         "embedding_dim": setup.dim,
         "word_vectors": setup.word_vectors.source,
