@@ -6,7 +6,10 @@ cd "$(dirname "$0")/.."
 spec="${1:-.}"
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   missing=""
-  for lib in libgl1 libegl1 libxkbcommon0 libfontconfig1 libdbus-1-3 libglib2.0-0; do
+  # Qt's offscreen platform needs the first line; a real X display (or Xvfb) needs the xcb ones too.
+  for lib in libgl1 libegl1 libxkbcommon0 libfontconfig1 libdbus-1-3 libglib2.0-0 \
+      libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-randr0 \
+      libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libxkbcommon-x11-0; do
     dpkg -s "$lib" >/dev/null 2>&1 || missing="$missing $lib"
   done
   if [ -n "$missing" ]; then

@@ -9,8 +9,6 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # Errors still reach window.errors and the status bar; no message boxes pile up in headless runs.
 os.environ.setdefault("ATTALOS_GUI_NO_POPUPS", "1")
 
-import attalos_desktop.gui  # noqa: E402,F401 - applies the PySide6 refcount workaround before Qt runs
-
 import shutil
 from pathlib import Path
 from typing import Any

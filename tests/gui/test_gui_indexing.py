@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from PySide6.QtCore import QMimeData, QObject, QPointF, Qt, QUrl, Slot
+from PySide6.QtCore import QMimeData, QObject, QPoint, QPointF, Qt, QUrl, Slot
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 
 from attalos_desktop.core.library import Library
@@ -33,7 +33,7 @@ def _drop_folder(w, folder: Path) -> None:
     mime.setUrls([QUrl.fromLocalFile(str(folder))])
     # QApplication does not deliver synthetic drag events without a real drag, so hand them to
     # the window's handlers the way Qt would: enter (must be accepted), then drop.
-    enter = QDragEnterEvent(QPointF(200, 200), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    enter = QDragEnterEvent(QPoint(200, 200), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
     w.dragEnterEvent(enter)
     assert enter.isAccepted()
     ev = QDropEvent(QPointF(200, 200), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
