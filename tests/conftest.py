@@ -1,0 +1,11 @@
+"""Suite-wide settings.
+
+The suite tests with the synthetic stand-in model (resources/models/synthetic-shapes-v1): its
+behaviour on generated shape photos ("red circle" finds red circles) is what many tests assert,
+while users get the real default model named in resources/models/DEFAULT. A test that needs the
+shipped default unsets the variable (see tests/test_default_model.py).
+"""
+
+import os
+
+os.environ.setdefault("ATTALOS_DEFAULT_MODEL", "synthetic-shapes-v1")
