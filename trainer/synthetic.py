@@ -171,17 +171,18 @@ def _check_spec(spec: Mapping[str, Any]) -> tuple[str | None, list[tuple[str, st
 
 def render_photo(
     rng: random.Random, size: tuple[int, int] = (160, 120), spec: Mapping[str, Any] | None = None,
-    *, max_objects: int = MAX_OBJECTS,
+    *, max_objects: int = MAX_OBJECTS, min_objects: int = 1,
 ) -> tuple[Image.Image, list[str]]:
     """Render one photo; return it with its tags (background, then colours and shapes).
 
     ``spec`` forces content, e.g. ``{"background": "sand", "objects": [("red", "circle")]}``;
     whatever it leaves out is random. A forced colour that clashes with the background is drawn
-    anyway (the caller asked for it). ``max_objects`` (1-3) caps random content: fewer, larger
-    objects make an easier task (quick tests).
+    anyway (the caller asked for it). ``min_objects``..``max_objects`` (within 1-3) bound random
+    content: e.g. at least 2 objects give every photo 5 or more tags, as the LEAR protocol's
+    5 annotations per photo assume.
     """
-    if not 1 <= max_objects <= MAX_OBJECTS:
-        raise ValueError(f"max_objects must lie in 1..{MAX_OBJECTS}, not {max_objects}")
+    if not 1 <= min_objects <= max_objects <= MAX_OBJECTS:
+        raise ValueError(f"need 1 <= min_objects <= max_objects <= {MAX_OBJECTS}, not {min_objects}, {max_objects}")
     w, h = int(size[0]), int(size[1])
     if w < 16 or h < 16:
         raise ValueError(f"photo size {size} is too small (at least 16x16)")
@@ -191,7 +192,8 @@ def render_photo(
     if objects is None:
         allowed = [c for c in COLOURS if c not in _CLASHES[bg]]
         pairs: list[tuple[str, str]] = []
-        for _ in range(rng.randint(1, max_objects)):
+        want = rng.randint(min_objects, max_objects)
+        while len(pairs) < want:  # distinct (colour, shape) pairs
             pair = (rng.choice(allowed), rng.choice(SHAPES))
             if pair not in pairs:
                 pairs.append(pair)
@@ -230,6 +232,7 @@ def make_dataset(
     size: tuple[int, int] = (160, 120),
     hold_out: Iterable[str] = (),
     max_objects: int = MAX_OBJECTS,
+    min_objects: int = 1,
 ) -> Path:
     """Write ``root/images/*.jpg`` and ``root/labels.jsonl`` (the trainer's dataset layout).
 
@@ -247,7 +250,7 @@ def make_dataset(
     rng = random.Random(seed)
     lines = []
     for i in range(int(n_images)):
-        img, tags = render_photo(rng, size=size, max_objects=max_objects)
+        img, tags = render_photo(rng, size=size, max_objects=max_objects, min_objects=min_objects)
         split = "test" if (held & set(tags)) or rng.random() < test_fraction else "train"
         name = f"images/{i:05d}.jpg"
         img.save(root / name, quality=90)

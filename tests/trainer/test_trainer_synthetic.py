@@ -50,3 +50,16 @@ def test_make_dataset_layout_seed_and_hold_out(tmp_path) -> None:
 def test_importing_synthetic_does_not_import_torch() -> None:
     code = "import sys, trainer.synthetic; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_object_count_bounds() -> None:
+    rng = random.Random(9)
+    for _ in range(30):
+        _, tags = render_photo(rng, size=(64, 48), min_objects=2, max_objects=2)
+        colours = [t for t in tags if t in COLOURS]
+        shapes = [t for t in tags if t in SHAPES]
+        assert 1 <= len(colours) <= 2 and 1 <= len(shapes) <= 2 and len(tags) >= 3
+        _, tags = render_photo(rng, size=(64, 48), max_objects=1)
+        assert len(tags) == 3
+    with pytest.raises(ValueError):
+        render_photo(rng, min_objects=3, max_objects=2)
