@@ -337,6 +337,14 @@ class Library:
             self._vi_data_version = dv
         return vi
 
+    def _index_needs_repair(self, enc_id: str) -> bool:
+        """Cheap check (no index load) that the saved index matches the catalog's current vectors."""
+        meta = VectorIndex.saved_meta(self.paths.index_dir)
+        n = self.catalog.count_vectors(enc_id)
+        if meta is None:
+            return n > 0
+        return meta.get("encoder_id") != enc_id or meta.get("dim") != self.bundle.dim or meta.get("count") != n
+
     def _save_repaired(self, vi: VectorIndex) -> None:
         """Persist a rebuilt/repaired index so the next opener need not redo it; only the lock holder writes."""
         if self._writer:
@@ -431,8 +439,6 @@ class Library:
             roots = self.roots()
         if self._model_arg is not None:
             self.catalog.set_meta("model_path", str(self._model_arg))
-        self._vi = None
-        vi = self._index()  # reconciled with the catalog (repairs what a killed run left behind)
 
         emit("scanning", 0, 0, None)
         gc_on = gc.isenabled()
@@ -493,7 +499,13 @@ class Library:
             for path, root_id, reason in found.problems:
                 self.catalog.add_failure(path, root_id, reason)
                 report.failures.append(Failure(path, reason))
-        vi.remove(np.asarray(removed, dtype=np.int64))
+        # The vector index is loaded (and reconciled with the catalog, repairing what a killed run left
+        # behind) only when there is work for it: a no-op rescan of 100k photos need not read it at all.
+        vi: VectorIndex | None = None
+        if removed or jobs or self._index_needs_repair(enc_id):
+            self._vi = None
+            vi = self._index()
+            vi.remove(np.asarray(removed, dtype=np.int64))
 
         total = len(jobs)
         done = 0
@@ -506,9 +518,9 @@ class Library:
                 for d, vec in zip(ok, emb):
                     rows.append(self._commit_photo(d, vec, enc_id))
                 for d in failed:
-                    self._commit_failure(d, vi)
+                    self._commit_failure(d, vi)  # type: ignore[arg-type]
                     report.failures.append(Failure(d.job.path, d.error or "unknown error"))
-            vi.add(np.asarray([r.id for r in rows], dtype=np.int64), emb)
+            vi.add(np.asarray([r.id for r in rows], dtype=np.int64), emb)  # type: ignore[union-attr]
             for d in ok:
                 if d.job.kind == "new":
                     report.new += 1
@@ -520,11 +532,11 @@ class Library:
                     on_photo(r)
             emit("indexing", done, total, (ok or failed)[-1].job.path if (ok or failed) else None, t_index)
             if time.monotonic() - last_save > INDEX_SAVE_EVERY_S:
-                vi.save()
+                vi.save()  # type: ignore[union-attr]
                 last_save = time.monotonic()
         report.cancelled = bool(cancel is not None and cancel.is_set() and done < total)
         emit("saving", done, total, None)
-        if vi.dirty or vi.generation is None:
+        if vi is not None and (vi.dirty or vi.generation is None):
             vi.save()
         self._vi_data_version = self.catalog.db.execute("PRAGMA data_version").fetchone()[0]
         report.failed = len(report.failures)

@@ -91,6 +91,14 @@ class VectorIndex:
             return None
 
     @staticmethod
+    def saved_meta(directory: Path) -> dict | None:
+        try:
+            meta = json.loads((directory / POINTER).read_text(encoding="utf-8"))
+            return meta if isinstance(meta, dict) else None
+        except (OSError, ValueError):
+            return None
+
+    @staticmethod
     def saved_generation(directory: Path) -> str | None:
         try:
             return str(json.loads((directory / POINTER).read_text(encoding="utf-8"))["gen"])
