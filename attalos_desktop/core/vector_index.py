@@ -7,8 +7,10 @@ only ever sees a complete index. ``sync_with_catalog`` makes it agree with the c
 vectors it lacks, deleting those the catalog no longer has) and rebuilds from scratch when the files
 are missing, unreadable, or made by another encoder: never silently wrong.
 
-Parameters (M=16, ef_construction=100, ef=200) were picked with bench/search_bench.py: recall@10 ~0.99
-with p99 well under 5 ms at 1M vectors on 2 cores.
+Parameters (M=16, ef_construction=100, ef=200) were picked with bench/search_bench.py on 1M clustered
+128-d vectors: recall@10 0.988, per-query CPU time p50 1.4 ms / p99 2.2 ms on the shared 2-core machine.
+Near-isotropic 256-d data is harder (recall@10 plateaus near 0.97 at this M); M=32 is the next thing to
+measure if real embeddings turn out to look like that.
 """
 
 from __future__ import annotations
