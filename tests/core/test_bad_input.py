@@ -139,18 +139,23 @@ def test_bad_file_is_recorded_with_reason(indexed, name: str) -> None:
     assert path in {f.path for f in lib.failures()}
 
 
-def _others_can_run(exe: Path) -> bool:
-    """Can an unprivileged user execute ``exe`` (every parent folder searchable by others)?"""
-    import stat
+def _without_root_file_powers() -> list[str]:
+    """Command prefix that makes permission bits bind even for root.
 
-    for p in [exe, *exe.parents]:
-        if not p.stat().st_mode & stat.S_IXOTH:
-            return False
-    return True
+    As root, chmod 000 stops nobody; dropping CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH from the
+    bounding set (util-linux setpriv) makes the child obey them like any user, so the test stays real.
+    """
+    if os.geteuid() != 0:
+        return []
+    import shutil
+
+    setpriv = shutil.which("setpriv")
+    assert setpriv, "running as root needs util-linux's setpriv to test unreadable files"
+    return [setpriv, "--bounding-set=-dac_override,-dac_read_search"]
 
 
 def test_unreadable_file_is_recorded(bundle_dir: Path) -> None:
-    """chmod 000 stops everyone but root; as root the indexer runs as 'nobody' so the test stays real."""
+    """A photo the user may not read is recorded as 'permission denied' and the others are indexed."""
     import json
     import shutil
     import subprocess
@@ -159,22 +164,16 @@ def test_unreadable_file_is_recorded(bundle_dir: Path) -> None:
 
     base = Path(tempfile.mkdtemp(prefix="attalos-perm-"))
     try:
-        base.chmod(0o755)
         photos = base / "photos"
         make_photos(photos, 2)
         locked = photos / "unreadable.jpg"
         locked.write_bytes(_jpeg_bytes(2))
         locked.chmod(0)
         home = base / "lib"
-        home.mkdir()
-        home.chmod(0o777)
-        as_nobody = {"user": 65534, "group": 65534, "extra_groups": []} if os.geteuid() == 0 else {}
-        if as_nobody and not _others_can_run(Path(sys.executable).resolve()):
-            pytest.skip("running as root, and user 'nobody' cannot reach this Python to drop privileges")
         r = subprocess.run(
-            [sys.executable, "-m", "attalos_desktop.cli.index", "--library", str(home), "--model", str(bundle_dir),
-             "--json", str(photos)],
-            capture_output=True, text=True, cwd=Path(__file__).resolve().parents[2], timeout=120, **as_nobody,
+            [*_without_root_file_powers(), sys.executable, "-m", "attalos_desktop.cli.index", "--library", str(home),
+             "--model", str(bundle_dir), "--json", str(photos)],
+            capture_output=True, text=True, cwd=Path(__file__).resolve().parents[2], timeout=120,
         )
         assert r.returncode == 0, r.stderr
         d = json.loads(r.stdout)
