@@ -15,14 +15,20 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from trainer.synthetic import make_dataset  # noqa: E402
-from trainer_testutil import FAST, HELD_OUT  # noqa: E402
+from trainer_testutil import FAST, ZERO_SHOT  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def synth_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """1000 synthetic photos (at most 2 objects each), every photo showing purple in the test split."""
+    """3000 synthetic photos; test photos of grass and water also carry the zero-shot words."""
     root = tmp_path_factory.mktemp("synth") / "data"
-    return make_dataset(root, 1000, seed=11, size=(64, 48), test_fraction=0.2, hold_out=(HELD_OUT,), max_objects=2)
+    make_dataset(root, 3000, seed=11, size=(80, 60), test_fraction=0.15)
+    rows = [json.loads(x) for x in (root / "labels.jsonl").read_text().splitlines()]
+    for r in rows:
+        if r["split"] == "test":
+            r["tags"] += [word for word, concept in ZERO_SHOT.items() if concept in r["tags"]]
+    (root / "labels.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return root
 
 
 @pytest.fixture(scope="session")
@@ -38,7 +44,9 @@ def trained(synth_data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[
     from trainer.cli import main
 
     out = tmp_path_factory.mktemp("trained") / "bundle"
-    code = main(["--data", str(synth_data), "--out", str(out), "--epochs", "10", "--batch-size", "32",
+    # 8 epochs of 2550 photos: shapes are only starting to be learned (they need many photos),
+    # colours and backgrounds are.
+    code = main(["--data", str(synth_data), "--out", str(out), "--epochs", "8", "--batch-size", "32",
                  "--lr", "5e-3", "--positives", "4", "--seed", "0", *FAST])
     assert code == 0
     manifest = json.loads((out / "manifest.json").read_text())

@@ -88,3 +88,17 @@ def test_bad_photos_are_skipped_and_counted(tiny_data: Path, tmp_path: Path) -> 
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["training"]["skipped_images"] == 3
     assert manifest["training"]["steps"] >= 1
+
+
+def test_help_documents_every_flag_with_its_default(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    import re
+
+    flags = sorted(set(re.findall(r"\[(--[a-z-]+)", text)))
+    assert len(flags) >= 30
+    for flag in flags:
+        section = text.split(f" {flag}", 2)[-1][:400]  # the flag's own entry, after the usage line
+        assert "(default:" in section, flag

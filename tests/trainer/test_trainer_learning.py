@@ -15,7 +15,7 @@ from attalos_desktop.core.bundle import load_bundle
 from attalos_desktop.core.text_encoder import TextEncoder
 from trainer.synthetic import render_photo
 
-from trainer_testutil import HELD_OUT
+from trainer_testutil import ZERO_SHOT
 
 
 def test_lear_f1_is_high_and_far_above_the_frequency_prior(trained: dict[str, Any]) -> None:
@@ -23,18 +23,21 @@ def test_lear_f1_is_high_and_far_above_the_frequency_prior(trained: dict[str, An
     assert m["lear_f1"] >= 0.6, m
     assert m["prior_lear_f1"] < 0.3
     assert m["lear_f1"] >= 2 * m["prior_lear_f1"]
-    assert m["lear_n_plus"] >= 15  # nearly every one of the 19 trained tags is found sometimes
+    assert m["lear_n_plus"] >= 16  # nearly every one of the 20 trained tags is found sometimes
     assert m["map_tags"] > 0.6
 
 
-def test_held_out_word_ranks_above_chance(trained: dict[str, Any]) -> None:
+def test_held_out_words_rank_above_chance(trained: dict[str, Any]) -> None:
+    """Words never trained on (only test photos carry them) find their photos through word vectors."""
     m = trained["metrics"]
-    detail = m["zero_shot_detail"][HELD_OUT]
     bundle = load_bundle(trained["bundle"])
-    assert bundle.tag_index(HELD_OUT) is None  # truly never trained as a tag
-    assert detail["source"] == "word"  # placed through its pretrained vector and the text map
-    assert detail["auc"] > 0.6, detail
-    assert detail["ap"] > detail["chance_ap"]
+    assert m["zero_shot_words"] == len(ZERO_SHOT)
+    for word in ZERO_SHOT:
+        detail = m["zero_shot_detail"][word]
+        assert bundle.tag_index(word) is None  # truly never trained as a tag
+        assert detail["source"] == "word"  # placed through its pretrained vector and the text map
+        assert detail["auc"] > 0.65, (word, detail)
+        assert detail["ap"] > 1.5 * detail["chance_ap"], (word, detail)
 
 
 def test_onnx_matches_torch_within_1e4(trained: dict[str, Any]) -> None:
@@ -49,7 +52,7 @@ def test_onnx_matches_torch_within_1e4(trained: dict[str, Any]) -> None:
     tower = build_tower("mobilenet_v3_small", bundle.dim)
     tower.load_state_dict(load_file(str(Path(trained["bundle"]) / "tower.safetensors")))
     tower.eval()
-    x = torch.from_numpy(np.random.default_rng(0).normal(size=(5, 3, 48, 48)).astype(np.float32))
+    x = torch.from_numpy(np.random.default_rng(0).normal(size=(5, 3, 64, 64)).astype(np.float32))
     with torch.no_grad():
         ref = tower(x).numpy()
     sess = ort.InferenceSession(str(bundle.encoder_path), providers=["CPUExecutionProvider"])
@@ -75,7 +78,7 @@ def test_search_ranks_matching_photos_first(trained: dict[str, Any]) -> None:
     imgs, labels = [], []
     for bg, colour in specs:
         for _ in range(5):
-            img, _ = render_photo(rng, size=(64, 48), spec={"background": bg, "objects": [(colour, "circle")]})
+            img, _ = render_photo(rng, size=(80, 60), spec={"background": bg, "objects": [(colour, "circle")]})
             imgs.append(crop_tensor(img, bundle.preprocessing))
             labels.append((bg, colour))
     emb = sess.run(["embeddings"], {"images": np.stack(imgs)})[0]
@@ -91,7 +94,7 @@ def test_oov_words_get_a_place_through_the_text_encoder(trained: dict[str, Any])
     bundle = load_bundle(trained["bundle"])
     enc = TextEncoder(bundle)
     assert enc.word_vector("grass").source == "tag"
-    assert enc.word_vector(HELD_OUT).source == "word"
+    assert enc.word_vector("lawn").source == "word"
     typo = enc.word_vector("zqxjvbw")  # no vector anywhere: composed from sub-word buckets
     assert typo.source == "subword" and np.isfinite(typo.vector).all() and np.linalg.norm(typo.vector) > 0
     # The mapped pretrained vector of an extra word and the composed one are both in the joint space.

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-HELD_OUT = "purple"  # never in training; scored zero-shot through its word vector
-# Small and quick: 48 px inputs, MobileNetV3-small, one CPU thread, no worker processes.
-FAST = ["--image-size", "48", "--workers", "0", "--threads", "1", "--extra-words", "300",
+# Zero-shot words: added to the test photos of a trained concept only, so training never sees them;
+# they must find those photos through their pretrained vectors (mapped by the bundle's text map).
+ZERO_SHOT = {"lawn": "grass", "ocean": "water"}
+# Small and quick: 64 px inputs (no slower than 48 px for MobileNetV3-small on a CPU), one CPU
+# thread, no worker processes.
+FAST = ["--image-size", "64", "--workers", "0", "--threads", "1", "--extra-words", "300",
         "--ngram-buckets", "1024", "--quiet"]
 
 
