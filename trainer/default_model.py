@@ -620,7 +620,7 @@ def build_stage(args: argparse.Namespace, log: Log, train_seconds: float = 0.0) 
         for tau in (0.02, 0.05, 0.1):
             votes = knn_votes(e_va, e_tr, labels[tr], k, tau) @ onehot
             for b in (0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0):
-                for beta in (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5):
+                for beta in (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0):
                     f1, npl = lear_f1(logits + b * votes - beta * logf, truth)
                     results.append((f1, npl, k, tau, b, beta))
     results.sort(key=lambda r: (-r[0], -r[1]))
@@ -684,8 +684,8 @@ def build_stage(args: argparse.Namespace, log: Log, train_seconds: float = 0.0) 
             "planned_epochs": ck["args"]["epochs"], "history": ck["history"],
             "word_vectors": words.source, "vocabulary_size": len(tags), "corel_words": vc,
             "tiny_imagenet_names": len(words.tiny_idx), "tag_layer": args.tag_layer, "tag_init": args.tag_init,
-            "loss": "softmax cross-entropy over all tags for Corel photos (K = V negatives); over the 200 names "
-                    "for Tiny ImageNet photos",
+            "loss": "softmax cross-entropy over all tags for Corel photos (K = V negatives); over the Tiny ImageNet "
+                    "names for Tiny ImageNet photos",
             "deployment": {"test_time_flip": True, "label_transfer_k": k, "label_transfer_tau": tau,
                            "label_transfer_weight": b, "frequency_calibration_beta": beta,
                            "label_transfer_bank": f"{len(corel_all)} Corel-5k train photos (embeddings and tags, "
