@@ -20,9 +20,7 @@ from trainer_testutil import ZERO_SHOT
 
 def test_lear_f1_is_high_and_far_above_the_frequency_prior(trained: dict[str, Any]) -> None:
     m = trained["metrics"]
-    # The target is 0.6; this CPU budget reaches 0.597 (see conftest), so the bar is 0.55
-    # and at least four times the frequency prior (about 0.11).
-    assert m["lear_f1"] >= 0.55, m
+    assert m["lear_f1"] >= 0.6, m  # the bar, on held-out synthetic photos
     assert m["prior_lear_f1"] < 0.2
     assert m["lear_f1"] >= 4 * m["prior_lear_f1"]
     assert m["lear_n_plus"] >= 16  # nearly every one of the 20 trained tags is found sometimes
@@ -54,7 +52,7 @@ def test_onnx_matches_torch_within_1e4(trained: dict[str, Any]) -> None:
     tower = build_tower("mobilenet_v3_small", bundle.dim)
     tower.load_state_dict(load_file(str(Path(trained["bundle"]) / "tower.safetensors")))
     tower.eval()
-    x = torch.from_numpy(np.random.default_rng(0).normal(size=(5, 3, 64, 64)).astype(np.float32))
+    x = torch.from_numpy(np.random.default_rng(0).normal(size=(5, 3, 80, 80)).astype(np.float32))
     with torch.no_grad():
         ref = tower(x).numpy()
     sess = ort.InferenceSession(str(bundle.encoder_path), providers=["CPUExecutionProvider"])
