@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Quick start: set up .venv, index a photo folder with the bundled default model, then tag and search.
 # Usage: bash scripts/demo.sh [PHOTO_DIR] [QUERY...]
-# With no PHOTO_DIR it generates a folder of sample photos (coloured shapes) to index.
+# With no PHOTO_DIR it indexes ~/Pictures when that holds files, else a generated folder of sample photos.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh .
 photos="${1:-}"
 [ $# -gt 0 ] && shift
-query="${*:-red circle}"
+query="${*:-sky}"
 library="${ATTALOS_DEMO_LIBRARY:-$PWD/demo-library}"
+if [ -z "$photos" ] && [ -d "$HOME/Pictures" ] && [ -n "$(ls -A "$HOME/Pictures" 2>/dev/null)" ]; then
+  photos="$HOME/Pictures"
+fi
 if [ -z "$photos" ]; then
   photos="$PWD/demo-photos"
   echo "no photo folder given: generating sample photos in $photos"
