@@ -107,7 +107,8 @@ def test_init_from_bundle_continues_where_it_stopped(trained: dict, tiny_data: P
 
     tower, _ = build_model(setup, torch.device("cpu"))
     tower.eval()
-    x = np.random.default_rng(1).normal(size=(2, 3, 64, 64)).astype(np.float32)
+    side = src.preprocessing.input_size
+    x = np.random.default_rng(1).normal(size=(2, 3, side, side)).astype(np.float32)
     with torch.no_grad():
         ref = tower(torch.from_numpy(x)).numpy()
     sess = ort.InferenceSession(str(src.encoder_path), providers=["CPUExecutionProvider"])
