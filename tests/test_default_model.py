@@ -18,8 +18,7 @@ DEFAULT = resources_models_dir() / "DEFAULT"
 
 @pytest.fixture
 def shipped(monkeypatch: pytest.MonkeyPatch) -> Path:
-    if not DEFAULT.is_file():
-        pytest.skip("no default model is installed in resources/models")
+    assert DEFAULT.is_file(), "the app ships a default model: resources/models/DEFAULT names it"
     monkeypatch.delenv(DEFAULT_MODEL_ENV, raising=False)
     return default_bundle_path()
 
@@ -50,7 +49,5 @@ def test_default_model_loads_verifies_and_tags_a_photo(shipped: Path, tmp_path: 
 
 def test_default_model_has_headline_metrics(shipped: Path) -> None:
     metrics = load_bundle(shipped).manifest.get("metrics", {})
-    if "corel5k_lear_f1" not in metrics:
-        pytest.skip("the default model carries no Corel-5k metrics (not the trained default)")
     assert 0.0 < metrics["corel5k_lear_f1"] <= 1.0
     assert metrics["corel5k_lear_n_plus"] > 0

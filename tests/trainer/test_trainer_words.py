@@ -66,14 +66,6 @@ def test_bad_vector_files(tmp_path: Path) -> None:
         load_word_vectors(str(tmp_path / "missing.txt"))
 
 
-def test_glove_sample_when_present() -> None:
-    p = Path("/work/shared/data/wordvectors/glove.6B.50d.top10k.txt")
-    if not p.is_file():
-        pytest.skip("the shared GloVe sample is not on this machine")
-    wv = read_text_vectors(p, limit=2000)
-    assert wv.dim == 50 and float(wv.vector("red") @ wv.vector("blue")) > float(wv.vector("red") @ wv.vector("the"))
-
-
 def test_wordllama_vectors_are_mean_token_embeddings() -> None:
     from safetensors.numpy import load_file
 
