@@ -200,13 +200,20 @@ class Library:
         return self._text
 
     def available_models(self) -> list[dict[str, Any]]:
-        """Bundles shipped in resources/models and installed under <home>/models, with summaries."""
+        """Bundles shipped in resources/models and installed under <home>/models, with summaries.
+
+        The bundle in use comes first when it lives elsewhere (``--model DIR``, ATTALOS_DEFAULT_MODEL),
+        so a models list always shows what the library runs on.
+        """
         try:
             default = default_bundle_path().resolve()
         except BundleError:
             default = None
+        found = find_bundles(resources_models_dir(), self.paths.models)
+        if self._bundle is not None and self._bundle.path.resolve() not in {p.resolve() for p in found}:
+            found.insert(0, self._bundle.path)
         out: list[dict[str, Any]] = []
-        for p in find_bundles(resources_models_dir(), self.paths.models):
+        for p in found:
             try:
                 s = load_bundle(p, verify_checksums=False).summary()
             except BundleError as exc:

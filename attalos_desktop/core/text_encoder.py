@@ -35,8 +35,7 @@ class TextEncoder:
     def __init__(self, bundle: ModelBundle) -> None:
         self.bundle = bundle
         self._word_index = {w: i for i, w in enumerate(bundle.words)}
-        self._max_phrase = max((t.count(" ") + 1 for t in bundle.tags), default=1)
-        self._max_phrase = min(self._max_phrase, MAX_PHRASE)
+        self._max_phrase = min(max((t.count(" ") + 1 for t in bundle.tags), default=1), MAX_PHRASE)
 
     def pretrained_vector(self, word: str) -> tuple[np.ndarray, str]:
         """The word's vector in the pretrained space, and whether it was looked up or composed."""

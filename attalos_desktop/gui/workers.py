@@ -271,14 +271,8 @@ class QueryService(QObject):
         return self.lib.completion_words()
 
     def _do_models(self, _args: Any) -> tuple[list[dict], str, str]:
-        import os
-
-        models = list(self.lib.available_models())
-        bundle = self.lib.bundle
-        cur = os.path.realpath(bundle.path)
-        if not any(os.path.realpath(str(m.get("path", ""))) == cur for m in models):
-            models.insert(0, bundle.summary())  # in use but outside the searched folders
-        return models, str(bundle.path), self.lib.provider
+        bundle = self.lib.bundle  # loaded first, so available_models() lists it even from elsewhere
+        return self.lib.available_models(), str(bundle.path), self.lib.provider
 
     def _do_set_model(self, path: str) -> bool:
         needs = bool(self.lib.set_model(path))

@@ -237,3 +237,14 @@ def test_model_is_remembered_and_available_models_listed(tmp_path: Path, bundle_
     assert str(copy) in names and json.dumps(list(names.values()))
     assert lib.set_model(copy) is False  # same encoder: nothing to re-embed
     lib.close()
+
+
+def test_available_models_lists_the_bundle_in_use_even_from_elsewhere(tmp_path: Path, bundle_dir: Path) -> None:
+    elsewhere = tmp_path / "downloads" / "someone-elses-model"
+    shutil.copytree(bundle_dir, elsewhere)
+    lib = Library.open(tmp_path / "lib", model=elsewhere)
+    assert lib.bundle.path == elsewhere
+    models = lib.available_models()
+    assert models[0]["path"] == str(elsewhere) and "error" not in models[0]
+    assert sum(m["path"] == str(elsewhere) for m in models) == 1
+    lib.close()
