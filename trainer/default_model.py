@@ -58,6 +58,9 @@ from attalos_desktop.core.tags import normalize_tag
 
 from .data import IMAGENET_MEAN, IMAGENET_STD, Record, Vocabulary, crop_tensor, load_rgb, preprocessing_for, read_labels
 from .errors import TrainError
+from .handcrafted import Handcrafted
+from .label_transfer import (Deployed, Projection, choose_neighbourhood, combined_distance, fit_projection, normalise,
+                             per_word_votes)
 from .model import Tower
 from .textspace import base_map, compose, fit_text_map
 from .train import build_text_side
@@ -431,31 +434,21 @@ def app_decoder(pre: Any) -> Callable[[Path], np.ndarray]:
 
 
 @torch.no_grad()
-def embed_tta(tower: Tower, paths: Sequence[Path], pre: Any, batch: int = 128) -> np.ndarray:
-    """Mean embedding of each photo and its mirror image, photos decoded as the app decodes them."""
+def describe(tower: Tower, paths: Sequence[Path], pre: Any,
+             batch: int = 128) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Each photo decoded as the app decodes it: the flip-averaged embedding and the hand-crafted descriptors."""
     decode = app_decoder(pre)
+    hand = Handcrafted().eval()
     tower.eval()
-    out = []
+    out: list[np.ndarray] = []
+    feats: dict[str, list[np.ndarray]] = {}
     for i in range(0, len(paths), batch):
         x = torch.from_numpy(np.stack([decode(p) for p in paths[i: i + batch]]))
+        for k, v in hand(x).items():
+            feats.setdefault(k, []).append(v.numpy())
         x = x.contiguous(memory_format=torch.channels_last)
         out.append(((tower(x) + tower(x.flip(3))) * 0.5).numpy())
-    return np.concatenate(out).astype(np.float32)
-
-
-def knn_votes(query: np.ndarray, bank: np.ndarray, labels: np.ndarray, k: int, tau: float,
-              exclude_self: bool = False) -> np.ndarray:
-    """TagProp-like label transfer: softmax(cos/tau) over the k nearest bank photos, times their labels."""
-    qn = query / np.maximum(np.linalg.norm(query, axis=1, keepdims=True), 1e-6)
-    bn = bank / np.maximum(np.linalg.norm(bank, axis=1, keepdims=True), 1e-6)
-    sims = qn @ bn.T
-    if exclude_self:
-        np.fill_diagonal(sims, -np.inf)
-    top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-    v = np.take_along_axis(sims, top, axis=1) / tau
-    w = np.exp(v - v.max(axis=1, keepdims=True))
-    w /= w.sum(axis=1, keepdims=True)
-    return np.einsum("nk,nkv->nv", w, labels[top].astype(np.float32))
+    return np.concatenate(out).astype(np.float32), {k: np.concatenate(v) for k, v in feats.items()}
 
 
 def fit_logistic(s: np.ndarray, y: np.ndarray, iters: int = 100) -> tuple[float, float]:
@@ -472,28 +465,6 @@ def fit_logistic(s: np.ndarray, y: np.ndarray, iters: int = 100) -> tuple[float,
         w = w - step / max(1.0, float(np.abs(step).max()))
     a = float(np.clip(w[0], 0.05, 20.0)) / sd
     return a, float(w[1] - a * mu)
-
-
-class Deployed(nn.Module):
-    """What the bundle's encoder.onnx computes: flip-averaged f(x), label-transfer votes, a constant 1."""
-
-    def __init__(self, tower: Tower, bank: np.ndarray, labels: np.ndarray, k: int, tau: float) -> None:
-        super().__init__()
-        self.tower = tower
-        bn = bank / np.maximum(np.linalg.norm(bank, axis=1, keepdims=True), 1e-6)
-        self.register_buffer("bank", torch.from_numpy(bn.astype(np.float16)))
-        self.register_buffer("labels", torch.from_numpy(labels.astype(np.uint8)))
-        self.k = k
-        self.tau = tau
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        f = (self.tower(images) + self.tower(images.flip(3))) * 0.5
-        fn = f / f.norm(dim=1, keepdim=True).clamp_min(1e-6)
-        sims = fn @ self.bank.float().t()
-        v, i = sims.topk(self.k, dim=1)
-        w = torch.softmax(v / self.tau, dim=1)
-        votes = (w.unsqueeze(2) * self.labels.float()[i]).sum(1)
-        return torch.cat([f, votes, torch.ones_like(f[:, :1])], dim=1)
 
 
 def shrink_onnx(path: Path, min_elems: int = 4096) -> None:
@@ -528,8 +499,17 @@ def lear_f1(scores: np.ndarray, truth: np.ndarray) -> tuple[float, int]:
     return r["f1"], r["n_plus"]
 
 
+def deployed_preprocessing(args: argparse.Namespace) -> Any:
+    """Centre crop after resizing the shorter side to ``--resize`` (default: the input size, so a
+    3:2 Corel photo keeps its full height and two thirds of its width; 8/7 as for ImageNet loses half)."""
+    from attalos_desktop.core.bundle import Preprocessing
+
+    p = preprocessing_for(args.image_size)
+    return Preprocessing(input_size=p.input_size, resize=args.resize or args.image_size, mean=p.mean, std=p.std)
+
+
 def plain_export(args: argparse.Namespace, log: Log, tower: Tower, tag_w: np.ndarray, words: Words,
-                 ck: dict[str, Any], hold: list[str]) -> dict[str, Any]:
+                 ck: dict[str, Any], hold: list[str], pre: Any) -> dict[str, Any]:
     """A bundle of the bare model (no flip, no label transfer, no calibration): for the ablation runs."""
     from .evaluate import evaluate_bundle
     from .export import export_onnx, onnx_parity
@@ -543,7 +523,7 @@ def plain_export(args: argparse.Namespace, log: Log, tower: Tower, tag_w: np.nda
         export_onnx(tower, args.image_size, onnx_path, "legacy")
         diff = onnx_parity(tower, onnx_path, args.image_size)
         path = write_bundle(
-            args.out, name=args.name, encoder_onnx=onnx_path, preprocessing=preprocessing_for(args.image_size),
+            args.out, name=args.name, encoder_onnx=onnx_path, preprocessing=pre,
             text=TextConfig(ngram_min=ts.ngram_min, ngram_max=ts.ngram_max, buckets=ts.ngram_vectors.shape[0],
                             pretrained_dim=words.tag_pretrained.shape[1], source=words.source),
             tags=words.vocab.tags, tag_vectors=tag_w, tag_freq=words.vocab.freq, words=ts.words,
@@ -584,20 +564,21 @@ def build_stage(args: argparse.Namespace, log: Log, train_seconds: float = 0.0) 
     tower.load_state_dict(ck["tower"])
     tower = tower.to(memory_format=torch.channels_last).eval()
     tag_w = ck["tags"].numpy().astype(np.float32)
-    pre = preprocessing_for(args.image_size)
+    pre = deployed_preprocessing(args)
     if args.plain:
-        return plain_export(args, log, tower, tag_w, words, ck, hold)
+        return plain_export(args, log, tower, tag_w, words, ck, hold, pre)
     t0 = time.perf_counter()
-    emb_cache = Path(str(args.checkpoint) + f".emb-e{ck['epoch']}.npz")
+    emb_cache = Path(str(args.checkpoint) + f".desc-e{ck['epoch']}-{pre.resize}.npz")
     if emb_cache.is_file() and emb_cache.stat().st_mtime >= Path(args.checkpoint).stat().st_mtime:
         z = np.load(emb_cache)
         emb_corel, emb_tiny = z["corel"], z["tiny"]
+        hand = {k[5:]: z[k] for k in z.files if k.startswith("hand_")}
     else:
-        emb_corel = embed_tta(tower, [data / COREL / r.file for r in corel_all], pre)
-        emb_tiny = (embed_tta(tower, [data / TINY / r.file for r in tiny_va], pre) if tiny_va
+        emb_corel, hand = describe(tower, [data / COREL / r.file for r in corel_all], pre)
+        emb_tiny = (describe(tower, [data / TINY / r.file for r in tiny_va], pre)[0] if tiny_va
                     else np.zeros((0, dim), np.float32))
-        np.savez(emb_cache, corel=emb_corel, tiny=emb_tiny)
-    log(f"embedded {len(emb_corel) + len(emb_tiny)} held-out/bank photos in {time.perf_counter() - t0:.0f} s")
+        np.savez(emb_cache, corel=emb_corel, tiny=emb_tiny, **{f"hand_{k}": v for k, v in hand.items()})
+    log(f"described {len(emb_corel) + len(emb_tiny)} held-out/bank photos in {time.perf_counter() - t0:.0f} s")
     tags = words.vocab.tags
     corel_pos = {int(t): j for j, t in enumerate(words.corel_idx)}
     labels = np.zeros((len(corel_all), len(words.corel_idx)), dtype=np.uint8)
@@ -606,37 +587,49 @@ def build_stage(args: argparse.Namespace, log: Log, train_seconds: float = 0.0) 
             j = words.vocab.index.get(t)
             if j is not None and int(j) in corel_pos:
                 labels[i, corel_pos[int(j)]] = 1
+    # --- the descriptors of the bank: PCA-reduced hand-crafted ones and the normalised embedding
+    proj = {n: fit_projection(v, args.descriptor_dim) for n, v in hand.items()}
+    desc = {n: proj[n](v) for n, v in hand.items()}
+    desc["cnn"] = normalise(emb_corel)
+    proj["cnn"] = Projection(np.zeros(dim, np.float32), None)
     # --- choices on the held-out Corel photos: bank = the other train photos
-    e_tr, e_va = emb_corel[tr], emb_corel[va]
     val_recs = [corel_all[i] for i in va]
     truth = truth_matrix(val_recs, tags)
-    logits = e_va @ tag_w.T
+    logits = emb_corel[va] @ tag_w.T
     logf = np.log(words.vocab.freq.astype(np.float64))
     onehot = np.zeros((len(words.corel_idx), len(tags)), dtype=np.float32)
     onehot[np.arange(len(words.corel_idx)), words.corel_idx] = 1.0
-    results = []
     base_f1, base_np = lear_f1(logits, truth)
-    for k in (5, 10, 20, 40):
-        for tau in (0.02, 0.05, 0.1):
-            votes = knn_votes(e_va, e_tr, labels[tr], k, tau) @ onehot
-            for b in (0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0):
-                for beta in (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0):
-                    f1, npl = lear_f1(logits + b * votes - beta * logf, truth)
-                    results.append((f1, npl, k, tau, b, beta))
+    corel_truth, corel_logf = truth[:, words.corel_idx], logf[words.corel_idx]
+
+    def votes_f1(v: np.ndarray) -> float:
+        return max(lear_f1(v - beta * corel_logf, corel_truth)[0] for beta in (0.0, 0.0025, 0.005, 0.01))
+
+    log("choosing the label-transfer neighbourhood on the held-out Corel photos:")
+    nb, nb_f1 = choose_neighbourhood({n: d[va] for n, d in desc.items()}, {n: d[tr] for n, d in desc.items()},
+                                     labels[tr], votes_f1, log)
+    votes_va = per_word_votes(combined_distance({n: desc[n][va] for n in nb.weights},
+                                                {n: desc[n][tr] for n in nb.weights}, nb),
+                              labels[tr], nb.k1, nb.tau) @ onehot
+    results = []
+    # score = lam * model logits + votes - gamma * log frequency, written below as
+    # logits + b * votes - beta * log frequency (b = 1/lam, beta = gamma/lam) for the tag matrix
+    for lam in (1.0, 0.25, 0.06, 0.03, 0.015, 0.008, 0.004, 0.002, 0.001, 0.0005):
+        for gamma in (0.0, 0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03):
+            f1, npl = lear_f1(lam * logits + votes_va - gamma * logf, truth)
+            results.append((f1, npl, 1.0 / lam, gamma / lam))
     results.sort(key=lambda r: (-r[0], -r[1]))
-    f1, npl, k, tau, b, beta = results[0]
-    log(f"held-out Corel: model alone F1 {base_f1:.3f} N+ {base_np}; with label transfer + calibration "
-        f"F1 {f1:.3f} N+ {npl} (k={k}, tau={tau}, b={b}, beta={beta})")
+    f1, npl, b, beta = results[0]
+    log(f"held-out Corel: model alone F1 {base_f1:.3f} N+ {base_np}; label transfer alone {nb_f1:.3f}; "
+        f"model + label transfer + calibration F1 {f1:.3f} N+ {npl} (b={b:g}, beta={beta:g})")
     # --- sigmoid calibration per tag group, on held-out photos
-    votes_va = knn_votes(e_va, e_tr, labels[tr], k, tau) @ onehot
     s_va = logits + b * votes_va - beta * logf
     corel_cols = words.corel_idx
     a_c, c_c = fit_logistic(s_va[:, corel_cols].ravel(), truth[:, corel_cols].ravel())
     tiny_only = np.array(sorted(set(words.tiny_idx.tolist()) - set(corel_cols.tolist())), dtype=np.int64)
     a_t, c_t = a_c, c_c
     if len(tiny_only) and len(emb_tiny):
-        tv = knn_votes(emb_tiny, e_tr, labels[tr], k, tau) @ onehot
-        s_t = emb_tiny @ tag_w.T + b * tv - beta * logf
+        s_t = emb_tiny @ tag_w.T - beta * logf  # Tiny-only tags have no label-transfer column
         t_truth = truth_matrix(tiny_va, tags)
         s_all = np.concatenate([s_t[:, tiny_only].ravel(), s_va[:, tiny_only].ravel()])
         y_all = np.concatenate([t_truth[:, tiny_only].ravel(), np.zeros(s_va[:, tiny_only].size, bool)])
@@ -654,7 +647,7 @@ def build_stage(args: argparse.Namespace, log: Log, train_seconds: float = 0.0) 
     known = words.tag_known
     text_map = fit_text_map(words.tag_pretrained[known], tag_vectors[known, :dim], words.prior, ridge=1.0)
     text_map = np.hstack([text_map, np.zeros((text_map.shape[0], vc + 1), dtype=np.float32)])
-    deployed = Deployed(tower.float().to(memory_format=torch.contiguous_format), emb_corel, labels, k, tau).eval()
+    deployed = Deployed(tower.float().to(memory_format=torch.contiguous_format), nb, proj, desc, labels).eval()
     name = args.name
     with tempfile.TemporaryDirectory(prefix="attalos-default-") as tmp:
         onnx_path = Path(tmp) / "encoder.onnx"
@@ -670,7 +663,12 @@ def build_stage(args: argparse.Namespace, log: Log, train_seconds: float = 0.0) 
         f_diff = float(np.abs(got[:, :dim] - ref[:, :dim]).max() / np.abs(ref[:, :dim]).max())
         s_ref, s_got = ref @ tag_vectors.T, got @ tag_vectors.T
         same_top5 = float(np.mean([set(np.argsort(-a)[:5]) == set(np.argsort(-g)[:5]) for a, g in zip(s_ref, s_got)]))
-        log(f"ONNX (float16 weights) vs torch: relative max diff {f_diff:.2e}, same top-5 tags on {same_top5:.0%}")
+        idx16 = va[:16]
+        v_np = per_word_votes(combined_distance({n: desc[n][idx16] for n in nb.weights}, desc, nb), labels,
+                              nb.k1, nb.tau)
+        v_diff = float(np.abs(got[:, dim:dim + vc] - v_np).max())
+        log(f"ONNX (float16 weights) vs torch: relative max diff {f_diff:.2e}, same top-5 tags on {same_top5:.0%}; "
+            f"label-transfer votes vs numpy: max abs diff {v_diff:.2e}")
         if f_diff > 0.02:
             raise TrainError(f"exported encoder disagrees with torch (relative diff {f_diff:.3g})")
         ts = words.text
@@ -686,15 +684,20 @@ def build_stage(args: argparse.Namespace, log: Log, train_seconds: float = 0.0) 
             "tiny_imagenet_names": len(words.tiny_idx), "tag_layer": args.tag_layer, "tag_init": args.tag_init,
             "loss": "softmax cross-entropy over all tags for Corel photos (K = V negatives); over the Tiny ImageNet "
                     "names for Tiny ImageNet photos",
-            "deployment": {"test_time_flip": True, "label_transfer_k": k, "label_transfer_tau": tau,
+            "deployment": {"test_time_flip": True, "label_transfer": "2PKNN per-word neighbours",
+                           "label_transfer_k1": nb.k1, "label_transfer_tau": nb.tau,
+                           "label_transfer_descriptors": {n: {"weight": w, "scale": nb.scale[n],
+                                                              "dims": int(desc[n].shape[1])}
+                                                          for n, w in nb.weights.items()},
                            "label_transfer_weight": b, "frequency_calibration_beta": beta,
-                           "label_transfer_bank": f"{len(corel_all)} Corel-5k train photos (embeddings and tags, "
+                           "label_transfer_bank": f"{len(corel_all)} Corel-5k train photos (descriptors and tags, "
                                                   "no pixels)",
                            "sigmoid_corel": [a_c, c_c], "sigmoid_other": [a_t, c_t],
                            "embedding_layout": f"[f(x) {dim}, label-transfer votes {vc}, constant 1]"},
             "held_out_choice": {"model_only_f1": base_f1, "model_only_n_plus": base_np, "f1": f1, "n_plus": npl,
                                 "grid_top5": [list(r) for r in results[:5]]},
             "onnx_exporter": kind, "onnx_relative_diff": f_diff, "onnx_same_top5": same_top5,
+            "onnx_votes_max_abs_diff": v_diff,
             "seconds_training": round(sum(h.get("seconds", 0) for h in ck["history"]), 1),
             "seed": args.seed,
             "note": args.note,
@@ -739,10 +742,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help="where decoded photos are cached between runs ('' for none); never inside the repo")
     p.add_argument("--backbone", default="resnet18_l3")
     p.add_argument("--image-size", type=int, default=96)
+    p.add_argument("--resize", type=int, default=0,
+                   help="the app resizes the shorter side to this before the centre crop (0: --image-size)")
+    p.add_argument("--descriptor-dim", type=int, default=64,
+                   help="PCA dimensions kept of each hand-crafted descriptor in the label-transfer bank")
     p.add_argument("--tiny-size", type=int, default=64, help="Tiny ImageNet crop size at the full --image-size")
     p.add_argument("--progressive", default="0.35:64,0.7:80",
                    help="progressive resizing, FRACTION_OF_EPOCHS:PIXELS,... ('' for none)")
-    p.add_argument("--epochs", type=int, default=20, help="passes over the Corel train photos")
+    p.add_argument("--epochs", type=int, default=30, help="passes over the Corel train photos")
     p.add_argument("--batch-size", type=int, default=64, help="Corel photos per step")
     p.add_argument("--tiny-batch", type=int, default=32, help="Tiny ImageNet photos per step (0: Corel only)")
     p.add_argument("--tiny-weight", type=float, default=0.5)

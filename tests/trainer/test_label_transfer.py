@@ -1,0 +1,129 @@
+"""The default model's label transfer: hand-crafted descriptors and per-word neighbour votes,
+checked in numpy and through the exported ONNX graph the app runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from trainer.data import IMAGENET_MEAN, IMAGENET_STD
+from trainer.export import export_onnx
+from trainer.handcrafted import Handcrafted, rgb_to_hsv, rgb_to_lab01
+from trainer.label_transfer import (Deployed, Neighbourhood, choose_neighbourhood, combined_distance, fit_projection,
+                                    normalise, per_word_votes)
+from trainer.evaluate import lear
+
+MEAN = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+STD = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+
+
+def normalised(rgb: torch.Tensor) -> torch.Tensor:
+    return (rgb - MEAN) / STD
+
+
+def test_colour_spaces_of_known_colours() -> None:
+    px = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [1.0, 1.0, 1.0], [0.0, 0.0, 0.0]]).T.reshape(1, 3, 2, 2)
+    hsv = rgb_to_hsv(px).reshape(3, 4).T
+    assert torch.allclose(hsv[0], torch.tensor([0.0, 1.0, 1.0]), atol=1e-5)  # red
+    assert torch.allclose(hsv[1], torch.tensor([1 / 3, 1.0, 1.0]), atol=1e-5)  # green
+    assert torch.allclose(hsv[2, 1:], torch.tensor([0.0, 1.0]), atol=1e-5)  # white: no saturation
+    lab = rgb_to_lab01(px).reshape(3, 4).T
+    assert lab[2, 0] > 0.99 and abs(lab[2, 1] - 0.5) < 0.01 and abs(lab[2, 2] - 0.5) < 0.01  # white
+    assert lab[3, 0] < 0.01  # black
+    assert lab[0, 1] > 0.75  # red is far along +a
+
+
+def test_histograms_sum_to_one_and_find_the_colour() -> None:
+    img = torch.zeros(2, 3, 48, 48)
+    img[0, 0] = 0.9  # a red photo
+    img[1, 2, 24:] = 0.9  # black above, blue below
+    d = Handcrafted()(normalised(img))
+    for name in ("rgb", "hsv", "lab", "rgb3", "hsv3"):
+        assert torch.allclose((d[name] ** 2).sum(1), torch.ones(2), atol=1e-4), name  # root-histograms
+    red_bin = (7 * 8 + 0) * 8 + 0
+    assert d["rgb"][0, red_bin] == pytest.approx(1.0, abs=1e-5)
+    # layout: the top strip of photo 2 is all black, the bottom all blue
+    top, bottom = d["rgb3"][1, :64], d["rgb3"][1, 128:]
+    assert top[0] > 0.5 and bottom[3] > 0.5 and top[3] == 0 and bottom[0] == 0
+    assert d["gabor"][0].abs().sum() < 1e-4 < d["gabor"][1].abs().sum()  # only photo 2 has an edge
+
+
+def test_per_word_votes_let_a_rare_word_win_against_a_frequent_one() -> None:
+    # 30 "sky" photos near the query, one "tiger" photo nearer still: a plain 10-NN vote says sky, sky, sky
+    rng = np.random.default_rng(0)
+    bank = np.concatenate([rng.normal(0.5, 0.05, (30, 4)), [[0.02, 0, 0, 0]], rng.normal(3, 0.1, (10, 4))])
+    labels = np.zeros((41, 3), np.uint8)
+    labels[:30, 0] = 1  # sky
+    labels[30, 1] = 1  # tiger
+    labels[31:, 2] = 1  # far away word
+    d = np.linalg.norm(np.zeros((1, 4)) - bank, axis=1)[None]
+    votes = per_word_votes(d.astype(np.float32), labels, k1=3, tau=0.2)
+    assert votes.sum() == pytest.approx(1.0, abs=1e-5)
+    assert votes[0, 1] > 0.3 and votes[0, 2] < 1e-3  # the tiger is suggested, the far word is not
+
+
+def test_neighbourhood_search_trusts_the_informative_descriptor() -> None:
+    rng = np.random.default_rng(1)
+    n, v = 400, 8
+    centres = rng.normal(size=(v, 6)) * 3
+    word = rng.integers(0, v, n)
+    labels = np.eye(v, dtype=np.uint8)[word]
+    good = (centres[word] + rng.normal(size=(n, 6))).astype(np.float32)
+    noise = rng.normal(size=(n, 6)).astype(np.float32) * 4
+    desc = {"good": good, "noise": noise}
+    q, b = {k: x[:100] for k, x in desc.items()}, {k: x[100:] for k, x in desc.items()}
+
+    def score(votes: np.ndarray) -> float:
+        return lear(votes, labels[:100].astype(bool), 1)["f1"]
+
+    nb, best = choose_neighbourhood(q, b, labels[100:], score, lambda s: None, rounds=1)
+    assert best > 0.8
+    assert nb.weights.get("good", 0) > nb.weights.get("noise", 0)
+
+
+class TinyTower(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, stride=2)
+        self.proj = nn.Linear(8, 5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.proj(torch.relu(self.conv(x)).mean((2, 3)))
+
+
+def test_exported_graph_computes_the_numpy_votes(tmp_path: Path) -> None:
+    import onnxruntime as ort
+
+    torch.manual_seed(0)
+    tower = TinyTower().eval()
+    gen = torch.Generator().manual_seed(1)
+    photos = normalised(torch.rand(40, 3, 32, 32, generator=gen))
+    with torch.no_grad():
+        f = ((tower(photos) + tower(photos.flip(3))) * 0.5).numpy()
+        hand = {k: v.numpy() for k, v in Handcrafted()(photos).items()}
+    proj = {k: fit_projection(v[:30], 6) for k, v in hand.items()}
+    desc = {k: proj[k](v) for k, v in hand.items()}
+    desc["cnn"] = normalise(f)
+    from trainer.label_transfer import Projection
+
+    proj["cnn"] = Projection(np.zeros(5, np.float32), None)
+    labels = (np.random.default_rng(2).random((30, 7)) < 0.3).astype(np.uint8)
+    labels[:, 6] = 0
+    labels[0, 6] = 1  # a word with one photo: fewer than k1 neighbours
+    scale = {k: float(np.mean(np.linalg.norm(d[:30, None] - d[None, :30], axis=2))) for k, d in desc.items()}
+    nb = Neighbourhood({"rgb": 1.0, "hsv3": 0.5, "gabor": 1.0, "cnn": 2.0}, scale, k1=3, tau=0.2)
+    bank = {k: d[:30] for k, d in desc.items()}
+    want = per_word_votes(combined_distance({k: d[30:] for k, d in desc.items()}, bank, nb), labels, 3, 0.2)
+    model = Deployed(tower, nb, proj, bank, labels).eval()
+    path = tmp_path / "encoder.onnx"
+    export_onnx(model, 32, path, "legacy")  # type: ignore[arg-type]
+    got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(
+        ["embeddings"], {"images": photos[30:].numpy()})[0]
+    assert got.shape == (10, 5 + 7 + 1)
+    np.testing.assert_allclose(got[:, :5], f[30:], atol=1e-4)
+    np.testing.assert_allclose(got[:, 5:12], want, atol=2e-3)  # float16 bank
+    np.testing.assert_allclose(got[:, 12], 1.0)

@@ -1,0 +1,201 @@
+"""Nearest-neighbour label transfer for the default model, chosen in numpy, deployed in ONNX.
+
+The default model tags a photo with the words of the training photos that look most like it
+(2PKNN, Verma & Jawahar 2012): for every word, the ``k1`` nearest training photos that carry the
+word vote with a kernel ``exp(-(d - d_min) / tau)``. Taking neighbours *per word* is what lets a
+rare word compete with "sky" and "water", which a plain k-nearest-neighbour vote drowns.
+
+"Nearest" is a weighted sum of distances over several descriptors (JEC, TagProp): the CNN's
+flip-averaged embedding (cosine geometry) and the hand-crafted colour, layout and texture
+descriptors of :mod:`trainer.handcrafted`. Each descriptor is reduced by PCA (so the stored bank
+fits the bundle) and its Euclidean distance is divided by its mean over training pairs, so that
+the weights mean the same for every descriptor. The weights, ``k1`` and ``tau`` are chosen on
+held-out training photos; :class:`Deployed` computes exactly the same votes inside the encoder.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from .handcrafted import Handcrafted
+
+Score = Callable[[np.ndarray], float]
+FAR = 1e4  # distance of the padding slots of the per-word neighbour lists (their kernel is exp(-1e4/tau) = 0)
+
+
+# ------------------------------------------------------------------------------------------- descriptors
+@dataclass
+class Projection:
+    """Centre and PCA basis of one descriptor (``basis`` None: used as it is)."""
+
+    mean: np.ndarray
+    basis: np.ndarray | None
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        z = x - self.mean
+        return (z @ self.basis if self.basis is not None else z).astype(np.float32)
+
+
+def fit_projection(x: np.ndarray, dim: int) -> Projection:
+    """PCA to ``dim`` components (none when the descriptor is already that small)."""
+    mean = x.mean(0).astype(np.float32)
+    if x.shape[1] <= dim:
+        return Projection(mean, None)
+    z = (x - mean).astype(np.float64)
+    _, vecs = np.linalg.eigh(z.T @ z)
+    return Projection(mean, vecs[:, ::-1][:, :dim].astype(np.float32).copy())
+
+
+def normalise(e: np.ndarray) -> np.ndarray:
+    return (e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-6)).astype(np.float32)
+
+
+def euclidean(q: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """All pairwise Euclidean distances [Nq, Nb] through one matrix product (as the graph does)."""
+    d2 = (q * q).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * (q @ b.T)
+    return np.sqrt(np.maximum(d2, 0.0))
+
+
+# ------------------------------------------------------------------------------------------- the votes
+@dataclass
+class Neighbourhood:
+    """Everything the per-word vote needs besides the bank: weights per descriptor, k1, tau."""
+
+    weights: dict[str, float]
+    scale: dict[str, float] = field(default_factory=dict)
+    k1: int = 5
+    tau: float = 0.2
+
+
+def combined_distance(q: dict[str, np.ndarray], b: dict[str, np.ndarray], nb: Neighbourhood) -> np.ndarray:
+    total = sum(w for w in nb.weights.values())
+    d = np.zeros((len(next(iter(q.values()))), len(next(iter(b.values())))), dtype=np.float32)
+    for name, w in nb.weights.items():
+        if w:
+            d += (w / (nb.scale[name] * total)) * euclidean(q[name], b[name])
+    return d
+
+
+def word_lists(labels: np.ndarray, at_least: int = 1) -> np.ndarray:
+    """[V, max count] bank indices of the photos carrying each word, padded with ``len(labels)``."""
+    lists = [np.flatnonzero(labels[:, v]) for v in range(labels.shape[1])]
+    width = max(at_least, max(len(x) for x in lists))
+    out = np.full((labels.shape[1], width), len(labels), dtype=np.int64)
+    for v, x in enumerate(lists):
+        out[v, : len(x)] = x
+    return out
+
+
+def per_word_votes(dist: np.ndarray, labels: np.ndarray, k1: int, tau: float) -> np.ndarray:
+    """2PKNN votes [Nq, V]: kernel sum over each word's k1 nearest photos, normalised over the words."""
+    dmin = dist.min(1, keepdims=True)
+    out = np.zeros((dist.shape[0], labels.shape[1]), dtype=np.float32)
+    for v in range(labels.shape[1]):
+        idx = np.flatnonzero(labels[:, v])
+        k = min(k1, len(idx))
+        if k == 0:
+            continue
+        near = np.partition(dist[:, idx], k - 1, axis=1)[:, :k]
+        out[:, v] = np.exp(-(near - dmin) / tau).sum(1)
+    return out / np.maximum(out.sum(1, keepdims=True), 1e-12)
+
+
+def choose_neighbourhood(q: dict[str, np.ndarray], b: dict[str, np.ndarray], labels: np.ndarray,
+                         score: Callable[[np.ndarray], float], log: Callable[[str], None],
+                         rounds: int = 2) -> tuple[Neighbourhood, float]:
+    """Coordinate search for the descriptor weights, then k1 and tau, maximising ``score(votes)``.
+
+    The distances of each descriptor are computed once; every trial only re-weights them.
+    """
+    names = list(q)
+    single = {n: euclidean(q[n], b[n]) for n in names}
+    scale = {n: float(single[n].mean()) or 1.0 for n in names}
+    nb = Neighbourhood({n: 1.0 for n in names}, scale)
+
+    def trial(weights: dict[str, float], k1: int, tau: float) -> float:
+        if not any(weights.values()):
+            return -1.0
+        tot = sum(weights.values())
+        d = sum((w / (scale[n] * tot)) * single[n] for n, w in weights.items() if w)
+        return score(per_word_votes(d, labels, k1, tau))
+
+    def tune_kernel(best: float) -> float:
+        for k1 in (2, 3, 5, 8):
+            for tau in (0.05, 0.1, 0.2, 0.4):
+                s = trial(nb.weights, k1, tau)
+                if s > best:
+                    best, nb.k1, nb.tau = s, k1, tau
+        return best
+
+    for n in names:
+        log(f"  label transfer on {n} alone: {trial({n: 1.0}, nb.k1, nb.tau):.3f}")
+    best = tune_kernel(trial(nb.weights, nb.k1, nb.tau))
+    log(f"  all descriptors, equal weights: {best:.3f} (k1={nb.k1}, tau={nb.tau})")
+    for r in range(rounds):
+        for n in names:
+            for m in (0.0, 0.5, 2.0):
+                w = dict(nb.weights)
+                w[n] = w[n] * m
+                s = trial(w, nb.k1, nb.tau)
+                if s > best:
+                    best, nb.weights = s, w
+        best = tune_kernel(best)
+        log(f"  round {r + 1}: {best:.3f} (k1={nb.k1}, tau={nb.tau}) weights "
+            + ", ".join(f"{n} {w:g}" for n, w in nb.weights.items()))
+    nb.weights = {n: w for n, w in nb.weights.items() if w}
+    return nb, best
+
+
+# -------------------------------------------------------------------------------------------- the graph
+class Deployed(nn.Module):
+    """What the bundle's encoder.onnx computes: ``[f(x), per-word label-transfer votes, 1]``.
+
+    ``f(x)`` is the tower's embedding averaged with its mirror image's; the votes are those of
+    :func:`per_word_votes` over the stored bank (PCA-reduced descriptors of the training photos,
+    float16) and their word lists.
+    """
+
+    def __init__(self, tower: nn.Module, nb: Neighbourhood, projections: dict[str, Projection],
+                 bank: dict[str, np.ndarray], labels: np.ndarray) -> None:
+        super().__init__()
+        self.tower = tower
+        self.hand = Handcrafted()
+        self.names = list(nb.weights)
+        total = sum(nb.weights.values())
+        self.coef = [nb.weights[n] / (nb.scale[n] * total) for n in self.names]
+        for i, n in enumerate(self.names):
+            p = projections[n]
+            self.register_buffer(f"mean{i}", torch.from_numpy(p.mean))
+            if p.basis is not None:
+                self.register_buffer(f"basis{i}", torch.from_numpy(p.basis.astype(np.float16)))
+            b16 = bank[n].astype(np.float16)
+            self.register_buffer(f"bank{i}", torch.from_numpy(b16))
+            self.register_buffer(f"norm{i}", torch.from_numpy((b16.astype(np.float32) ** 2).sum(1)))
+        self.projected = [projections[n].basis is not None for n in self.names]
+        self.register_buffer("lists", torch.from_numpy(word_lists(labels, nb.k1).astype(np.int16)))
+        self.k1, self.tau = nb.k1, nb.tau
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        f = (self.tower(images) + self.tower(images.flip(3))) * 0.5
+        feats = self.hand(images)
+        feats["cnn"] = f / f.norm(dim=1, keepdim=True).clamp_min(1e-6)
+        dist = torch.zeros(images.shape[0], self.bank0.shape[0])
+        for i, n in enumerate(self.names):
+            z = feats[n] - getattr(self, f"mean{i}")
+            if self.projected[i]:
+                z = z @ getattr(self, f"basis{i}").float()
+            bank = getattr(self, f"bank{i}").float()
+            d2 = (z * z).sum(1, keepdim=True) + getattr(self, f"norm{i}") - 2.0 * (z @ bank.t())
+            dist = dist + self.coef[i] * d2.clamp_min(0.0).sqrt()
+        padded = torch.cat([dist, torch.full_like(dist[:, :1], FAR)], dim=1)
+        per_word = padded[:, self.lists.long()]  # [B, V, max count]
+        near = -(-per_word).topk(self.k1, dim=2).values
+        dmin = dist.min(dim=1, keepdim=True).values.unsqueeze(2)
+        s = torch.exp(-(near - dmin) / self.tau).sum(2)
+        votes = s / s.sum(1, keepdim=True).clamp_min(1e-12)
+        return torch.cat([f, votes, torch.ones_like(f[:, :1])], dim=1)
