@@ -436,7 +436,8 @@ def app_decoder(pre: Any) -> Callable[[Path], np.ndarray]:
 @torch.no_grad()
 def describe(tower: Tower, paths: Sequence[Path], pre: Any,
              batch: int = 128) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Each photo decoded as the app decodes it: the flip-averaged embedding and the hand-crafted descriptors."""
+    """Each photo decoded as the app decodes it: the flip-averaged embedding, and the descriptors of the
+    label transfer (hand-crafted ones and ``trunk``, the flip-averaged trunk features before the projection)."""
     decode = app_decoder(pre)
     hand = Handcrafted().eval()
     tower.eval()
@@ -447,7 +448,9 @@ def describe(tower: Tower, paths: Sequence[Path], pre: Any,
         for k, v in hand(x).items():
             feats.setdefault(k, []).append(v.numpy())
         x = x.contiguous(memory_format=torch.channels_last)
-        out.append(((tower(x) + tower(x.flip(3))) * 0.5).numpy())
+        t = (tower.trunk(x) + tower.trunk(x.flip(3))) * 0.5  # the projection is linear: f = proj(mean)
+        feats.setdefault("trunk", []).append(normalise(t.numpy()))
+        out.append(tower.proj(t).numpy())
     return np.concatenate(out).astype(np.float32), {k: np.concatenate(v) for k, v in feats.items()}
 
 
@@ -606,7 +609,7 @@ def build_stage(args: argparse.Namespace, log: Log, train_seconds: float = 0.0) 
         return max(lear_f1(v - beta * corel_logf, corel_truth)[0] for beta in (0.0, 0.0025, 0.005, 0.01))
 
     log("choosing the label-transfer neighbourhood on the held-out Corel photos:")
-    nb, nb_f1 = choose_neighbourhood({n: d[va] for n, d in desc.items()}, {n: d[tr] for n, d in desc.items()},
+    nb, nb_f1, nb_record = choose_neighbourhood({n: d[va] for n, d in desc.items()}, {n: d[tr] for n, d in desc.items()},
                                      labels[tr], votes_f1, log)
     votes_va = per_word_votes(combined_distance({n: desc[n][va] for n in nb.weights},
                                                 {n: desc[n][tr] for n in nb.weights}, nb),
@@ -695,6 +698,7 @@ def build_stage(args: argparse.Namespace, log: Log, train_seconds: float = 0.0) 
                            "sigmoid_corel": [a_c, c_c], "sigmoid_other": [a_t, c_t],
                            "embedding_layout": f"[f(x) {dim}, label-transfer votes {vc}, constant 1]"},
             "held_out_choice": {"model_only_f1": base_f1, "model_only_n_plus": base_np, "f1": f1, "n_plus": npl,
+                                "label_transfer_f1": nb_record,
                                 "grid_top5": [list(r) for r in results[:5]]},
             "onnx_exporter": kind, "onnx_relative_diff": f_diff, "onnx_same_top5": same_top5,
             "onnx_votes_max_abs_diff": v_diff,

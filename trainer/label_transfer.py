@@ -107,10 +107,12 @@ def per_word_votes(dist: np.ndarray, labels: np.ndarray, k1: int, tau: float) ->
 
 def choose_neighbourhood(q: dict[str, np.ndarray], b: dict[str, np.ndarray], labels: np.ndarray,
                          score: Callable[[np.ndarray], float], log: Callable[[str], None],
-                         rounds: int = 2) -> tuple[Neighbourhood, float]:
+                         rounds: int = 2) -> tuple[Neighbourhood, float, dict[str, float]]:
     """Coordinate search for the descriptor weights, then k1 and tau, maximising ``score(votes)``.
 
     The distances of each descriptor are computed once; every trial only re-weights them.
+    Returns the neighbourhood, its score and the scores of the milestones (each descriptor alone,
+    equal weights, each round) for the model card.
     """
     names = list(q)
     single = {n: euclidean(q[n], b[n]) for n in names}
@@ -132,9 +134,12 @@ def choose_neighbourhood(q: dict[str, np.ndarray], b: dict[str, np.ndarray], lab
                     best, nb.k1, nb.tau = s, k1, tau
         return best
 
+    record: dict[str, float] = {}
     for n in names:
-        log(f"  label transfer on {n} alone: {trial({n: 1.0}, nb.k1, nb.tau):.3f}")
+        record[f"{n} alone"] = trial({n: 1.0}, nb.k1, nb.tau)
+        log(f"  label transfer on {n} alone: {record[n + ' alone']:.3f}")
     best = tune_kernel(trial(nb.weights, nb.k1, nb.tau))
+    record["all, equal weights"] = best
     log(f"  all descriptors, equal weights: {best:.3f} (k1={nb.k1}, tau={nb.tau})")
     for r in range(rounds):
         for n in names:
@@ -145,15 +150,18 @@ def choose_neighbourhood(q: dict[str, np.ndarray], b: dict[str, np.ndarray], lab
                 if s > best:
                     best, nb.weights = s, w
         best = tune_kernel(best)
+        record[f"all, weights searched (round {r + 1})"] = best
         log(f"  round {r + 1}: {best:.3f} (k1={nb.k1}, tau={nb.tau}) weights "
             + ", ".join(f"{n} {w:g}" for n, w in nb.weights.items()))
     nb.weights = {n: w for n, w in nb.weights.items() if w}
-    return nb, best
+    return nb, best, record
 
 
 # -------------------------------------------------------------------------------------------- the graph
 class Deployed(nn.Module):
     """What the bundle's encoder.onnx computes: ``[f(x), per-word label-transfer votes, 1]``.
+
+    ``tower`` is a :class:`trainer.model.Tower` (trunk, then a linear projection into the word space).
 
     ``f(x)`` is the tower's embedding averaged with its mirror image's; the votes are those of
     :func:`per_word_votes` over the stored bank (PCA-reduced descriptors of the training photos,
@@ -181,8 +189,10 @@ class Deployed(nn.Module):
         self.k1, self.tau = nb.k1, nb.tau
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        f = (self.tower(images) + self.tower(images.flip(3))) * 0.5
+        t = (self.tower.trunk(images) + self.tower.trunk(images.flip(3))) * 0.5
+        f = self.tower.proj(t)  # = the mean of the two embeddings: the projection is linear
         feats = self.hand(images)
+        feats["trunk"] = t / t.norm(dim=1, keepdim=True).clamp_min(1e-6)
         feats["cnn"] = f / f.norm(dim=1, keepdim=True).clamp_min(1e-6)
         dist = torch.zeros(images.shape[0], self.bank0.shape[0])
         for i, n in enumerate(self.names):

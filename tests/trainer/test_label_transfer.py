@@ -16,6 +16,7 @@ from trainer.handcrafted import Handcrafted, rgb_to_hsv, rgb_to_lab01
 from trainer.label_transfer import (Deployed, Neighbourhood, choose_neighbourhood, combined_distance, fit_projection,
                                     normalise, per_word_votes)
 from trainer.evaluate import lear
+from trainer.model import Tower
 
 MEAN = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
 STD = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
@@ -80,31 +81,28 @@ def test_neighbourhood_search_trusts_the_informative_descriptor() -> None:
     def score(votes: np.ndarray) -> float:
         return lear(votes, labels[:100].astype(bool), 1)["f1"]
 
-    nb, best = choose_neighbourhood(q, b, labels[100:], score, lambda s: None, rounds=1)
+    nb, best, record = choose_neighbourhood(q, b, labels[100:], score, lambda s: None, rounds=1)
     assert best > 0.8
+    assert record["good alone"] > record["noise alone"]
     assert nb.weights.get("good", 0) > nb.weights.get("noise", 0)
 
 
-class TinyTower(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(3, 8, 3, stride=2)
-        self.proj = nn.Linear(8, 5)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.proj(torch.relu(self.conv(x)).mean((2, 3)))
+def tiny_tower() -> Tower:
+    trunk = nn.Sequential(nn.Conv2d(3, 8, 3, stride=2), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+    return Tower(trunk, 8, 5)
 
 
 def test_exported_graph_computes_the_numpy_votes(tmp_path: Path) -> None:
     import onnxruntime as ort
 
     torch.manual_seed(0)
-    tower = TinyTower().eval()
+    tower = tiny_tower().eval()
     gen = torch.Generator().manual_seed(1)
     photos = normalised(torch.rand(40, 3, 32, 32, generator=gen))
     with torch.no_grad():
         f = ((tower(photos) + tower(photos.flip(3))) * 0.5).numpy()
         hand = {k: v.numpy() for k, v in Handcrafted()(photos).items()}
+        hand["trunk"] = normalise(((tower.trunk(photos) + tower.trunk(photos.flip(3))) * 0.5).numpy())
     proj = {k: fit_projection(v[:30], 6) for k, v in hand.items()}
     desc = {k: proj[k](v) for k, v in hand.items()}
     desc["cnn"] = normalise(f)
@@ -115,7 +113,7 @@ def test_exported_graph_computes_the_numpy_votes(tmp_path: Path) -> None:
     labels[:, 6] = 0
     labels[0, 6] = 1  # a word with one photo: fewer than k1 neighbours
     scale = {k: float(np.mean(np.linalg.norm(d[:30, None] - d[None, :30], axis=2))) for k, d in desc.items()}
-    nb = Neighbourhood({"rgb": 1.0, "hsv3": 0.5, "gabor": 1.0, "cnn": 2.0}, scale, k1=3, tau=0.2)
+    nb = Neighbourhood({"rgb": 1.0, "hsv3": 0.5, "gabor": 1.0, "trunk": 1.0, "cnn": 2.0}, scale, k1=3, tau=0.2)
     bank = {k: d[:30] for k, d in desc.items()}
     want = per_word_votes(combined_distance({k: d[30:] for k, d in desc.items()}, bank, nb), labels, 3, 0.2)
     model = Deployed(tower, nb, proj, bank, labels).eval()
