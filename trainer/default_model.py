@@ -58,7 +58,7 @@ from attalos_desktop.core.tags import normalize_tag
 
 from .data import IMAGENET_MEAN, IMAGENET_STD, Record, Vocabulary, crop_tensor, load_rgb, preprocessing_for, read_labels
 from .errors import TrainError
-from .handcrafted import Handcrafted
+from .handcrafted import VERSION as HANDCRAFTED_VERSION, Handcrafted
 from .label_transfer import (Deployed, Projection, choose_neighbourhood, combined_distance, fit_projection, normalise,
                              per_word_votes)
 from .model import Tower
@@ -571,7 +571,7 @@ def build_stage(args: argparse.Namespace, log: Log, train_seconds: float = 0.0) 
     if args.plain:
         return plain_export(args, log, tower, tag_w, words, ck, hold, pre)
     t0 = time.perf_counter()
-    emb_cache = Path(str(args.checkpoint) + f".desc-e{ck['epoch']}-{pre.resize}.npz")
+    emb_cache = Path(str(args.checkpoint) + f".desc{HANDCRAFTED_VERSION}-e{ck['epoch']}-{pre.resize}.npz")
     if emb_cache.is_file() and emb_cache.stat().st_mtime >= Path(args.checkpoint).stat().st_mtime:
         z = np.load(emb_cache)
         emb_corel, emb_tiny = z["corel"], z["tiny"]

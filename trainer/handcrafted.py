@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from .data import IMAGENET_MEAN, IMAGENET_STD
 
 FEATURES = ("rgb", "hsv", "lab", "rgb3", "hsv3", "gabor", "tiny")
+VERSION = 2  # bump when a descriptor's definition changes (cached descriptors are keyed by it)
 
 
 def rgb_to_hsv(x: torch.Tensor) -> torch.Tensor:
@@ -92,12 +93,13 @@ def _derivative_kernels(sigma: float, orientations: int) -> torch.Tensor:
 class Handcrafted(nn.Module):
     """Normalised encoder input [B,3,S,S] -> {name: descriptor [B,D]} (root-histograms, edges, thumbnail)."""
 
-    def __init__(self, grid: int = 4, orientations: int = 4, sigmas: tuple[float, ...] = (1.0, 2.0)) -> None:
+    def __init__(self, grid: int = 4, orientations: int = 4, scales: tuple[int, ...] = (1, 2)) -> None:
         super().__init__()
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
-        self.kernels = nn.ParameterList([nn.Parameter(_derivative_kernels(s, orientations), requires_grad=False)
-                                         for s in sigmas])
+        # one small kernel; the coarser scales filter a 2x, 4x... averaged image (cheaper than wider kernels)
+        self.register_buffer("kernel", _derivative_kernels(1.0, orientations))
+        self.scales = scales
         self.grid = grid
 
     def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -113,10 +115,11 @@ class Handcrafted(nn.Module):
         }
         gray = (0.299 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3])
         edges = []
-        for k in self.kernels:
-            r = k.shape[-1] // 2
-            e = F.conv2d(F.pad(gray, (r, r, r, r), mode="replicate"), k).abs()  # no edge at the border
-            cell = (int(gray.shape[2]) // self.grid, int(gray.shape[3]) // self.grid)  # fixed input size
+        r = self.kernel.shape[-1] // 2
+        for sc in self.scales:
+            g = F.avg_pool2d(gray, sc) if sc > 1 else gray
+            e = F.conv2d(F.pad(g, (r, r, r, r), mode="replicate"), self.kernel).abs()  # no edge at the border
+            cell = (int(g.shape[2]) // self.grid, int(g.shape[3]) // self.grid)  # fixed input size
             edges.append(F.avg_pool2d(e, cell).flatten(1))
         out["gabor"] = torch.cat(edges, dim=1)
         out["tiny"] = F.adaptive_avg_pool2d(lab, 8).flatten(1)

@@ -115,8 +115,10 @@ def test_exported_graph_computes_the_numpy_votes(tmp_path: Path) -> None:
     scale = {k: float(np.mean(np.linalg.norm(d[:30, None] - d[None, :30], axis=2))) for k, d in desc.items()}
     nb = Neighbourhood({"rgb": 1.0, "hsv3": 0.5, "gabor": 1.0, "trunk": 1.0, "cnn": 2.0}, scale, k1=3, tau=0.2)
     bank = {k: d[:30] for k, d in desc.items()}
+    labels[:20, 5] = 1  # a common word: with group widths 4 and 8 the words fall into three groups
     want = per_word_votes(combined_distance({k: d[30:] for k, d in desc.items()}, bank, nb), labels, 3, 0.2)
-    model = Deployed(tower, nb, proj, bank, labels).eval()
+    model = Deployed(tower, nb, proj, bank, labels, group_widths=(4, 8)).eval()
+    assert model.n_groups == 3
     path = tmp_path / "encoder.onnx"
     export_onnx(model, 32, path, "legacy")  # type: ignore[arg-type]
     got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(
