@@ -59,8 +59,8 @@ from attalos_desktop.core.tags import normalize_tag
 from .data import IMAGENET_MEAN, IMAGENET_STD, Record, Vocabulary, crop_tensor, load_rgb, preprocessing_for, read_labels
 from .errors import TrainError
 from .handcrafted import VERSION as HANDCRAFTED_VERSION, Handcrafted
-from .label_transfer import (Deployed, Projection, choose_neighbourhood, combined_distance, fit_projection, normalise,
-                             per_word_votes)
+from .label_transfer import (Deployed, Projection, choose_neighbourhood, combined_distance, fit_projection,
+                             fit_word_sigmoids, normalise, per_word_votes)
 from .model import Tower
 from .textspace import base_map, compose, fit_text_map
 from .train import build_text_side
@@ -543,6 +543,40 @@ def plain_export(args: argparse.Namespace, log: Log, tower: Tower, tag_w: np.nda
     return {"bundle": str(path), "metrics": m}
 
 
+def word_sigmoids(logits_bank: np.ndarray, bank: dict[str, np.ndarray], labels: np.ndarray, nb: Any, b: float,
+                  prior: np.ndarray, s_va: np.ndarray, truth: np.ndarray, corel_cols: np.ndarray,
+                  corel_cal: tuple[float, float], other_cal: tuple[float, float], log: Log) -> dict[str, Any]:
+    """Per-word sigmoids fitted leave-one-out on the bank photos, kept only if the held-out photos gain.
+
+    Returns ``a`` and ``c`` for the Corel words (the shared calibration when the per-word one
+    does not help), the ridge chosen and the held-out F1 / N+ with and without.
+    """
+    d_loo = combined_distance(bank, bank, nb)
+    np.fill_diagonal(d_loo, np.inf)  # each bank photo is tagged by the others
+    s_loo = logits_bank + b * per_word_votes(d_loo, labels, nb.k1, nb.tau) - prior
+    vc = len(corel_cols)
+
+    def held_out(a: np.ndarray, c: np.ndarray) -> tuple[float, int]:
+        p = other_cal[0] * s_va + other_cal[1]
+        p[:, corel_cols] = a * s_va[:, corel_cols] + c
+        return lear_f1(p, truth)
+
+    shared = (np.full(vc, corel_cal[0], np.float32), np.full(vc, corel_cal[1], np.float32))
+    base = held_out(*shared)
+    best: dict[str, Any] = {"a": shared[0], "c": shared[1], "ridge": None, "f1": base[0], "n_plus": base[1],
+                            "shared_f1": base[0], "shared_n_plus": base[1]}
+    for rho in (1.0, 3.0, 10.0, 30.0, 100.0, 300.0):
+        a, c = fit_word_sigmoids(s_loo, labels.astype(bool), corel_cal[0], corel_cal[1], rho)
+        f1, npl = held_out(a, c)
+        log(f"  per-word sigmoids, ridge {rho:g}: held-out F1 {f1:.3f} N+ {npl} (shared calibration {base[0]:.3f} "
+            f"N+ {base[1]})")
+        if (f1, npl) > (best["f1"], best["n_plus"]):
+            best.update(a=a, c=c, ridge=rho, f1=f1, n_plus=npl)
+    log(f"per-word sigmoids: {'ridge ' + format(best['ridge'], 'g') if best['ridge'] else 'not used'} "
+        f"(held-out F1 {best['f1']:.3f} N+ {best['n_plus']})")
+    return best
+
+
 def build_stage(args: argparse.Namespace, log: Log, train_seconds: float = 0.0) -> dict[str, Any]:
     from .evaluate import evaluate_bundle, truth_matrix
     from .export import export_onnx
@@ -638,11 +672,14 @@ def build_stage(args: argparse.Namespace, log: Log, train_seconds: float = 0.0) 
         y_all = np.concatenate([t_truth[:, tiny_only].ravel(), np.zeros(s_va[:, tiny_only].size, bool)])
         a_t, c_t = fit_logistic(s_all, y_all)
     log(f"calibration: Corel words sigmoid({a_c:.3f}*s{c_c:+.3f}), other tags sigmoid({a_t:.3f}*s{c_t:+.3f})")
-    # --- the deployed tag matrix over [f, votes, 1]
     vc = len(words.corel_idx)
+    word_cal = word_sigmoids(emb_corel[tr] @ tag_w[corel_cols].T, {n: desc[n][tr] for n in nb.weights},
+                             labels[tr], nb, b, beta * logf[corel_cols], s_va, truth, corel_cols, (a_c, c_c),
+                             (a_t, c_t), log)
+    # --- the deployed tag matrix over [f, votes, 1]
     A = np.full(len(tags), a_t, dtype=np.float64)
     C = np.full(len(tags), c_t, dtype=np.float64)
-    A[corel_cols], C[corel_cols] = a_c, c_c
+    A[corel_cols], C[corel_cols] = word_cal["a"], word_cal["c"]
     tag_vectors = np.zeros((len(tags), dim + vc + 1), dtype=np.float32)
     tag_vectors[:, :dim] = A[:, None] * tag_w
     tag_vectors[corel_cols, dim + np.arange(vc)] = (A[corel_cols] * b)
@@ -696,6 +733,8 @@ def build_stage(args: argparse.Namespace, log: Log, train_seconds: float = 0.0) 
                            "label_transfer_bank": f"{len(corel_all)} Corel-5k train photos (descriptors and tags, "
                                                   "no pixels)",
                            "sigmoid_corel": [a_c, c_c], "sigmoid_other": [a_t, c_t],
+                           "per_word_sigmoids": {k2: word_cal[k2] for k2 in ("ridge", "f1", "n_plus", "shared_f1",
+                                                                             "shared_n_plus")},
                            "embedding_layout": f"[f(x) {dim}, label-transfer votes {vc}, constant 1]"},
             "held_out_choice": {"model_only_f1": base_f1, "model_only_n_plus": base_np, "f1": f1, "n_plus": npl,
                                 "label_transfer_f1": nb_record,
