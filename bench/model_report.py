@@ -521,6 +521,11 @@ def write_card(rep: dict[str, Any], path: Path) -> None:
               f"{_f(r['zero_shot_map'])} ({_f(r['zero_shot_chance_map'])}) | "
               f"{_f(cc.get('top1'))} / {_f(cc.get('top5'))} (chance {_f(cc.get('chance_top1'))}) |")
         a("")
+        if len({(r["backbone"], r["image_size"]) for r in ab}) > 1:
+            a("The rows are the backbone/resolution ablation: the same recipe, budget (epochs over the same photos) "
+              "and held-out words, differing only in the tower or its input size; each was exported with the same "
+              "resize rule (shorter side 8/7 of the input, centre crop).")
+            a("")
         a(f"Held-out words: {', '.join(base['held_out_words'] or [])}.")
     else:
         a("Not run (see *Left out* below).")
