@@ -407,7 +407,7 @@ def train_stage(args: argparse.Namespace, log: Log) -> dict[str, Any]:
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            ep_loss += float(loss_c)
+            ep_loss += float(loss_c.detach())
             ep_lt += lt
             if s % 10 == 0:
                 el = time.perf_counter() - t0
