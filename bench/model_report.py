@@ -113,7 +113,7 @@ def layout(bundle: Any) -> tuple[int, int]:
     dep = bundle.manifest.get("training", {}).get("deployment")
     if not dep:
         return bundle.dim, 0
-    m = re.match(r"\[f\(x\) (\d+), label-transfer votes (\d+), constant 1\]", dep["embedding_layout"])
+    m = re.match(r"\[f\(x\) (\d+), label-transfer votes (\d+), constant 1", dep["embedding_layout"])
     return int(m.group(1)), int(m.group(2))
 
 

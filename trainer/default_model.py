@@ -639,7 +639,11 @@ def build_stage(args: argparse.Namespace, log: Log, train_seconds: float = 0.0) 
     # --- choices on the held-out Corel photos: bank = the other train photos
     val_recs = [corel_all[i] for i in va]
     truth = truth_matrix(val_recs, tags)
-    logits = emb_corel[va] @ tag_w.T
+    # The deployed embedding carries f(x) at a fixed length (see label_transfer.Deployed), so the
+    # model's own scores are computed on that rescaled f throughout.
+    f_scale = float(np.linalg.norm(emb_corel, axis=1).mean())
+    f_fixed = f_scale * normalise(emb_corel)
+    logits = f_fixed[va] @ tag_w.T
     logf = np.log(words.vocab.freq.astype(np.float64))
     onehot = np.zeros((len(words.corel_idx), len(tags)), dtype=np.float32)
     onehot[np.arange(len(words.corel_idx)), words.corel_idx] = 1.0
@@ -673,7 +677,7 @@ def build_stage(args: argparse.Namespace, log: Log, train_seconds: float = 0.0) 
     tiny_only = np.array(sorted(set(words.tiny_idx.tolist()) - set(corel_cols.tolist())), dtype=np.int64)
     a_t, c_t = a_c, c_c
     if len(tiny_only) and len(emb_tiny):
-        s_t = emb_tiny @ tag_w.T - beta * logf  # Tiny-only tags have no label-transfer column
+        s_t = f_scale * normalise(emb_tiny) @ tag_w.T - beta * logf  # Tiny-only tags have no label-transfer column
         t_truth = truth_matrix(tiny_va, tags)
         s_all = np.concatenate([s_t[:, tiny_only].ravel(), s_va[:, tiny_only].ravel()])
         y_all = np.concatenate([t_truth[:, tiny_only].ravel(), np.zeros(s_va[:, tiny_only].size, bool)])
@@ -695,21 +699,22 @@ def build_stage(args: argparse.Namespace, log: Log, train_seconds: float = 0.0) 
         c_t -= delta
     log(f"calibration: Corel words sigmoid({a_c:.3f}*s{c_c:+.3f}), other tags sigmoid({a_t:.3f}*s{c_t:+.3f})")
     vc = len(words.corel_idx)
-    word_cal = word_sigmoids(emb_corel[tr] @ tag_w[corel_cols].T, {n: desc[n][tr] for n in nb.weights},
+    word_cal = word_sigmoids(f_fixed[tr] @ tag_w[corel_cols].T, {n: desc[n][tr] for n in nb.weights},
                              labels[tr], nb, b, beta * logf[corel_cols], s_va, truth, corel_cols, (a_c, c_c),
                              (a_t, c_t), log)
     # --- the deployed tag matrix over [f, votes, 1]
     A = np.full(len(tags), a_t, dtype=np.float64)
     C = np.full(len(tags), c_t, dtype=np.float64)
     A[corel_cols], C[corel_cols] = word_cal["a"], word_cal["c"]
-    tag_vectors = np.zeros((len(tags), dim + vc + 1), dtype=np.float32)
+    tag_vectors = np.zeros((len(tags), dim + vc + 2), dtype=np.float32)  # the last column (norm pad) stays 0
     tag_vectors[:, :dim] = A[:, None] * tag_w
     tag_vectors[corel_cols, dim + np.arange(vc)] = (A[corel_cols] * b)
-    tag_vectors[:, -1] = A * (-beta * logf) + C
+    tag_vectors[:, dim + vc] = A * (-beta * logf) + C
     known = words.tag_known
     text_map = fit_text_map(words.tag_pretrained[known], tag_vectors[known, :dim], words.prior, ridge=1.0)
-    text_map = np.hstack([text_map, np.zeros((text_map.shape[0], vc + 1), dtype=np.float32)])
-    deployed = Deployed(tower.float().to(memory_format=torch.contiguous_format), nb, proj, desc, labels).eval()
+    text_map = np.hstack([text_map, np.zeros((text_map.shape[0], vc + 2), dtype=np.float32)])
+    deployed = Deployed(tower.float().to(memory_format=torch.contiguous_format), nb, proj, desc, labels,
+                        f_scale=f_scale).eval()
     name = args.name
     with tempfile.TemporaryDirectory(prefix="attalos-default-") as tmp:
         onnx_path = Path(tmp) / "encoder.onnx"
@@ -757,7 +762,8 @@ def build_stage(args: argparse.Namespace, log: Log, train_seconds: float = 0.0) 
                            "sigmoid_corel": [a_c, c_c], "sigmoid_other": [a_t, c_t],
                            "per_word_sigmoids": {k2: word_cal[k2] for k2 in ("ridge", "f1", "n_plus", "shared_f1",
                                                                              "shared_n_plus")},
-                           "embedding_layout": f"[f(x) {dim}, label-transfer votes {vc}, constant 1]"},
+                           "f_scale": f_scale,
+                           "embedding_layout": f"[f(x) {dim}, label-transfer votes {vc}, constant 1, norm pad 1]"},
             "held_out_choice": {"model_only_f1": base_f1, "model_only_n_plus": base_np, "f1": f1, "n_plus": npl,
                                 "label_transfer_f1": nb_record,
                                 "grid_top5": [list(r) for r in results[:5]]},

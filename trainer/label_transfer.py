@@ -175,7 +175,13 @@ def choose_neighbourhood(q: dict[str, np.ndarray], b: dict[str, np.ndarray], lab
 
 # -------------------------------------------------------------------------------------------- the graph
 class Deployed(nn.Module):
-    """What the bundle's encoder.onnx computes: ``[f(x), per-word label-transfer votes, 1]``.
+    """What the bundle's encoder.onnx computes: ``[f(x), per-word label-transfer votes, 1, pad]``.
+
+    ``f(x)`` is rescaled to the fixed length ``f_scale`` and ``pad = sqrt(1 - |votes|^2)``, so every
+    embedding has the same length, ``sqrt(f_scale^2 + 2)``. The app searches by cosine; at constant
+    length cosine ranks photos exactly as the tag scores ``tag_vector . e(x)`` do (the tag vectors
+    carry the per-tag bias on the constant and 0 on the pad), instead of favouring photos whose
+    embedding happens to be short.
 
     ``tower`` is a :class:`trainer.model.Tower` (trunk, then a linear projection into the word space).
 
@@ -186,7 +192,7 @@ class Deployed(nn.Module):
 
     def __init__(self, tower: nn.Module, nb: Neighbourhood, projections: dict[str, Projection],
                  bank: dict[str, np.ndarray], labels: np.ndarray,
-                 group_widths: tuple[int, ...] = (32, 128, 512)) -> None:
+                 group_widths: tuple[int, ...] = (32, 128, 512), f_scale: float = 1.0) -> None:
         super().__init__()
         self.tower = tower
         self.hand = Handcrafted()
@@ -211,6 +217,7 @@ class Deployed(nn.Module):
         self.register_buffer("unpermute", torch.from_numpy(np.argsort(order)))
         self.n_groups = len(groups)
         self.k1, self.tau = nb.k1, nb.tau
+        self.f_scale = f_scale
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         t = (self.tower.trunk(images) + self.tower.trunk(images.flip(3))) * 0.5
@@ -235,7 +242,8 @@ class Deployed(nn.Module):
             parts.append(torch.exp(-(near - dmin) / self.tau).sum(2))
         s = torch.cat(parts, dim=1)[:, self.unpermute]
         votes = s / s.sum(1, keepdim=True).clamp_min(1e-12)
-        return torch.cat([f, votes, torch.ones_like(f[:, :1])], dim=1)
+        pad = (1.0 - (votes * votes).sum(1, keepdim=True)).clamp_min(0.0).sqrt()
+        return torch.cat([self.f_scale * feats["cnn"], votes, torch.ones_like(f[:, :1]), pad], dim=1)
 
 
 # ------------------------------------------------------------------------------------ per-word sigmoids

@@ -68,8 +68,8 @@ def test_recipe_builds_a_bundle_the_app_runs_and_resumes(data: Path, tmp_path: P
     dep = training["deployment"]
     assert dep["label_transfer"].startswith("2PKNN") and dep["label_transfer_descriptors"]
     corel_words = training["corel_words"]
-    d = bundle.dim - corel_words - 1
-    assert dep["embedding_layout"] == f"[f(x) {d}, label-transfer votes {corel_words}, constant 1]"
+    d = bundle.dim - corel_words - 2
+    assert dep["embedding_layout"] == f"[f(x) {d}, label-transfer votes {corel_words}, constant 1, norm pad 1]"
     assert 0.0 <= bundle.manifest["metrics"]["corel5k_lear_f1"] <= 1.0
 
     # the app's own path: decode, one ONNX session, the tag matrix
@@ -78,6 +78,7 @@ def test_recipe_builds_a_bundle_the_app_runs_and_resumes(data: Path, tmp_path: P
     vecs = enc.embed(np.stack([decode_for_model(p, bundle.preprocessing).tensor for p in photos]))
     votes = vecs[:, d: d + corel_words]
     np.testing.assert_allclose(votes.sum(1), 1.0, atol=1e-3)  # label-transfer votes are a distribution
-    np.testing.assert_allclose(vecs[:, -1], 1.0)
+    np.testing.assert_allclose(vecs[:, d + corel_words], 1.0)
+    np.testing.assert_allclose(np.linalg.norm(vecs, axis=1), np.sqrt(dep["f_scale"] ** 2 + 2), rtol=1e-3)
     tags = top_tags(bundle, vecs[0], 5)
     assert len(tags) == 5 and all(0.0 <= s <= 1.0 for _, s in tags)

@@ -117,16 +117,18 @@ def test_exported_graph_computes_the_numpy_votes(tmp_path: Path) -> None:
     bank = {k: d[:30] for k, d in desc.items()}
     labels[:20, 5] = 1  # a common word: with group widths 4 and 8 the words fall into three groups
     want = per_word_votes(combined_distance({k: d[30:] for k, d in desc.items()}, bank, nb), labels, 3, 0.2)
-    model = Deployed(tower, nb, proj, bank, labels, group_widths=(4, 8)).eval()
+    model = Deployed(tower, nb, proj, bank, labels, group_widths=(4, 8), f_scale=3.0).eval()
     assert model.n_groups == 3
     path = tmp_path / "encoder.onnx"
     export_onnx(model, 32, path, "legacy")  # type: ignore[arg-type]
     got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(
         ["embeddings"], {"images": photos[30:].numpy()})[0]
-    assert got.shape == (10, 5 + 7 + 1)
-    np.testing.assert_allclose(got[:, :5], f[30:], atol=1e-4)
+    assert got.shape == (10, 5 + 7 + 2)
+    np.testing.assert_allclose(got[:, :5], 3.0 * normalise(f[30:]), atol=1e-4)
     np.testing.assert_allclose(got[:, 5:12], want, atol=2e-3)  # float16 bank
     np.testing.assert_allclose(got[:, 12], 1.0)
+    # every embedding has the same length, so the app's cosine search ranks as the tag scores do
+    np.testing.assert_allclose(np.linalg.norm(got, axis=1), np.sqrt(9.0 + 2.0), rtol=1e-4)
 
 
 def test_per_word_sigmoids_lift_a_rare_word_whose_scores_run_low() -> None:
