@@ -571,12 +571,13 @@ def word_sigmoids(logits_bank: np.ndarray, bank: dict[str, np.ndarray], labels: 
     shared = (np.full(vc, corel_cal[0], np.float32), np.full(vc, corel_cal[1], np.float32))
     base = held_out(*shared)
     best: dict[str, Any] = {"a": shared[0], "c": shared[1], "ridge": None, "f1": base[0], "n_plus": base[1],
-                            "shared_f1": base[0], "shared_n_plus": base[1]}
+                            "shared_f1": base[0], "shared_n_plus": base[1], "fitted_best_f1": 0.0}
     for rho in (1.0, 3.0, 10.0, 30.0, 100.0, 300.0):
         a, c = fit_word_sigmoids(s_loo, labels.astype(bool), corel_cal[0], corel_cal[1], rho)
         f1, npl = held_out(a, c)
         log(f"  per-word sigmoids, ridge {rho:g}: held-out F1 {f1:.3f} N+ {npl} (shared calibration {base[0]:.3f} "
             f"N+ {base[1]})")
+        best["fitted_best_f1"] = max(best["fitted_best_f1"], f1)
         if (f1, npl) > (best["f1"], best["n_plus"]):
             best.update(a=a, c=c, ridge=rho, f1=f1, n_plus=npl)
     log(f"per-word sigmoids: {'ridge ' + format(best['ridge'], 'g') if best['ridge'] else 'not used'} "
@@ -761,7 +762,7 @@ def build_stage(args: argparse.Namespace, log: Log, train_seconds: float = 0.0) 
                                                   "no pixels)",
                            "sigmoid_corel": [a_c, c_c], "sigmoid_other": [a_t, c_t],
                            "per_word_sigmoids": {k2: word_cal[k2] for k2 in ("ridge", "f1", "n_plus", "shared_f1",
-                                                                             "shared_n_plus")},
+                                                                             "shared_n_plus", "fitted_best_f1")},
                            "f_scale": f_scale,
                            "embedding_layout": f"[f(x) {dim}, label-transfer votes {vc}, constant 1, norm pad 1]"},
             "held_out_choice": {"model_only_f1": base_f1, "model_only_n_plus": base_np, "f1": f1, "n_plus": npl,
