@@ -449,7 +449,7 @@ def write_card(rep: dict[str, Any], path: Path) -> None:
       + "; the model's own score is added with weight 1/" + f"{dep.get('label_transfer_weight'):g}"
       + f" of the votes' and a per-tag frequency calibration (beta = {dep.get('frequency_calibration_beta'):g}) "
       f"raises rare words; a logistic fit makes the app's sigmoid read as a probability. "
-      f"The encoder outputs {dep.get('embedding_layout')}; the tag vectors carry the matching weights, so the bundle "
+      f"The encoder outputs {dep.get('embedding_layout')} (f(x) at a fixed length and a pad, so that every embedding has the same length and the app's cosine search ranks as the tag scores do); the tag vectors carry the matching weights, so the bundle "
       f"is an ordinary format-1 bundle.")
     a("- Descriptors: `cnn` is the tower's flip-averaged embedding and `trunk` its trunk features before the "
       "projection (both compared by angle); the others are computed from the "
