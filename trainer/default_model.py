@@ -1,6 +1,6 @@
 """The recipe of the shipped default model: one command rebuilds the bundle from ../shared/data.
 
-    python -m trainer.default_model --data /work/shared/data --out resources/models/attalos-photo-v1 --seed 0
+    python -m trainer.default_model --data ../shared/data --out resources/models/attalos-photo-v2 --seed 0
 
 What it does (every choice is made on a held-out part of the *train* split, never on test):
 
@@ -11,23 +11,27 @@ What it does (every choice is made on a held-out part of the *train* split, neve
    a laptop CPU) plus a linear projection into the 256-d WordLlama word space. The tag layer is
    one vector per tag, initialised from the word vectors and optimised.
 3. **Training: both corpora at once, in one word space.** Every step takes a Corel batch (random
-   resized crop, flip, colour jitter, 96 px) and a Tiny ImageNet batch (the same at 80 px).
-   Corel photos: softmax cross-entropy over the *whole* vocabulary (Corel words and Tiny ImageNet
-   names: every other tag is a negative, i.e. negative sampling with K = V), target spread over
-   the photo's tags. Tiny ImageNet photos: cross-entropy over the 200 class names only, since a
-   single object name says nothing about the scene words (a "seashore" photo may well show sky
-   and water: those must not become its negatives). The trunk and the shared tag vectors learn
-   from both; the extra photos act as a regulariser for the small Corel set instead of a
-   separate pretraining stage whose features the Corel stage then overwrites.
-4. **Deployment graph.** The exported ONNX encoder averages the embedding of the photo and its
-   mirror image (test-time flip), then does nearest-neighbour label transfer (TagProp-like):
-   the cosine top-K Corel training photos in the learned space vote for their tags with softmax
-   weights. It outputs ``[f(x), votes(x), 1]``, and each tag's vector in the bundle is
-   ``[a*v_t, a*b*onehot_t, bias_t]``, so the app's unchanged ``sigmoid(tag_vectors . e)`` computes
-   ``a*(v_t.f + b*vote_t - beta*log freq_t) + c``: model score + label transfer + per-tag
-   frequency calibration (raising rare words for LEAR recall / N+), with (a, c) a logistic fit so
-   that the sigmoid reads as a probability. K, the vote temperature, b and beta are chosen on the
-   held-out Corel photos. A version-1 bundle, nothing new for the app to learn.
+   resized crop, flip, colour jitter; 64 -> 80 -> 96 px by progressive resizing) and a Tiny
+   ImageNet batch (the same, two thirds the size). Corel photos: softmax cross-entropy over the
+   *whole* vocabulary (Corel words and Tiny ImageNet names: every other tag is a negative, i.e.
+   negative sampling with K = V), target spread over the photo's tags. Tiny ImageNet photos:
+   cross-entropy over the 200 class names only, since a single object name says nothing about
+   the scene words (a "seashore" photo may well show sky and water: those must not become its
+   negatives). The extra photos act as a regulariser for the small Corel set instead of a
+   separate pretraining stage whose features the Corel stage then overwrites. 30 epochs of one
+   cosine cycle, then a second, lower cycle of 10 epochs at 96 px.
+4. **Deployment graph** (:mod:`trainer.label_transfer`). The exported ONNX encoder averages the
+   embedding of the photo and its mirror image, computes hand-crafted colour, layout and edge
+   descriptors of the same input (:mod:`trainer.handcrafted`), and does 2PKNN label transfer over
+   the Corel train photos: for every word, the k1 nearest train photos carrying it vote, "nearest"
+   being a weighted sum of per-descriptor distances (the CNN's two and the hand-crafted ones,
+   PCA-reduced into a float16 bank). It outputs ``[f(x), votes(x), 1, pad]`` at a constant length,
+   and each tag's vector in the bundle is ``[a*v_t, a*b*onehot_t, bias_t, 0]``, so the app's
+   unchanged ``sigmoid(tag_vectors . e)`` computes ``a*(v_t.f + b*vote_t - beta*log freq_t) + c``:
+   model score + label transfer + per-tag frequency calibration (raising rare words for LEAR
+   recall / N+), with (a, c) a logistic fit so that the sigmoid reads as a probability. The
+   descriptor weights, k1, the kernel width, b and beta are chosen on the held-out Corel photos.
+   A version-1 bundle, nothing new for the app to learn.
 
 Training checkpoints every epoch and ``--resume`` continues; the build stage reads the
 checkpoint, so ``--stage build`` re-exports without training again.
