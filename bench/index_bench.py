@@ -7,7 +7,7 @@
 - ceilings: draft decode alone (thread pool, no model) and batched inference alone, to see how close the
   pipeline gets to what the 2 cores can do.
 
-    python bench/index_bench.py --n 300 [--model BUNDLE] [--out bench/out/index.json]
+    python bench/index_bench.py --n 300 [--model BUNDLE] [--size 1600x1200] [--out bench/out/index.json]
 """
 
 from __future__ import annotations
@@ -47,14 +47,14 @@ def make_photo(path: Path, seed: int, size: tuple[int, int] = (4000, 3000)) -> N
     Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8)).save(path, "JPEG", quality=90)
 
 
-def ensure_photos(folder: Path, n: int) -> list[Path]:
+def ensure_photos(folder: Path, n: int, size: tuple[int, int] = (4000, 3000)) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     paths = [folder / f"photo{i:04d}.jpg" for i in range(n)]
     missing = [p for p in paths if not p.exists()]
     if missing:
-        print(f"generating {len(missing)} 12-MP JPEGs in {folder} ...", flush=True)
+        print(f"generating {len(missing)} {size[0]}x{size[1]} JPEGs in {folder} ...", flush=True)
         with ThreadPoolExecutor(os.cpu_count()) as ex:
-            list(ex.map(lambda p: make_photo(p, int(p.stem[5:])), missing))
+            list(ex.map(lambda p: make_photo(p, int(p.stem[5:]), size), missing))
     for p in paths:  # warm the page cache so both pipelines read from memory
         p.read_bytes()
     return paths
@@ -106,14 +106,18 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=300)
     ap.add_argument("--naive-n", type=int, default=100, help="photos for the (slow) naive pipeline")
     ap.add_argument("--model", type=Path, default=None)
-    ap.add_argument("--photos", type=Path, default=Path("bench/out/photos12mp"))
+    ap.add_argument("--size", default="4000x3000", help="WIDTHxHEIGHT of the generated photos")
+    ap.add_argument("--photos", type=Path, default=None,
+                    help="folder of the generated photos (default: bench/out/photos12mp, or photos-WxH for --size)")
     ap.add_argument("--workers", type=int, default=default_workers())
     ap.add_argument("--out", default="bench/out/index.json")
     args = ap.parse_args()
     bundle = args.model or default_bundle_path()
     b = load_bundle(bundle)
     enc = ImageEncoder(b)
-    paths = ensure_photos(args.photos, args.n)
+    size = tuple(int(v) for v in args.size.lower().split("x"))
+    photos = args.photos or Path("bench/out/photos12mp" if size == (4000, 3000) else f"bench/out/photos-{args.size}")
+    paths = ensure_photos(photos, args.n, size)  # type: ignore[arg-type]
     print(f"model {b.name} (input {b.preprocessing.input_size}px, dim {b.dim}) on {enc.provider}, "
           f"{os.cpu_count()} cores, {args.workers} decode threads", flush=True)
     r_naive = naive(paths[: args.naive_n], enc)

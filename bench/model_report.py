@@ -455,7 +455,7 @@ def write_card(rep: dict[str, Any], path: Path) -> None:
       "projection (both compared by angle); the others are computed from the "
       "same 96x96 input inside the graph (`trainer/handcrafted.py`): square-rooted joint colour histograms in RGB "
       "(8x8x8), HSV (16x4x4) and Lab (4x8x8), the same for three horizontal bands (`rgb3`, `hsv3`: sky above, ground "
-      "below), oriented edge energy on a 4x4 grid at two scales (`gabor`) and an 8x8 Lab thumbnail (`tiny`); each is "
+      "below) and oriented edge energy on a 4x4 grid at two scales (`gabor`); each is "
       "reduced by PCA fitted on the train photos, and its distance divided by its mean over train pairs.")
     a(f"- Bundle: {b['bytes'] / 1e6:.1f} MB; training took {tr.get('seconds_training', 0) / 60:.0f} min of CPU time "
       f"on 2 shared cores.")
@@ -591,7 +591,9 @@ def write_card(rep: dict[str, Any], path: Path) -> None:
     a("")
     a("Trained on Corel-5k (research benchmarking only) and Tiny ImageNet (ImageNet terms: non-commercial research "
       "and education). No photo of either ships; the bundle carries the model weights and, for label transfer, "
-      "the embeddings and tag lists of the Corel-5k train photos (no pixels). Word vectors: WordLlama (MIT). "
+      "the tag lists of the Corel-5k train photos with their CNN embeddings and PCA-reduced colour-histogram and "
+      "edge descriptors: no pixels, nor anything a photo could be redrawn from (no thumbnail descriptor is used for "
+      "that reason). Word vectors: WordLlama (MIT). "
       "Whoever redistributes the app commercially should retrain the model on data with suitable terms "
       "(`python -m trainer.default_model` takes any data folder of the same layout).")
     path.write_text("\n".join(L) + "\n", encoding="utf-8")

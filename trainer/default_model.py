@@ -62,7 +62,7 @@ from attalos_desktop.core.tags import normalize_tag
 
 from .data import IMAGENET_MEAN, IMAGENET_STD, Record, Vocabulary, crop_tensor, load_rgb, preprocessing_for, read_labels
 from .errors import TrainError
-from .handcrafted import VERSION as HANDCRAFTED_VERSION, Handcrafted
+from .handcrafted import FEATURES as HANDCRAFTED, VERSION as HANDCRAFTED_VERSION, Handcrafted
 from .label_transfer import (Deployed, Projection, choose_neighbourhood, combined_distance, fit_projection,
                              fit_word_sigmoids, normalise, per_word_votes)
 from .model import Tower
@@ -621,7 +621,7 @@ def build_stage(args: argparse.Namespace, log: Log, train_seconds: float = 0.0) 
     if emb_cache.is_file() and emb_cache.stat().st_mtime >= Path(args.checkpoint).stat().st_mtime:
         z = np.load(emb_cache)
         emb_corel, emb_tiny = z["corel"], z["tiny"]
-        hand = {k[5:]: z[k] for k in z.files if k.startswith("hand_")}
+        hand = {k[5:]: z[k] for k in z.files if k.startswith("hand_") and k[5:] in (*HANDCRAFTED, "trunk")}
     else:
         emb_corel, hand = describe(tower, [data / COREL / r.file for r in corel_all], pre)
         emb_tiny = (describe(tower, [data / TINY / r.file for r in tiny_va], pre)[0] if tiny_va

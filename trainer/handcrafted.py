@@ -22,7 +22,9 @@ import torch.nn.functional as F
 
 from .data import IMAGENET_MEAN, IMAGENET_STD
 
-FEATURES = ("rgb", "hsv", "lab", "rgb3", "hsv3", "gabor", "tiny")
+# No thumbnail descriptor: the label-transfer bank ships inside the bundle, and a tiny image of each
+# training photo would be a (crude) copy of photos whose licences forbid redistribution.
+FEATURES = ("rgb", "hsv", "lab", "rgb3", "hsv3", "gabor")
 VERSION = 2  # bump when a descriptor's definition changes (cached descriptors are keyed by it)
 
 
@@ -91,7 +93,7 @@ def _derivative_kernels(sigma: float, orientations: int) -> torch.Tensor:
 
 
 class Handcrafted(nn.Module):
-    """Normalised encoder input [B,3,S,S] -> {name: descriptor [B,D]} (root-histograms, edges, thumbnail)."""
+    """Normalised encoder input [B,3,S,S] -> {name: descriptor [B,D]} (root-histograms, edge energy)."""
 
     def __init__(self, grid: int = 4, orientations: int = 4, scales: tuple[int, ...] = (1, 2)) -> None:
         super().__init__()
@@ -122,5 +124,4 @@ class Handcrafted(nn.Module):
             cell = (int(g.shape[2]) // self.grid, int(g.shape[3]) // self.grid)  # fixed input size
             edges.append(F.avg_pool2d(e, cell).flatten(1))
         out["gabor"] = torch.cat(edges, dim=1)
-        out["tiny"] = F.adaptive_avg_pool2d(lab, 8).flatten(1)
         return out
