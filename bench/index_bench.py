@@ -132,7 +132,7 @@ def main() -> None:
     print(f"decode+inference on the same cores, back to back: {serial:7.1f} photos/s; "
           f"library reaches {r_lib / serial:.0%} of it", flush=True)
     out = {"model": b.name, "provider": enc.provider, "cores": os.cpu_count(), "workers": args.workers,
-           "photos": len(paths), "megapixels": 12, "naive_photos_per_s": round(r_naive, 2),
+           "photos": len(paths), "megapixels": round(size[0] * size[1] / 1e6, 2), "naive_photos_per_s": round(r_naive, 2),
            "library_photos_per_s": round(r_lib, 2), "speedup": round(r_lib / r_naive, 2),
            "decode_only_photos_per_s": round(r_dec, 2), "inference_only_photos_per_s": round(r_inf, 2),
            "decode_plus_inference_photos_per_s": round(serial, 2), "report": report}
