@@ -73,6 +73,7 @@ class Neighbourhood:
 
 
 def combined_distance(q: dict[str, np.ndarray], b: dict[str, np.ndarray], nb: Neighbourhood) -> np.ndarray:
+    """[Nq, Nb] weighted sum of the per-descriptor distances, each divided by its typical size."""
     total = sum(w for w in nb.weights.values())
     d = np.zeros((len(next(iter(q.values()))), len(next(iter(b.values())))), dtype=np.float32)
     for name, w in nb.weights.items():
