@@ -58,13 +58,12 @@ from PIL import Image
 from torch import nn
 
 from attalos_desktop.core.bundle import TextConfig, write_bundle, update_metrics
-from attalos_desktop.core.tags import normalize_tag
 
 from .data import IMAGENET_MEAN, IMAGENET_STD, Record, Vocabulary, crop_tensor, load_rgb, preprocessing_for, read_labels
 from .errors import TrainError
 from .handcrafted import FEATURES as HANDCRAFTED, VERSION as HANDCRAFTED_VERSION, Handcrafted
-from .label_transfer import (Deployed, Projection, choose_neighbourhood, combined_distance, fit_projection,
-                             fit_word_sigmoids, normalise, per_word_votes)
+from .label_transfer import (Deployed, Neighbourhood, Projection, choose_neighbourhood, combined_distance,
+                             fit_projection, fit_word_sigmoids, normalise, per_word_votes)
 from .model import Tower
 from .textspace import base_map, compose, fit_text_map
 from .train import build_text_side
@@ -77,17 +76,6 @@ CANVAS = 192  # Corel photos are 192x128 or 128x192
 
 
 # ----------------------------------------------------------------------------------------------- data
-@dataclass
-class Corpus:
-    """Decoded photos (uint8 [N,S,S,3] canvas, top-left aligned) with their sizes and tag ids."""
-
-    name: str
-    records: list[Record]
-    pixels: np.ndarray
-    hw: np.ndarray  # int [N,2]
-    tag_ids: list[np.ndarray]
-
-
 def _decode_all(root: Path, records: Sequence[Record], canvas: int, log: Log) -> tuple[np.ndarray, np.ndarray]:
     pix = np.zeros((len(records), canvas, canvas, 3), dtype=np.uint8)
     hw = np.zeros((len(records), 2), dtype=np.int64)
@@ -445,22 +433,25 @@ def app_decoder(pre: Any) -> Callable[[Path], np.ndarray]:
 
 
 @torch.no_grad()
-def describe(tower: Tower, paths: Sequence[Path], pre: Any,
-             batch: int = 128) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Each photo decoded as the app decodes it: the flip-averaged embedding, and the descriptors of the
-    label transfer (hand-crafted ones and ``trunk``, the flip-averaged trunk features before the projection)."""
+def describe(tower: Tower, paths: Sequence[Path], pre: Any, batch: int = 128,
+             descriptors: bool = True) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Each photo decoded as the app decodes it: the flip-averaged embedding, and (``descriptors``) those
+    of the label transfer (hand-crafted ones and ``trunk``, the flip-averaged trunk features before the
+    projection)."""
     decode = app_decoder(pre)
-    hand = Handcrafted().eval()
+    hand = Handcrafted().eval() if descriptors else None
     tower.eval()
     out: list[np.ndarray] = []
     feats: dict[str, list[np.ndarray]] = {}
     for i in range(0, len(paths), batch):
         x = torch.from_numpy(np.stack([decode(p) for p in paths[i: i + batch]]))
-        for k, v in hand(x).items():
-            feats.setdefault(k, []).append(v.numpy())
+        if hand is not None:
+            for k, v in hand(x).items():
+                feats.setdefault(k, []).append(v.numpy())
         x = x.contiguous(memory_format=torch.channels_last)
         t = (tower.trunk(x) + tower.trunk(x.flip(3))) * 0.5  # the projection is linear: f = proj(mean)
-        feats.setdefault("trunk", []).append(normalise(t.numpy()))
+        if hand is not None:
+            feats.setdefault("trunk", []).append(normalise(t.numpy()))
         out.append(tower.proj(t).numpy())
     return np.concatenate(out).astype(np.float32), {k: np.concatenate(v) for k, v in feats.items()}
 
@@ -554,7 +545,8 @@ def plain_export(args: argparse.Namespace, log: Log, tower: Tower, tag_w: np.nda
     return {"bundle": str(path), "metrics": m}
 
 
-def word_sigmoids(logits_bank: np.ndarray, bank: dict[str, np.ndarray], labels: np.ndarray, nb: Any, b: float,
+def word_sigmoids(logits_bank: np.ndarray, bank: dict[str, np.ndarray], labels: np.ndarray, nb: Neighbourhood,
+                  b: float,
                   prior: np.ndarray, s_va: np.ndarray, truth: np.ndarray, corel_cols: np.ndarray,
                   corel_cal: tuple[float, float], other_cal: tuple[float, float], log: Log) -> dict[str, Any]:
     """Per-word sigmoids, kept only if the held-out photos gain: fitted leave-one-out on the bank photos,
@@ -604,7 +596,7 @@ def word_sigmoids(logits_bank: np.ndarray, bank: dict[str, np.ndarray], labels: 
     return best
 
 
-def build_stage(args: argparse.Namespace, log: Log, train_seconds: float = 0.0) -> dict[str, Any]:
+def build_stage(args: argparse.Namespace, log: Log) -> dict[str, Any]:
     from .evaluate import evaluate_bundle, truth_matrix
     from .export import export_onnx
 
@@ -639,7 +631,7 @@ def build_stage(args: argparse.Namespace, log: Log, train_seconds: float = 0.0) 
         hand = {k[5:]: z[k] for k in z.files if k.startswith("hand_") and k[5:] in (*HANDCRAFTED, "trunk")}
     else:
         emb_corel, hand = describe(tower, [data / COREL / r.file for r in corel_all], pre)
-        emb_tiny = (describe(tower, [data / TINY / r.file for r in tiny_va], pre)[0] if tiny_va
+        emb_tiny = (describe(tower, [data / TINY / r.file for r in tiny_va], pre, descriptors=False)[0] if tiny_va
                     else np.zeros((0, dim), np.float32))
         np.savez(emb_cache, corel=emb_corel, tiny=emb_tiny, **{f"hand_{k}": v for k, v in hand.items()})
     log(f"described {len(emb_corel) + len(emb_tiny)} held-out/bank photos in {time.perf_counter() - t0:.0f} s")
@@ -722,7 +714,7 @@ def build_stage(args: argparse.Namespace, log: Log, train_seconds: float = 0.0) 
     word_cal = word_sigmoids(f_fixed[tr] @ tag_w[corel_cols].T, {n: desc[n][tr] for n in nb.weights},
                              labels[tr], nb, b, beta * logf[corel_cols], s_va, truth, corel_cols, (a_c, c_c),
                              (a_t, c_t), log)
-    # --- the deployed tag matrix over [f, votes, 1]
+    # --- the deployed tag matrix over [f, votes, 1, pad]
     A = np.full(len(tags), a_t, dtype=np.float64)
     C = np.full(len(tags), c_t, dtype=np.float64)
     A[corel_cols], C[corel_cols] = word_cal["a"], word_cal["c"]
@@ -759,7 +751,6 @@ def build_stage(args: argparse.Namespace, log: Log, train_seconds: float = 0.0) 
         if f_diff > 0.02:
             raise TrainError(f"exported encoder disagrees with torch (relative diff {f_diff:.3g})")
         ts = words.text
-        total_s = train_seconds + sum(h.get("seconds", 0) for h in [])
         training = {
             "recipe": "python -m trainer.default_model --data DATA --out " + str(args.out) + f" --seed {args.seed}",
             "settings": {k2: v2 for k2, v2 in vars(args).items() if k2 not in ("data", "out", "checkpoint", "cache")},
@@ -884,7 +875,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.stage in ("all", "train"):
             info["train"] = train_stage(args, log)
         if args.stage in ("all", "build"):
-            info["build"] = build_stage(args, log, train_seconds=time.perf_counter() - t0)
+            info["build"] = build_stage(args, log)
     except TrainError as exc:
         print(f"trainer.default_model: error: {exc}", file=sys.stderr)
         return 2

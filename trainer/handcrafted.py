@@ -6,10 +6,9 @@ the CNN learned with classic descriptors (JEC, TagProp, 2PKNN all rest on colour
 texture). Computing them inside the exported encoder keeps the bundle an ordinary format-1
 bundle: the app runs one ONNX graph and never learns about these features.
 
-Every descriptor is built so that a squared Euclidean distance is meaningful (histograms are
-square-rooted: the squared distance between root-histograms is twice the squared Hellinger
-distance). A weighted sum of squared distances is then the squared distance between weighted
-concatenations, so the whole neighbour search is one matrix product against a stored bank.
+Every descriptor is built so that a Euclidean distance is meaningful (histograms are
+square-rooted: the distance between root-histograms is the Hellinger distance times sqrt 2), which
+lets each be PCA-reduced and compared with one matrix product against a stored bank.
 """
 
 from __future__ import annotations

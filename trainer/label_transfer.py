@@ -6,7 +6,7 @@ word vote with a kernel ``exp(-(d - d_min) / tau)``. Taking neighbours *per word
 rare word compete with "sky" and "water", which a plain k-nearest-neighbour vote drowns.
 
 "Nearest" is a weighted sum of distances over several descriptors (JEC, TagProp): the CNN's
-flip-averaged embedding (cosine geometry) and the hand-crafted colour, layout and texture
+flip-averaged embedding and trunk features (compared by angle) and the hand-crafted colour, layout and texture
 descriptors of :mod:`trainer.handcrafted`. Each descriptor is reduced by PCA (so the stored bank
 fits the bundle) and its Euclidean distance is divided by its mean over training pairs, so that
 the weights mean the same for every descriptor. The weights, ``k1`` and ``tau`` are chosen on
@@ -24,7 +24,6 @@ from torch import nn
 
 from .handcrafted import Handcrafted
 
-Score = Callable[[np.ndarray], float]
 FAR = 1e4  # distance of the padding slots of the per-word neighbour lists (their kernel is exp(-1e4/tau) = 0)
 
 
@@ -72,14 +71,15 @@ class Neighbourhood:
     tau: float = 0.2
 
 
+def coefficients(weights: dict[str, float], scale: dict[str, float]) -> dict[str, float]:
+    """What multiplies each descriptor's distance: its weight (weights summing to one) over its typical size."""
+    total = sum(weights.values())
+    return {n: w / (scale[n] * total) for n, w in weights.items() if w}
+
+
 def combined_distance(q: dict[str, np.ndarray], b: dict[str, np.ndarray], nb: Neighbourhood) -> np.ndarray:
     """[Nq, Nb] weighted sum of the per-descriptor distances, each divided by its typical size."""
-    total = sum(w for w in nb.weights.values())
-    d = np.zeros((len(next(iter(q.values()))), len(next(iter(b.values())))), dtype=np.float32)
-    for name, w in nb.weights.items():
-        if w:
-            d += (w / (nb.scale[name] * total)) * euclidean(q[name], b[name])
-    return d
+    return sum(c * euclidean(q[n], b[n]) for n, c in coefficients(nb.weights, nb.scale).items())
 
 
 def word_lists(labels: np.ndarray, at_least: int = 1) -> np.ndarray:
@@ -139,8 +139,7 @@ def choose_neighbourhood(q: dict[str, np.ndarray], b: dict[str, np.ndarray], lab
     def trial(weights: dict[str, float], k1: int, tau: float) -> float:
         if not any(weights.values()):
             return -1.0
-        tot = sum(weights.values())
-        d = sum((w / (scale[n] * tot)) * single[n] for n, w in weights.items() if w)
+        d = sum(c * single[n] for n, c in coefficients(weights, scale).items())
         return score(per_word_votes(d, labels, k1, tau))
 
     def tune_kernel(best: float) -> float:
@@ -178,17 +177,14 @@ def choose_neighbourhood(q: dict[str, np.ndarray], b: dict[str, np.ndarray], lab
 class Deployed(nn.Module):
     """What the bundle's encoder.onnx computes: ``[f(x), per-word label-transfer votes, 1, pad]``.
 
-    ``f(x)`` is rescaled to the fixed length ``f_scale`` and ``pad = sqrt(1 - |votes|^2)``, so every
-    embedding has the same length, ``sqrt(f_scale^2 + 2)``. The app searches by cosine; at constant
-    length cosine ranks photos exactly as the tag scores ``tag_vector . e(x)`` do (the tag vectors
-    carry the per-tag bias on the constant and 0 on the pad), instead of favouring photos whose
-    embedding happens to be short.
-
     ``tower`` is a :class:`trainer.model.Tower` (trunk, then a linear projection into the word space).
-
-    ``f(x)`` is the tower's embedding averaged with its mirror image's; the votes are those of
-    :func:`per_word_votes` over the stored bank (PCA-reduced descriptors of the training photos,
-    float16) and their word lists.
+    ``f(x)`` is its embedding averaged with the mirror image's, rescaled to the fixed length
+    ``f_scale``; the votes are those of :func:`per_word_votes` over the stored bank (PCA-reduced
+    descriptors of the training photos, float16) and their word lists; ``pad = sqrt(1 - |votes|^2)``.
+    So every embedding has the same length, ``sqrt(f_scale^2 + 2)``: the app searches by cosine, and
+    at constant length cosine ranks photos exactly as the tag scores ``tag_vector . e(x)`` do (the
+    tag vectors carry the per-tag bias on the constant and 0 on the pad) instead of favouring photos
+    whose embedding happens to be short.
     """
 
     def __init__(self, tower: nn.Module, nb: Neighbourhood, projections: dict[str, Projection],
@@ -197,9 +193,9 @@ class Deployed(nn.Module):
         super().__init__()
         self.tower = tower
         self.hand = Handcrafted()
-        self.names = list(nb.weights)
-        total = sum(nb.weights.values())
-        self.coef = [nb.weights[n] / (nb.scale[n] * total) for n in self.names]
+        coef = coefficients(nb.weights, nb.scale)
+        self.names = list(coef)
+        self.coef = [coef[n] for n in self.names]
         for i, n in enumerate(self.names):
             p = projections[n]
             self.register_buffer(f"mean{i}", torch.from_numpy(p.mean))
@@ -253,8 +249,8 @@ def fit_word_sigmoids(s: np.ndarray, y: np.ndarray, a0: float, c0: float, rho: f
     """One logistic ``sigmoid(a_w * s + c_w)`` per word (TagProp's sigma-ML), shrunk towards (a0, c0).
 
     A word's raw score is not comparable with another's: a rare word's votes are small even when
-    it is right. Fitting a slope and offset per word on leave-one-out scores of the training photos
-    makes the top five across words fairer; the ridge ``rho`` keeps words with few photos close to
+    it is right. Fitting a slope and offset per word on scores of photos that were not in the bank
+    (leave-one-out, or held out) can make the top five across words fairer; the ridge ``rho`` keeps words with few photos close to
     the shared calibration. Newton steps on all words at once (two parameters each).
     """
     s = s.astype(np.float64)

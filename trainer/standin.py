@@ -24,7 +24,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .synthetic import COLOURS, SHAPES, make_dataset, render_photo
+from .synthetic import make_dataset, render_photo
 
 NAME = "synthetic-shapes-v1"
 DESCRIPTION = ("Synthetic stand-in model: trained only on generated photos of coloured shapes on textured "
