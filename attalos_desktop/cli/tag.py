@@ -1,10 +1,11 @@
-"""attalos-tag: suggested tags for photo files, in the library or not."""
+"""attalos-tag: suggested tags for photo files, in the library or not; --add/--remove edit user tags."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+from typing import Any
 
 from .common import EXIT_OK, add_library_args, print_json, run_main, show_path
 
@@ -12,10 +13,18 @@ PROG = "attalos-tag"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=PROG, description="Suggest tags for photos, best first, with scores (0..1).")
+    p = argparse.ArgumentParser(
+        prog=PROG,
+        description="Suggest tags for photos, best first, with scores (0..1): the model's words and your own "
+                    "(words you put on similar photos). With --add/--remove, record your tags on library photos.",
+    )
     add_library_args(p)
     p.add_argument("--top", type=int, default=10, metavar="K", help="tags per photo (default 10)")
     p.add_argument("--min-score", type=float, default=0.0, metavar="S", help="drop tags scoring below S")
+    p.add_argument("--add", action="append", default=[], metavar="TAG",
+                   help="add TAG to the photos as your tag (repeatable; photos must be in the library; also "
+                        "written to XMP sidecars unless the library's sidecar setting is off)")
+    p.add_argument("--remove", action="append", default=[], metavar="TAG", help="remove your TAG from the photos (repeatable)")
     p.add_argument("photos", nargs="+", metavar="PHOTO")
     return p
 
@@ -30,25 +39,50 @@ def main(argv: list[str] | None = None) -> int:
 
         out = []
         with Library.open(args.library, args.model) as lib:
+            if args.add or args.remove:
+                return _edit(lib, args)
             for photo in args.photos:
                 path = os.path.abspath(photo)
                 try:
                     tags = lib.tag_file(path, top=args.top, min_score=args.min_score)
-                    out.append({"path": path, "tags": [{"tag": t.tag, "score": round(t.score, 4)} for t in tags]})
+                    out.append({"path": path, "tags": [_tag_json(t) for t in tags]})
                 except ImageError as exc:
                     out.append({"path": path, "error": exc.reason})
-        if args.json:
-            print_json(out)
-        else:
-            for item in out:
-                print(show_path(item["path"]))
-                if "error" in item:
-                    print(f"  error: {item['error']}")
-                for t in item.get("tags", []):
-                    print(f"  {t['score']:.3f}  {t['tag']}")
+        _print(out, args.json)
         return EXIT_OK
 
     return run_main(PROG, body)
+
+
+def _edit(lib: Any, args: argparse.Namespace) -> int:
+    """--add/--remove: record the user's tags (all photos checked first), then show each photo's state."""
+    rows, warnings = lib.edit_tags(args.photos, add=args.add, remove=args.remove)
+    for w in warnings:
+        print(f"{PROG}: warning: {' '.join(w.split())}", file=sys.stderr)
+    out = []
+    for row in rows:
+        tags = lib.suggest_tags(row.id, top=args.top, min_score=args.min_score)
+        out.append({"path": row.path, "tags": [_tag_json(t) for t in tags], "user_tags": lib.user_tags(row.id)})
+    _print(out, args.json)
+    return EXIT_OK
+
+
+def _tag_json(t: Any) -> dict[str, Any]:
+    return {"tag": t.tag, "score": round(t.score, 4)}
+
+
+def _print(out: list[dict[str, Any]], as_json: bool) -> None:
+    if as_json:
+        print_json(out)
+        return
+    for item in out:
+        print(show_path(item["path"]))
+        if "error" in item:
+            print(f"  error: {item['error']}")
+        if "user_tags" in item:
+            print("  your tags: " + (", ".join(item["user_tags"]) or "(none)"))
+        for t in item.get("tags", []):
+            print(f"  {t['score']:.3f}  {t['tag']}")
 
 
 if __name__ == "__main__":

@@ -353,6 +353,30 @@ class Catalog:
     def all_user_tags(self) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT DISTINCT tag FROM user_tags ORDER BY tag")]
 
+    def user_tag_map(self) -> dict[int, set[str]]:
+        """Every photo that carries user tags, with its tags (what personal suggestions learn from)."""
+        out: dict[int, set[str]] = {}
+        for pid, tag in self.db.execute("SELECT photo_id, tag FROM user_tags"):
+            out.setdefault(pid, set()).add(tag)
+        return out
+
+    def rejected_map(self) -> dict[int, set[str]]:
+        out: dict[int, set[str]] = {}
+        for pid, tag in self.db.execute("SELECT photo_id, tag FROM rejected_tags"):
+            out.setdefault(pid, set()).add(tag)
+        return out
+
+    def photos_with_tags(self, tags: Sequence[str]) -> list[int]:
+        """Ids of the photos that carry every one of ``tags`` as user tags."""
+        if not tags:
+            return []
+        q = ",".join("?" * len(tags))
+        rows = self.db.execute(
+            f"SELECT photo_id FROM user_tags WHERE tag IN ({q}) GROUP BY photo_id HAVING count(DISTINCT tag)=?",
+            (*tags, len(set(tags))),
+        )
+        return [r[0] for r in rows]
+
     # -- failures ----------------------------------------------------------------------------------
     def clear_failures(self, root_ids: Sequence[int]) -> None:
         self.db.executemany("DELETE FROM failures WHERE root_id=?", [(r,) for r in root_ids])

@@ -24,9 +24,10 @@ from .encoder import ImageEncoder, top_tags, unit
 from .imageio import ImageError, decode_for_model, file_hash
 from .lock import LibraryLock, LockHeld
 from .paths import LibraryPaths, resolve_paths
+from .personal import PersonalVotes, background_sample, merge_suggestions
 from .pipeline import Done, Job, run_pipeline
 from .scanner import scan
-from .tags import normalize_tag
+from .tags import normalize_tag, query_words
 from .text_encoder import TextEncoder
 from .vector_index import VectorIndex
 
@@ -36,6 +37,7 @@ __all__ = [
 ]
 
 SUGGESTIONS_STORED = 10
+PERSONAL_SEARCH_FLOOR = 0.01  # below this probability a photo is not an answer to a search for a user word
 INDEX_SAVE_EVERY_S = 30.0
 PROGRESS_EVERY_S = 0.25
 
@@ -78,6 +80,7 @@ class PhotoRow:
 class TagScore:
     tag: str
     score: float
+    source: str = "model"  # "model": the bundle's tag layer; "personal": votes of the user's tagged photos
 
 
 @dataclass(frozen=True)
@@ -152,6 +155,9 @@ class Library:
         self._vi: VectorIndex | None = None
         self._vi_data_version: int | None = None
         self._writer = False  # True while this object holds the indexer lock
+        self._pv: PersonalVotes | None = None
+        self._pv_key: tuple | None = None
+        self._bg: tuple[tuple, np.ndarray, np.ndarray] | None = None  # (key, ids, raw vectors)
 
     @classmethod
     def open(cls, home: str | os.PathLike[str] | None = None, model: str | os.PathLike[str] | None = None) -> "Library":
@@ -227,6 +233,7 @@ class Library:
         b = load_bundle(bundle_dir)
         self._model_arg = None
         self._bundle, self._encoder, self._text, self._vi = b, None, None, None
+        self._pv = self._pv_key = self._bg = None
         self.catalog.set_meta("model_path", str(Path(bundle_dir).absolute()))
         return self.catalog.count_vectors(other_than=b.encoder_id) > 0
 
@@ -276,17 +283,68 @@ class Library:
         return self.catalog.vector(photo_id, self.bundle.encoder_id)
 
     def suggest_tags(self, photo_id: int, top: int = 10, min_score: float = 0.0) -> list[TagScore]:
-        """Model suggestions, best first, without the photo's user tags and the tags the user rejected."""
+        """Model and personal suggestions in one ranking, best first, without the photo's user tags
+        and the tags the user rejected for it."""
         vec = self._vector(photo_id)
         if vec is None:
             return []
         exclude = set(self.catalog.user_tags(photo_id)) | self.catalog.rejected_tags(photo_id)
-        return [TagScore(t, s) for t, s in top_tags(self.bundle, vec, top, min_score, exclude)]
+        return self._ranked(vec, top, min_score, exclude, photo_id)
 
     def tag_file(self, path: str | os.PathLike[str], top: int = 10, min_score: float = 0.0) -> list[TagScore]:
-        """Suggested tags for any photo file; ImageError (with .reason) when it cannot be read."""
-        vec = self._file_vector(path)
-        return [TagScore(t, s) for t, s in top_tags(self.bundle, vec, top, min_score)]
+        """Suggested tags (model and personal) for any photo file; ImageError (with .reason) when it
+        cannot be read."""
+        p = os.path.abspath(os.fspath(path))
+        vec = self._file_vector(p)
+        return self._ranked(vec, top, min_score, set(), self.catalog.photo_id_for_path(p))
+
+    def _ranked(self, vec: np.ndarray, top: int, min_score: float, exclude: set[str],
+                photo_id: int | None) -> list[TagScore]:
+        model = top_tags(self.bundle, vec, top, min_score, exclude)
+        personal = self.personal_votes().top(vec, top, min_score, exclude, self_id=photo_id)
+        return [TagScore(t, s, src) for t, s, src in merge_suggestions(model, personal, top)]
+
+    def personal_votes(self) -> PersonalVotes:
+        """The user's words as voters (see core/personal.py), rebuilt whenever any tag changed.
+
+        The key is this connection's change counter plus SQLite's data_version (other connections'
+        commits), so an accept in the GUI or an ``attalos-tag --add`` elsewhere shows at the next call;
+        a rebuild reads only the tagged photos and a fixed background sample, never the whole library.
+        """
+        enc = self.bundle.encoder_id
+        db = self.catalog.db
+        key = (enc, db.total_changes, db.execute("PRAGMA data_version").fetchone()[0])
+        if self._pv is not None and self._pv_key == key:
+            return self._pv
+        tagged = self.catalog.user_tag_map()
+        for pid in self.catalog.rejected_map():
+            tagged.setdefault(pid, set())
+        ids: list[int] = []
+        vecs: list[np.ndarray] = []
+        for chunk_ids, chunk in self.catalog.iter_vectors(enc, sorted(tagged)):
+            ids.extend(int(i) for i in chunk_ids)
+            vecs.append(chunk)
+        raw = np.concatenate(vecs) if vecs else np.zeros((0, self.bundle.dim), dtype=np.float32)
+        bg_ids, bg = self._background(enc, set(tagged))
+        self._pv = PersonalVotes.build(np.asarray(ids, dtype=np.int64), raw, [tagged[i] for i in ids],
+                                       background=bg, background_ids=bg_ids)
+        self._pv_key = key
+        return self._pv
+
+    def _background(self, enc: str, tagged: set[int]) -> tuple[np.ndarray, np.ndarray]:
+        """A fixed, evenly spread sample of the library less its tagged photos (resampled when the
+        library grows or shrinks, so it stays put while the user tags)."""
+        key = (enc, self.catalog.count_vectors(enc))
+        if self._bg is None or self._bg[0] != key:
+            ids = background_sample(self.catalog.vector_ids(enc), ())
+            got_ids, got = [], []
+            for chunk_ids, chunk in self.catalog.iter_vectors(enc, ids.tolist()):
+                got_ids.append(chunk_ids)
+                got.append(chunk)
+            self._bg = (key, np.concatenate(got_ids) if got_ids else np.zeros(0, dtype=np.int64),
+                        np.concatenate(got) if got else np.zeros((0, self.bundle.dim), dtype=np.float32))
+        keep = ~np.isin(self._bg[1], np.fromiter(tagged, dtype=np.int64, count=len(tagged)))
+        return self._bg[1][keep], self._bg[2][keep]
 
     def _file_vector(self, path: str | os.PathLike[str]) -> np.ndarray:
         p = os.path.abspath(os.fspath(path))
@@ -321,6 +379,33 @@ class Library:
 
     def completion_words(self) -> list[str]:
         return sorted(set(self.bundle.tags) | set(self.catalog.all_user_tags()))
+
+    def edit_tags(self, paths: Sequence[str | os.PathLike[str]], add: Iterable[str] = (),
+                  remove: Iterable[str] = ()) -> tuple[list[PhotoRow], list[str]]:
+        """Add and remove user tags on library photos given by path: what the review dialog does.
+
+        Everything is checked before anything is written: a tag that normalises to nothing or a photo
+        outside the library raises LibraryError and changes nothing. Returns the photos and the
+        one-line warnings of the sidecar writes (the catalog holds the tags either way).
+        """
+        add, remove = list(add), list(remove)
+        for raw in (*add, *remove):
+            if not normalize_tag(raw):
+                raise LibraryError(f"the tag {raw!r} has no letters or digits after normalising")
+        rows: list[PhotoRow] = []
+        for p in paths:
+            row = self.photo_by_path(p)
+            if row is None:
+                raise LibraryError(f"{os.path.abspath(os.fspath(p))} is not in the library "
+                                   "(add its folder with attalos-index FOLDER first)")
+            rows.append(row)
+        warnings: list[str] = []
+        for row in rows:
+            if add:
+                warnings.extend(self.accept_tags(row.id, add) or [])
+            if remove:
+                warnings.extend(self.remove_user_tags(row.id, remove) or [])
+        return rows, warnings
 
     # -- vector index ------------------------------------------------------------------------------
     def _index(self) -> VectorIndex:
@@ -380,11 +465,94 @@ class Library:
         return hits[:limit]
 
     def search(self, text: str, limit: int = 50) -> list[SearchHit]:
-        """Photos nearest to free text (any words; unknown words through the bundle's OOV mapping)."""
+        """Photos nearest to free text (any words; unknown words through the bundle's OOV mapping).
+
+        A query that is or contains the user's own words ranks the photos carrying them first, then
+        the photos those words would be suggested for (see ``_search_user_words``).
+        """
+        mine, rest = self._user_words_in(text)
+        if mine:
+            return self._search_user_words(mine, rest, limit)
         q = self.text_encoder.encode(text)
         if q is None:
             raise QueryError(f"the query {text!r} has no usable word")
         return self._hits(q, limit)
+
+    def _user_words_in(self, text: str) -> tuple[list[str], str]:
+        """The user's tags found in the query (longest phrase first), and the rest of its words."""
+        words = query_words(text)
+        if not words:
+            return [], text
+        phrases: dict[tuple[str, ...], str] = {}
+        for tag in self.catalog.all_user_tags():
+            key = tuple(query_words(tag))
+            if key:
+                phrases.setdefault(key, tag)
+        if not phrases:
+            return [], text
+        longest = max(len(k) for k in phrases)
+        mine: list[str] = []
+        rest: list[str] = []
+        i = 0
+        while i < len(words):
+            for n in range(min(longest, len(words) - i), 0, -1):
+                tag = phrases.get(tuple(words[i : i + n]))
+                if tag is not None:
+                    if tag not in mine:
+                        mine.append(tag)
+                    i += n
+                    break
+            else:
+                rest.append(words[i])
+                i += 1
+        return mine, " ".join(rest)
+
+    def _search_user_words(self, mine: list[str], rest: str, limit: int) -> list[SearchHit]:
+        """Photos carrying all of ``mine`` first, then the others by the probability the words apply.
+
+        That probability is, per word, the personal vote (or the model's own tag score when the word
+        is in its vocabulary and that is higher; 1 for a photo that carries it), multiplied over the
+        words and by the geometric mean of the model's scores for the query's other words.
+        """
+        vi = self._index()
+        if vi.count == 0:
+            raise QueryError("the library has no indexed photos yet (run attalos-index first)")
+        b, enc, pv = self.bundle, self.bundle.encoder_id, self.personal_votes()
+        pieces = [p.vector for p in self.text_encoder.pieces(rest)] if rest.strip() else []
+        carrying_all = set(self.catalog.photos_with_tags(mine))
+        carrying = {w: set(self.catalog.photos_with_tags([w])) for w in mine}
+        candidates = set(carrying_all)
+        seeds = sorted(set().union(*carrying.values()))
+        if len(seeds) > 64:
+            seeds = [seeds[int(i)] for i in np.linspace(0, len(seeds) - 1, 64).round()]
+        k = max(limit, 32)
+        for _, vecs in self.catalog.iter_vectors(enc, seeds):
+            for v in vecs:
+                candidates.update(int(i) for i in vi.search(v, k)[0])
+        if pieces:
+            q = unit(np.mean([unit(v) for v in pieces], axis=0))
+            candidates.update(int(i) for i in vi.search(q, max(limit * 4, 200))[0])
+        ranked: list[tuple[bool, float, int]] = []
+        for ids, raw in self.catalog.iter_vectors(enc, sorted(candidates)):
+            score = np.ones(len(ids), dtype=np.float64)
+            personal = pv.scores(raw, exclude_ids=ids, words=mine)
+            for c, w in enumerate(mine):
+                p = personal[:, c].astype(np.float64)
+                t = b.tag_index(w)
+                if t is not None:
+                    p = np.maximum(p, 1.0 / (1.0 + np.exp(-np.clip(raw @ b.tag_vectors[t], -60, 60))))
+                has = np.fromiter((int(i) in carrying[w] for i in ids), dtype=bool, count=len(ids))
+                score *= np.where(has, 1.0, p)
+            if pieces:
+                logits = np.stack([raw @ v for v in pieces], axis=1)
+                rel = 1.0 / (1.0 + np.exp(-np.clip(logits, -60, 60)))
+                score *= np.exp(np.log(np.maximum(rel, 1e-12)).mean(axis=1))
+            ranked.extend((int(i) in carrying_all, float(sc), int(i)) for i, sc in zip(ids, score))
+        ranked = [r for r in ranked if r[0] or r[1] >= PERSONAL_SEARCH_FLOOR]
+        ranked.sort(key=lambda r: (not r[0], -r[1], r[2]))
+        ranked = ranked[:limit]
+        paths = self.catalog.paths_for_ids([r[2] for r in ranked])
+        return [SearchHit(pid, paths[pid], round(sc, 6)) for _, sc, pid in ranked if pid in paths]
 
     def similar(self, photo_id: int | None = None, path: str | os.PathLike[str] | None = None, limit: int = 50) -> list[SearchHit]:
         """Look-alikes of a library photo (by id or path) or of any photo file (by path)."""
