@@ -12,6 +12,7 @@ names that are not valid UTF-8; they come back as ``str`` through ``os.fsdecode`
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import sys
@@ -22,7 +23,7 @@ from typing import Iterable, Iterator, NamedTuple, Sequence
 
 import numpy as np
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Each entry migrates from version i to i+1. Add new entries, never edit old ones.
 MIGRATIONS: list[str] = [
@@ -78,6 +79,16 @@ MIGRATIONS: list[str] = [
         root_id INTEGER REFERENCES roots(id) ON DELETE CASCADE,
         reason TEXT NOT NULL,
         at REAL NOT NULL
+    );
+    """,
+    # 2: the XMP sidecar each photo was last synced with (core/sidecars.py): which file, its mtime, and
+    # the keywords it held then (JSON list), so a rescan tells another program's edits from our own.
+    """
+    CREATE TABLE sidecars (
+        photo_id INTEGER PRIMARY KEY REFERENCES photos(id) ON DELETE CASCADE,
+        path BLOB NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        keywords TEXT NOT NULL DEFAULT '[]'
     );
     """,
 ]
@@ -376,6 +387,40 @@ class Catalog:
             (*tags, len(set(tags))),
         )
         return [r[0] for r in rows]
+
+    # -- sidecars ----------------------------------------------------------------------------------
+    def write_sidecars(self) -> bool:
+        """The library's setting: write tags back to XMP sidecars (on unless turned off)."""
+        return self.get_meta("write_sidecars") != "0"
+
+    def set_write_sidecars(self, on: bool) -> None:
+        self.set_meta("write_sidecars", "1" if on else "0")
+
+    def sidecar_states(self) -> dict[int, tuple[str, int]]:
+        """photo id -> (sidecar path, mtime_ns) as last synced: what a rescan compares with the walk."""
+        enc, errors = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()
+        return {pid: (path.decode(enc, errors), mtime)
+                for pid, path, mtime in self.db.execute("SELECT photo_id, path, mtime_ns FROM sidecars")}
+
+    def sidecar_record(self, photo_id: int) -> tuple[str, int, list[str]] | None:
+        """(sidecar path, mtime_ns, keywords it held) as last synced, or None."""
+        row = self.db.execute("SELECT path, mtime_ns, keywords FROM sidecars WHERE photo_id=?", (photo_id,)).fetchone()
+        if row is None:
+            return None
+        try:
+            kws = [str(k) for k in json.loads(row[2])]
+        except (ValueError, TypeError):
+            kws = []
+        return _s(row[0]), int(row[1]), kws
+
+    def set_sidecar(self, photo_id: int, path: str, mtime_ns: int, keywords: Sequence[str]) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO sidecars(photo_id, path, mtime_ns, keywords) VALUES (?, ?, ?, ?)",
+            (photo_id, _b(path), int(mtime_ns), json.dumps(list(keywords), ensure_ascii=False)),
+        )
+
+    def forget_sidecar(self, photo_id: int) -> None:
+        self.db.execute("DELETE FROM sidecars WHERE photo_id=?", (photo_id,))
 
     # -- failures ----------------------------------------------------------------------------------
     def clear_failures(self, root_ids: Sequence[int]) -> None:

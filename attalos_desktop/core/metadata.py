@@ -2,8 +2,8 @@
 
 Keywords are gathered from every place photo tools put them, because users have years of tagging in
 Lightroom, digiKam, Windows Explorer or Photoshop and expect to see it: an XMP sidecar (``IMG.ext.xmp``
-or ``IMG.xmp``), embedded XMP ``dc:subject``, IPTC Keywords (2:25) and EXIF XPKeywords. Everything
-here tolerates garbage: a bad field is dropped, the photo is still indexed.
+or ``IMG.xmp``; which, in core/sidecars.py), embedded XMP ``dc:subject``, IPTC Keywords (2:25) and EXIF
+XPKeywords. Everything here tolerates garbage: a bad field is dropped, the photo is still indexed.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as _dt
 import html
 import logging
-import os
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -133,18 +132,17 @@ def _decode(raw: bytes) -> str:
 
 
 def sidecar_paths(path: str) -> list[str]:
-    base, _ = os.path.splitext(path)
-    return [path + ".xmp", path + ".XMP", base + ".xmp", base + ".XMP"]
+    """The names the photo's XMP sidecar may have (see core/sidecars.py, where sidecars live now)."""
+    from .sidecars import sidecar_paths as _paths
+
+    return _paths(path)
 
 
 def keywords_from_sidecar(path: str) -> list[str]:
-    for cand in sidecar_paths(path):
-        try:
-            with open(cand, "rb") as fh:
-                return keywords_from_xmp(fh.read(4 << 20))
-        except OSError:
-            continue
-    return []
+    """Keywords of the photo's newest own sidecar, tolerant of damaged files (core/sidecars.py)."""
+    from .sidecars import keywords_from_sidecar as _kw
+
+    return _kw(path)
 
 
 def keywords_from_image(im: Image.Image) -> list[str]:

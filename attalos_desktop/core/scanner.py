@@ -8,6 +8,8 @@
   after the real tree, so a photo reachable both ways keeps its real path; files are likewise
   de-duplicated by device + inode (a photo linked twice is one photo).
 - Broken symlinks, symlink loops and unreadable folders are reported as problems with a reason.
+- XMP sidecars (``*.xmp``, any case; not through symlinks) are noted with their mtime on the way, so a
+  rescan sees sidecar edits of other programs without a system call per photo (core/sidecars.py).
 """
 
 from __future__ import annotations
@@ -35,12 +37,14 @@ class ScanResult:
     files: list[FileEntry] = field(default_factory=list)
     problems: list[tuple[str, int | None, str]] = field(default_factory=list)  # (path, root_id, reason)
     missing_roots: list[int] = field(default_factory=list)  # roots that are not there (unplugged drive?)
+    sidecars: dict[str, int] = field(default_factory=dict)  # every *.xmp file found: path -> mtime_ns
 
 
 def scan(roots: list[tuple[int | None, str]], skip_dirs: list[str] = ()) -> ScanResult:  # type: ignore[assignment]
     """Walk the roots; ``skip_dirs`` (e.g. the library folder) are never entered."""
     result = ScanResult()
     files = result.files
+    sidecars = result.sidecars
     seen_dirs: set[tuple[int, int]] = set()
     seen_files: set[tuple[int, int]] = set()
     for d in skip_dirs:
@@ -88,7 +92,8 @@ def scan(roots: list[tuple[int | None, str]], skip_dirs: list[str] = ()) -> Scan
                     if name[0] == ".":
                         continue
                     dot = name.rfind(".")
-                    photo = dot > 0 and name[dot:].lower() in PHOTO_EXTS
+                    ext = name[dot:].lower() if dot > 0 else ""
+                    photo = ext in PHOTO_EXTS
                     try:
                         if e.is_symlink():
                             links.append((e.path, photo))
@@ -101,6 +106,8 @@ def scan(roots: list[tuple[int | None, str]], skip_dirs: list[str] = ()) -> Scan
                                 files.append(FileEntry(e.path, st.st_size, st.st_mtime_ns, root_id))
                             continue
                         if not e.is_dir(follow_symlinks=False):
+                            if ext == ".xmp" and e.is_file(follow_symlinks=False):
+                                sidecars[e.path] = e.stat(follow_symlinks=False).st_mtime_ns
                             continue
                         st = e.stat(follow_symlinks=False)
                     except OSError as exc:
