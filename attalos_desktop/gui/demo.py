@@ -1,17 +1,23 @@
 """Make a demo library of generated photos and a screenshot of the app showing it.
 
     python -m attalos_desktop.gui.demo [--out DIR] [--photos 120] [--screenshot docs/screenshot.png]
-                                       [--search QUERY]
+                                       [--search QUERY] [--personal WORD] [--tagged N]
+                                       [--review-screenshot FILE.png] [--training-screenshot FILE.png]
 
 The photos come from ``trainer.synthetic`` (coloured shapes on textured backgrounds; Pillow and
 numpy only, no torch). The folder is indexed with the core, a few suggestions are accepted as user
 tags so the detail panel shows both kinds, and ``attalos-desktop --screenshot`` renders the window.
+``--personal WORD`` puts a word of the user's own on a few look-alike photos (so the review dialog of
+another look-alike suggests it, marked "yours"), ``--tagged N`` gives N photos their true tags (what a
+user who tagged them would have: training data), and ``--review-screenshot`` / ``--training-screenshot``
+render the review dialog of that photo and the Train on my tags dialog after a real training run.
 A developer tool for the README; the app itself never imports it.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import subprocess
 import sys
@@ -46,7 +52,9 @@ def _exif(i: int, rng: random.Random):
     return exif
 
 
-def make_photos(folder: Path, n: int, seed: int = 3, size: tuple[int, int] = (480, 360)) -> list[Path]:
+def make_photos(folder: Path, n: int, seed: int = 3, size: tuple[int, int] = (480, 360),
+                tags_out: dict[Path, list[str]] | None = None) -> list[Path]:
+    """Write ``n`` generated photos; ``tags_out`` (when given) receives each photo's true tags."""
     from trainer.synthetic import render_photo
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -57,24 +65,110 @@ def make_photos(folder: Path, n: int, seed: int = 3, size: tuple[int, int] = (48
         p = folder / f"IMG_{1000 + i:04d}.jpg"
         img.save(p, quality=88, exif=_exif(i, rng))
         out.append(p)
+        if tags_out is not None:
+            tags_out[p] = list(tags)
     return out
+
+
+def tag_lookalikes(lib, word: str, anchor: int, photos: int = 4) -> int | None:
+    """Put ``word`` on ``anchor`` and its nearest look-alikes; return a further look-alike for which the
+    word is now suggested as a personal word (None when there is none)."""
+    hits = lib.similar(photo_id=anchor, limit=photos + 12)
+    for pid in [anchor] + [h.photo_id for h in hits[: photos - 1]]:
+        lib.accept_tags(pid, [word])
+    for h in hits[photos - 1 :]:
+        if any(s.tag == word and s.source == "personal" for s in lib.suggest_tags(h.photo_id, top=8)):
+            return h.photo_id
+    return None
+
+
+def dialog_screenshots(home: Path, review_pid: int | None, review_path: str | None, training_path: str | None,
+                       size: tuple[int, int] = (1280, 800), timeout: float = 600.0) -> int:
+    """Render the review dialog of ``review_pid`` and the Train on my tags dialog (after a real run)."""
+    import os
+
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    os.environ.setdefault("ATTALOS_GUI_NO_POPUPS", "1")
+    import time
+
+    from PySide6.QtCore import QCoreApplication, QEventLoop
+
+    from attalos_desktop.gui.app import _make_app
+    from attalos_desktop.gui.window import MainWindow
+
+    _make_app(sys.argv[:1])
+
+    def pump_until(cond, limit: float) -> bool:
+        end = time.monotonic() + limit
+        while time.monotonic() < end:
+            QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+            if cond():
+                return True
+            time.sleep(0.01)
+        return cond()
+
+    def save(widget, path: str) -> bool:
+        pump_until(lambda: False, 0.3)
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        ok = widget.grab().toImage().save(path, "PNG", 0)
+        print(f"{'saved' if ok else 'could not write'} {path}")
+        return ok
+
+    rc = 0
+    w = MainWindow(home=str(home))
+    w.resize(*size)
+    w.show()
+    pump_until(w.is_settled, 60)
+    if review_path and review_pid is not None:
+        row = w.model.row_of(review_pid)
+        if row is None:
+            print(f"photo {review_pid} is not in the grid", file=sys.stderr)
+            rc = 1
+        else:
+            w.select_rows([row])
+            w.grid.scrollTo(w.model.index(row))  # its thumbnail gets loaded: the dialog shows it
+            pump_until(w.is_settled, 60)
+            dlg = w.open_suggest_dialog([w.model.photo_at(row)])
+            review = dlg.reviews[review_pid]
+            pump_until(lambda: bool(review.rows) and w.is_settled(), 60)
+            dlg.resize(700, 540)
+            rc |= 0 if save(dlg, review_path) else 1
+            dlg.reject()
+    if training_path:
+        dlg = w.show_training()
+        pump_until(lambda: dlg.summary is not None, 30)
+        if dlg.start():
+            finished = []
+            dlg.runFinished.connect(finished.append)
+            pump_until(lambda: bool(finished), timeout)
+            print(f"training: {dlg.state} {dlg.message.text()}")
+        dlg.resize(720, 400)
+        rc |= 0 if save(dlg, training_path) else 1
+    w.shutdown()
+    return rc
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Generate a demo library and a screenshot of attalos-desktop.")
     ap.add_argument("--out", help="demo folder (default: a new temp dir)")
     ap.add_argument("--photos", type=int, default=120)
-    ap.add_argument("--screenshot", default="docs/screenshot.png")
+    ap.add_argument("--screenshot", default="docs/screenshot.png", help="main window screenshot ('': none)")
     ap.add_argument("--search", default=None, help="search to show in the screenshot")
     ap.add_argument("--select", type=int, default=0)
     ap.add_argument("--size", default="1280x800")
+    ap.add_argument("--personal", metavar="WORD", help="put this word of your own on a few look-alike photos")
+    ap.add_argument("--tagged", type=int, default=0, help="give this many photos their true tags (training data)")
+    ap.add_argument("--review-screenshot", metavar="FILE.png", help="render the review dialog of a look-alike")
+    ap.add_argument("--training-screenshot", metavar="FILE.png", help="render Train on my tags after a real run")
     args = ap.parse_args(argv)
 
     out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="attalos-demo-"))
     photos_dir = out / "Photos" / "Summer 2026"
     home = out / "library"
+    true_tags: dict[Path, list[str]] = {}
     if not photos_dir.is_dir():
-        make_photos(photos_dir, args.photos)
+        make_photos(photos_dir, args.photos, tags_out=true_tags)
+    review_pid = None
 
     from attalos_desktop.core.library import Library
 
@@ -92,6 +186,15 @@ def main(argv: list[str] | None = None) -> int:
             if not lib.user_tags(pid):
                 best = [t.tag for t in lib.suggest_tags(pid, top=2)]
                 lib.accept_tags(pid, best + ["holiday"])
+            for path in sorted(true_tags)[: max(0, args.tagged)]:
+                row = lib.photo_by_path(path)
+                if row is not None and row.id != pid:
+                    lib.accept_tags(row.id, true_tags[path])
+            if args.personal:
+                anchor = rows[min(args.select + 1, len(rows) - 1)].id
+                review_pid = tag_lookalikes(lib, args.personal, anchor)
+                if review_pid is None:
+                    print(f"no look-alike gets {args.personal!r} suggested yet; tag more photos", file=sys.stderr)
     finally:
         lib.close()
 
@@ -99,10 +202,14 @@ def main(argv: list[str] | None = None) -> int:
            "--size", args.size, "--select", str(args.select)]
     if args.search:
         cmd += ["--search", args.search]
-    env = dict(__import__("os").environ)
+    env = dict(os.environ)
     env.setdefault("QT_QPA_PLATFORM", "offscreen")
     env.setdefault("ATTALOS_CONFIG_DIR", str(out / "config"))
-    rc = subprocess.call(cmd, env=env)
+    rc = subprocess.call(cmd, env=env) if args.screenshot else 0
+    if args.review_screenshot or args.training_screenshot:
+        os.environ.setdefault("ATTALOS_CONFIG_DIR", str(out / "config"))
+        w, h = (int(x) for x in args.size.lower().split("x"))
+        rc |= dialog_screenshots(home, review_pid, args.review_screenshot, args.training_screenshot, (w, h))
     print(f"library: {home}")
     return rc
 

@@ -79,18 +79,32 @@ def user_tags_html(tags: list[str]) -> str:
     )
 
 
+PERSONAL_BADGE = (
+    "<span style='background-color:#7b52c7; color:#ffffff; font-size:8pt; font-weight:600'>&nbsp;yours&nbsp;</span>"
+)
+PERSONAL_TIP = "Words marked “yours” are suggested from your tags on similar photos."
+
+
 def suggestions_html(suggestions: list[Any], dark: bool = False) -> str:
+    """The model's and the personal suggestions in one ranked list, on one score scale.
+
+    A personal word (``source == "personal"``: votes of the photo's nearest user-tagged photos)
+    wears a "yours" badge and a violet bar.
+    """
     if not suggestions:
         return "<span style='color:#888888'>No suggestions</span>"
     rows = []
     for s in suggestions:
         pct = max(0.0, min(1.0, float(s.score)))
         bar = int(round(pct * 60))
+        personal = getattr(s, "source", "model") == "personal"
+        badge = f" {PERSONAL_BADGE}" if personal else ""
+        colour = "#9b7be0" if personal else "#5b8fd6"
         rows.append(
             "<tr>"
-            f"<td style='{SUGGESTION_STYLE} padding-right:8px'><i>{html.escape(s.tag)}</i></td>"
+            f"<td style='{SUGGESTION_STYLE} padding-right:8px'><i>{html.escape(s.tag)}</i>{badge}</td>"
             f"<td><table cellspacing='0' cellpadding='0'><tr>"
-            f"<td width='{max(bar, 1)}' style='background-color:#5b8fd6'>&nbsp;</td>"
+            f"<td width='{max(bar, 1)}' style='background-color:{colour}'>&nbsp;</td>"
             f"<td width='{60 - bar + 1}' style='background-color:{'#3c3c3c' if dark else '#e4e4e4'}'>&nbsp;</td></tr></table></td>"
             f"<td style='color:#8a8a8a; padding-left:6px'>{pct * 100:.0f}%</td>"
             "</tr>"
@@ -163,7 +177,7 @@ class DetailPanel(QScrollArea):
         self.user_tags.linkActivated.connect(self._on_tag_link)
         lay.addWidget(self.user_tags)
 
-        lay.addWidget(self._heading("Suggested by the model"))
+        lay.addWidget(self._heading("Suggested tags"))
         self.suggestions = QLabel()
         self.suggestions.setWordWrap(True)
         self.suggestions.setTextFormat(Qt.TextFormat.RichText)
@@ -223,6 +237,8 @@ class DetailPanel(QScrollArea):
         self.user_tags.setText(user_tags_html(detail.user_tags))
         dark = self.palette().color(QPalette.ColorRole.Window).lightness() < 128
         self.suggestions.setText(suggestions_html(detail.suggestions, dark))
+        personal = any(getattr(s, "source", "model") == "personal" for s in detail.suggestions)
+        self.suggestions.setToolTip(PERSONAL_TIP if personal else "")
 
     def show_error(self, message: str) -> None:
         self.suggestions.setText(f"<span style='color:#d05050'>{html.escape(message)}</span>")

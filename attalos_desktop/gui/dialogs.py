@@ -12,6 +12,7 @@ from PySide6.QtGui import QFont, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
+    QCheckBox,
     QCompleter,
     QDialog,
     QDialogButtonBox,
@@ -40,20 +41,39 @@ ACCEPT = "accept"
 REJECT = "reject"
 
 
+PERSONAL = "personal"
+PERSONAL_TIP = "Suggested from your tags on similar photos"
+PERSONAL_BADGE_STYLE = (
+    "background-color:#7b52c7; color:#ffffff; border-radius:6px; padding:0px 5px; font-size:8pt; font-weight:600;"
+)
+
+
 class SuggestionRow(QWidget):
-    """One tag of one photo: name, score bar, Accept / Reject toggles (neither = undecided)."""
+    """One tag of one photo: name, score bar, Accept / Reject toggles (neither = undecided).
+
+    ``source`` is "model" (the bundle's tag layer) or "personal" (votes of the photo's nearest photos
+    that carry the user's own tags); a personal word wears a "yours" badge, on the same score scale.
+    """
 
     changed = Signal()
 
-    def __init__(self, tag: str, score: float | None, parent=None) -> None:
+    def __init__(self, tag: str, score: float | None, parent=None, source: str = "model") -> None:
         super().__init__(parent)
         self.tag = tag
         self.score = score
+        self.source = source or "model"
         lay = QHBoxLayout(self)
         lay.setContentsMargins(4, 1, 4, 1)
         self.label = QLabel(html.escape(tag) if score is not None else f"<b>{html.escape(tag)}</b> <span style='color:#888'>(typed)</span>")
+        self.label.setTextFormat(Qt.TextFormat.RichText)  # escaped: "grandma's quilt" must not show &#x27;
         self.label.setMinimumWidth(140)
         lay.addWidget(self.label, 1)
+        self.badge = QLabel("yours")
+        self.badge.setObjectName("personalBadge")
+        self.badge.setStyleSheet(PERSONAL_BADGE_STYLE)
+        self.badge.setToolTip(PERSONAL_TIP)
+        self.badge.setVisible(self.personal)
+        lay.addWidget(self.badge)
         self.bar = QProgressBar()
         self.bar.setRange(0, 100)
         self.bar.setTextVisible(True)
@@ -65,6 +85,10 @@ class SuggestionRow(QWidget):
         else:
             self.bar.setValue(int(round(max(0.0, min(1.0, score)) * 100)))
         lay.addWidget(self.bar)
+        if self.personal:
+            self.setToolTip(PERSONAL_TIP)
+            self.label.setToolTip(PERSONAL_TIP)
+            self.bar.setToolTip(f"{PERSONAL_TIP} — same score scale as the model's suggestions")
         self.accept_btn = QToolButton()
         self.accept_btn.setText("✓ Accept")
         self.accept_btn.setCheckable(True)
@@ -81,6 +105,10 @@ class SuggestionRow(QWidget):
         self.reject_btn.toggled.connect(self._reject_toggled)
         lay.addWidget(self.accept_btn)
         lay.addWidget(self.reject_btn)
+
+    @property
+    def personal(self) -> bool:
+        return self.source == PERSONAL
 
     @Slot(bool)
     def _accept_toggled(self, on: bool) -> None:
@@ -152,20 +180,20 @@ class PhotoReview(QFrame):
             "<span style='color:#888'>Already tagged: </span>" + html.escape(", ".join(user_tags)) if user_tags else ""
         )
         for s in suggestions:
-            self.add_row(s.tag, float(s.score))
+            self.add_row(s.tag, float(s.score), source=getattr(s, "source", "model"))
         self.status.setText("" if suggestions else "<span style='color:#888'>No new suggestions for this photo.</span>")
         self.status.setVisible(not suggestions)
 
     def set_error(self, message: str) -> None:
         self.status.setText(f"<span style='color:#d05050'>{html.escape(message)}</span>")
 
-    def add_row(self, tag: str, score: float | None, decision: str | None = None) -> SuggestionRow:
+    def add_row(self, tag: str, score: float | None, decision: str | None = None, source: str = "model") -> SuggestionRow:
         for r in self.rows:
             if r.tag == tag:
                 if decision:
                     r.set_decision(decision)
                 return r
-        row = SuggestionRow(tag, score)
+        row = SuggestionRow(tag, score, source=source)
         row.set_decision(decision)
         self.rows.append(row)
         self.rows_box.addWidget(row)
@@ -186,13 +214,15 @@ class SuggestDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Suggest tags" if len(photos) == 1 else f"Suggest tags — {len(photos)} photos")
         self.setObjectName("suggestDialog")
-        self.resize(620, 560)
+        self.resize(680, 560)
         lay = QVBoxLayout(self)
         intro = QLabel(
             "Accept the tags that describe the photo and reject the wrong ones. Accepted tags become your "
-            "tags; rejected tags are not suggested again for that photo."
+            "tags; rejected tags are not suggested again for that photo. Words marked "
+            f"<span style='{PERSONAL_BADGE_STYLE}'>yours</span> are suggested from your own tags on similar photos."
         )
         intro.setWordWrap(True)
+        intro.setTextFormat(Qt.TextFormat.RichText)
         lay.addWidget(intro)
 
         self.reviews: dict[int, PhotoReview] = {}
@@ -404,10 +434,20 @@ class ModelsDialog(QDialog):
             self.modelChosen.emit(p)
 
 
+SIDECARS_LABEL = "Write tags to XMP sidecars next to photos (for digiKam, Lightroom, darktable)"
+
+
 class SettingsDialog(QDialog):
-    def __init__(self, settings: Settings, parent=None) -> None:
+    """The app's settings (settings.json) and the library's own (the sidecar switch, read by the CLI too).
+
+    ``sidecars`` is the library's setting, or None while the query thread is still reading it
+    (``set_sidecars`` fills it in); ``sidecars_choice()`` is None until it is known.
+    """
+
+    def __init__(self, settings: Settings, parent=None, sidecars: bool | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
+        self.setObjectName("settingsDialog")
         self.settings = settings
         lay = QVBoxLayout(self)
         form = QFormLayout()
@@ -427,10 +467,31 @@ class SettingsDialog(QDialog):
         self.thumb.setValue(settings.thumb_size)
         form.addRow("Thumbnail size (px)", self.thumb)
         lay.addLayout(form)
+        self.sidecars = QCheckBox(SIDECARS_LABEL)
+        self.sidecars.setObjectName("sidecarsCheck")
+        self.sidecars.setToolTip(
+            "Your tags are kept in the library either way. With this on, they are also written to a .xmp file "
+            "beside each photo (the photo itself is never modified), so other photo programs see them. "
+            "This is a setting of the library: attalos-desktop commands obey it too."
+        )
+        self._sidecars_known: bool | None = None
+        lay.addWidget(self.sidecars)
+        self.set_sidecars(sidecars)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
+        self.buttons = buttons
         lay.addWidget(buttons)
+
+    def set_sidecars(self, on: bool | None) -> None:
+        """The library's setting arrived (None: not known yet, the box stays disabled)."""
+        self._sidecars_known = on
+        self.sidecars.setEnabled(on is not None)
+        if on is not None:
+            self.sidecars.setChecked(bool(on))
+
+    def sidecars_choice(self) -> bool | None:
+        return None if self._sidecars_known is None else self.sidecars.isChecked()
 
     def apply(self) -> None:
         self.settings.suggest_count = self.count.value()

@@ -49,6 +49,7 @@ from attalos_desktop.gui.detail import PREVIEW_SIZE, DetailPanel
 from attalos_desktop.gui.dialogs import ModelsDialog, SettingsDialog, SuggestDialog
 from attalos_desktop.gui.grid import PhotoDelegate, PhotoGridModel, PhotoGridView, RowRole
 from attalos_desktop.gui.settings import Settings
+from attalos_desktop.gui.training import TrainingDialog
 from attalos_desktop.gui.workers import IndexWorker, QueryClient, ThumbnailLoader
 
 ViewKeyRole = Qt.ItemDataRole.UserRole + 20
@@ -167,6 +168,7 @@ class MainWindow(QMainWindow):
     problemsLoaded = Signal()
     modelsLoaded = Signal()
     modelSwitched = Signal(bool)
+    sidecarsChanged = Signal(bool)
     errorShown = Signal(str)
 
     def __init__(self, home: str | None = None, settings: Settings | None = None, cache: ThumbnailCache | None = None) -> None:
@@ -201,6 +203,9 @@ class MainWindow(QMainWindow):
         self.search_text = ""
         self.suggest_dialog: SuggestDialog | None = None
         self.models_dialog: ModelsDialog | None = None
+        self.settings_dialog: SettingsDialog | None = None
+        self.training_dialog: TrainingDialog | None = None  # made on first use
+        self.sidecars_enabled: bool | None = None  # the library's setting, once read
         self.context_menu: QMenu | None = None
         self._last_sidebar_refresh = 0.0
         self._index_started = 0.0
@@ -378,7 +383,10 @@ class MainWindow(QMainWindow):
         m_tools = mb.addMenu("&Tools")
         self.act_models = QAction("&Models…", self, triggered=self.show_models)
         self.act_settings = QAction("&Settings…", self, shortcut=QKeySequence.StandardKey.Preferences, triggered=self.show_settings)
+        self.act_train = QAction("&Train on my tags…", self, triggered=self.show_training)
         m_tools.addAction(self.act_models)
+        m_tools.addAction(self.act_train)
+        m_tools.addSeparator()
         m_tools.addAction(self.act_settings)
 
         m_help = mb.addMenu("&Help")
@@ -970,15 +978,79 @@ class MainWindow(QMainWindow):
         self.query.request("set_model", path)
 
     @Slot()
-    def show_settings(self) -> None:
-        dlg = SettingsDialog(self.settings, self)
-        if dlg.exec():
-            dlg.apply()
-            self.apply_thumb_size(self.settings.thumb_size)
-            self.save_settings()
-            rows = self.selected_photos()
-            if len(rows) == 1:
-                self._on_selection_changed()
+    def show_settings(self) -> SettingsDialog:
+        """Open the Settings dialog (non-modal to the event loop: replies keep arriving while it is open)."""
+        if self.settings_dialog is not None:
+            try:
+                self.settings_dialog.raise_()
+                return self.settings_dialog
+            except RuntimeError:
+                self.settings_dialog = None
+        dlg = SettingsDialog(self.settings, self, sidecars=None)
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        dlg.accepted.connect(self._on_settings_accepted)
+        dlg.destroyed.connect(self._on_settings_destroyed)
+        self.settings_dialog = dlg
+        self.query.request("get_sidecars")  # the library's setting (the CLI obeys it too)
+        dlg.open()
+        return dlg
+
+    @Slot()
+    def _on_settings_destroyed(self) -> None:
+        self.settings_dialog = None
+
+    @Slot()
+    def _on_settings_accepted(self) -> None:
+        dlg = self.settings_dialog
+        if dlg is None:
+            return
+        dlg.apply()
+        self.apply_thumb_size(self.settings.thumb_size)
+        self.save_settings()
+        want = dlg.sidecars_choice()
+        if want is not None and want != self.sidecars_enabled:
+            self.query.request("set_sidecars", want)
+        rows = self.selected_photos()
+        if len(rows) == 1:
+            self._on_selection_changed()
+
+    @Slot()
+    def show_training(self, command: Any = None, available: Any = None) -> TrainingDialog:
+        """Tools → Train on my tags…: the dialog runs the trainer as a child process.
+
+        ``command`` (home -> argv) and ``available`` (() -> bool) replace the trainer command and the
+        PyTorch check of a new dialog (tests run a fake trainer that speaks the same protocol).
+        """
+        if self.training_dialog is not None and (command is not None or available is not None):
+            if self.training_dialog.running:
+                return self.training_dialog
+            self.training_dialog.deleteLater()
+            self.training_dialog = None
+        if self.training_dialog is not None:
+            try:
+                self.training_dialog.show()
+                self.training_dialog.raise_()
+                self.query.request("training_summary")
+                return self.training_dialog
+            except RuntimeError:
+                self.training_dialog = None
+        dlg = TrainingDialog(self.home, self, command=command, available=available)
+        dlg.modelChosen.connect(self._on_trained_model_chosen)
+        self.modelSwitched.connect(dlg.on_model_switched)
+        self.training_dialog = dlg
+        self.query.request("training_summary")
+        dlg.show()
+        return dlg
+
+    @Slot(str)
+    def _on_trained_model_chosen(self, path: str) -> None:
+        if self.indexing:
+            self._show_error("Model switch", "Wait for indexing to finish (or cancel it) before switching models.")
+            if self.training_dialog is not None:
+                self.training_dialog.on_switch_refused()
+            return
+        self._set_status(f"Switching to your model in {path}…")
+        self.query.request("set_model", path)
 
     @Slot()
     def _on_size_released(self) -> None:
@@ -1085,19 +1157,39 @@ class MainWindow(QMainWindow):
                 except RuntimeError:
                     pass  # the dialog was closed and deleted meanwhile
         elif kind == "review":
-            ids = list(result)  # type: ignore[arg-type]
-            self._set_status(f"Saved tags for {len(ids)} photo(s).")
+            ids, warnings = result  # type: ignore[misc]
+            self._set_status(self._with_warnings(f"Saved tags for {len(ids)} photo(s).", warnings))
             self.query.request("completion")
-            cur = self.detail.photo_id
-            if cur is not None and cur in ids:
-                self._detail_rid = self.query.request("detail", (cur, self.settings.suggest_count, self.settings.score_threshold))
-            self.tagsSaved.emit(ids)
+            # Always refresh the shown photo: its personal suggestions (votes of the user's tagged
+            # neighbours) change when similar photos get tags, not only when it gets tags itself.
+            self._refresh_detail()
+            self.tagsSaved.emit(list(ids))
         elif kind == "remove_tags":
-            pid = int(result)  # type: ignore[call-overload]
-            self._set_status("Tag removed.")
-            if self.detail.photo_id == pid:
-                self._detail_rid = self.query.request("detail", (pid, self.settings.suggest_count, self.settings.score_threshold))
+            pid, warnings = result  # type: ignore[misc]
+            self._set_status(self._with_warnings("Tag removed.", warnings))
+            self._refresh_detail()
             self.tagsSaved.emit([pid])
+        elif kind == "get_sidecars":
+            self.sidecars_enabled = bool(result)
+            if self.settings_dialog is not None:
+                try:
+                    self.settings_dialog.set_sidecars(bool(result))
+                except RuntimeError:
+                    self.settings_dialog = None
+        elif kind == "set_sidecars":
+            self.sidecars_enabled = bool(result)
+            self._set_status(
+                "Tags are written to XMP sidecars next to the photos."
+                if result
+                else "Tags are kept in the library only (no XMP sidecars)."
+            )
+            self.sidecarsChanged.emit(bool(result))
+        elif kind == "training_summary":
+            if self.training_dialog is not None:
+                try:
+                    self.training_dialog.set_summary(result)
+                except RuntimeError:
+                    self.training_dialog = None
         elif kind == "completion":
             self._words = list(result)  # type: ignore[arg-type]
             if self.suggest_dialog is not None:
@@ -1188,6 +1280,8 @@ class MainWindow(QMainWindow):
                     pass
         if kind == "set_model" and self.models_dialog is not None:
             self.models_dialog.set_busy(False, f"Could not switch model: {message}")
+        if kind == "set_model" and self.training_dialog is not None:
+            self.training_dialog.on_switch_failed(message)
         titles = {
             "review": "Could not save tags",
             "similar": "Find similar failed",
@@ -1195,6 +1289,9 @@ class MainWindow(QMainWindow):
             "models": "Could not list models",
             "set_model": "Could not switch model",
             "open": "Could not open the library",
+            "get_sidecars": "Could not read the sidecar setting",
+            "set_sidecars": "Could not change the sidecar setting",
+            "training_summary": "Could not read your tags",
         }
         self._show_error(titles.get(kind, f"{kind} failed"), message, tb)
 
@@ -1203,6 +1300,22 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------------------------------
     def _set_status(self, text: str) -> None:
         self.status_label.setText(text)
+        self.status_label.setToolTip(text)
+
+    @staticmethod
+    def _with_warnings(message: str, warnings: list[str]) -> str:
+        """``message`` plus the first warning a write returned, on one status-bar line."""
+        if not warnings:
+            return message
+        first = " ".join(str(warnings[0]).split())
+        more = f" (and {len(warnings) - 1} more)" if len(warnings) > 1 else ""
+        return f"{message} Warning: {first}{more}"
+
+    def _refresh_detail(self) -> None:
+        """Ask again for the shown photo's tags and suggestions (after a tag write)."""
+        cur = self.detail.photo_id
+        if cur is not None:
+            self._detail_rid = self.query.request("detail", (cur, self.settings.suggest_count, self.settings.score_threshold))
 
     def _report_error(self, title: str, exc: BaseException) -> None:
         self._show_error(title, f"{type(exc).__name__}: {exc}", traceback.format_exc())
@@ -1263,6 +1376,11 @@ class MainWindow(QMainWindow):
         if self._closing:
             return
         self._closing = True
+        if self.training_dialog is not None:
+            try:
+                self.training_dialog.shutdown()  # a running trainer is terminated: nothing is written
+            except RuntimeError:
+                pass
         worker = self.index_worker
         if worker is not None:
             worker.cancel()  # the child stops after its batch in flight; what it committed stays

@@ -152,6 +152,24 @@ class Detail:
     suggestions: list[Any]  # TagScore
 
 
+@dataclass
+class TrainingSummary:
+    """The user's tags as training data: photos with at least one tag, photos per word, new words."""
+
+    photos: int
+    words: dict[str, int]  # word -> photos carrying it, most used first
+    new_words: list[str]  # words the current model's tag layer does not have
+
+
+def _warnings(result: Any) -> list[str]:
+    """The one-line warnings a tag write returned (older cores return None)."""
+    if not result:
+        return []
+    if isinstance(result, str):
+        return [result]
+    return [str(x) for x in result if x]
+
+
 class QueryService(QObject):
     """Lives on its own QThread; answers requests in order with its own Library.
 
@@ -249,20 +267,41 @@ class QueryService(QObject):
             out[pid] = Detail(self.lib.photo(pid), self.lib.user_tags(pid), self.lib.suggest_tags(pid, top=top, min_score=min_score))
         return out
 
-    def _do_review(self, decisions: list[tuple[int, list[str], list[str]]]) -> list[int]:
-        done = []
+    def _do_review(self, decisions: list[tuple[int, list[str], list[str]]]) -> tuple[list[int], list[str]]:
+        """Save the decisions; returns (photo ids, one-line warnings such as an unwritable sidecar)."""
+        done: list[int] = []
+        warnings: list[str] = []
         for pid, accepted, rejected in decisions:
             if accepted:
-                self.lib.accept_tags(pid, accepted)
+                warnings += _warnings(self.lib.accept_tags(pid, accepted))
             if rejected:
-                self.lib.reject_tags(pid, rejected)
+                warnings += _warnings(self.lib.reject_tags(pid, rejected))
             done.append(pid)
-        return done
+        return done, warnings
 
-    def _do_remove_tags(self, args: tuple[int, list[str]]) -> int:
+    def _do_remove_tags(self, args: tuple[int, list[str]]) -> tuple[int, list[str]]:
         pid, tags = args
-        self.lib.remove_user_tags(pid, tags)
-        return pid
+        return pid, _warnings(self.lib.remove_user_tags(pid, tags))
+
+    def _do_get_sidecars(self, _args: Any) -> bool:
+        return bool(self.lib.sidecars_enabled())
+
+    def _do_set_sidecars(self, on: bool) -> bool:
+        self.lib.set_sidecars_enabled(bool(on))
+        return bool(self.lib.sidecars_enabled())
+
+    def _do_training_summary(self, _args: Any) -> TrainingSummary:
+        """How many photos carry the user's own tags, and each word's photo count (for Train on my tags)."""
+        counts: dict[str, int] = {}
+        photos = 0
+        for row in self.lib.photos():
+            tags = self.lib.user_tags(row.id)
+            if tags:
+                photos += 1
+                for t in tags:
+                    counts[t] = counts.get(t, 0) + 1
+        known = set(self.lib.bundle.tags)
+        return TrainingSummary(photos, dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))), sorted(set(counts) - known))
 
     def _do_failures(self, _args: Any) -> list[Any]:
         return self.lib.failures()
@@ -292,7 +331,9 @@ class QueryClient(QObject):
     reply = Signal(int, str, object)
     failed = Signal(int, str, str, str)
 
-    SUPERSEDED = frozenset({"search", "similar", "detail", "photos", "failures", "models", "completion"})
+    SUPERSEDED = frozenset(
+        {"search", "similar", "detail", "photos", "failures", "models", "completion", "get_sidecars", "training_summary"}
+    )
 
     def __init__(self, home: str | None, parent: QObject | None = None) -> None:
         super().__init__(parent)

@@ -74,7 +74,15 @@ def indexed_library(tmp_path_factory) -> dict[str, Any]:
 
 @pytest.fixture
 def library_copy(indexed_library, tmp_path: Path) -> dict[str, Any]:
-    """A private copy of the session library (same photos, own catalog and index)."""
+    """A private library: a copy of the session's photos, indexed afresh (well under a second).
+
+    The photos are copied too, not only the catalog: accepting a tag writes an XMP sidecar next to
+    the photo, and a sidecar left in a shared folder would leak one test's tags into the next.
+    """
+    folder = tmp_path / "photos"
+    shutil.copytree(indexed_library["folder"], folder, ignore=shutil.ignore_patterns("*.xmp"))
     home = tmp_path / "libcopy"
-    shutil.copytree(indexed_library["home"], home)
-    return {**indexed_library, "home": home}
+    report = index_library(home, [folder])
+    assert report.new == len(indexed_library["photos"]) and not report.failures
+    photos = [folder / p.name for p in indexed_library["photos"]]
+    return {**indexed_library, "home": home, "folder": folder, "photos": photos, "target": photos[0]}
