@@ -2,6 +2,7 @@
 
     attalos-desktop-train --data DIR --out BUNDLE_DIR [options]   # train, export, evaluate
     attalos-desktop-train --data DIR --evaluate BUNDLE_DIR --json  # metrics of a bundle
+    attalos-desktop-train --library [LIBRARY] [--out BUNDLE_DIR]   # fine-tune on the user's own tags
 
 Problems with the input end the command with exit status 2 and a one-line reason.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -28,7 +30,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     g = p.add_argument_group("data and output")
-    g.add_argument("--data", required=True, metavar="DIR", help="dataset folder with images and labels.jsonl")
+    g.add_argument("--data", metavar="DIR", help="dataset folder with images and labels.jsonl (not with --library)")
     g.add_argument("--out", metavar="BUNDLE_DIR", help="where to write the model bundle")
     g.add_argument("--name", help="model name in the manifest (default: the --out folder name)")
     g.add_argument("--description", default="", help="free text stored in the manifest")
@@ -36,6 +38,25 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help="do not train: evaluate this bundle on the test split (ONNX Runtime, as the app does)")
     g.add_argument("--json", action="store_true", help="print results as JSON")
     g.add_argument("--min-count", type=int, default=1, help="keep train tags seen at least this often")
+    g = p.add_argument_group("fine-tuning on a library's own tags (--library)")
+    g.add_argument("--library", nargs="?", const="", metavar="LIBRARY",
+                   help="fine-tune the library's current bundle (--init BUNDLE_DIR: another one) on the photos the "
+                        "user tagged; without a value: $ATTALOS_HOME, else the app's library in the user data dir. "
+                        "The bundle goes to LIBRARY/models/<base>-personal-<UTC time> unless --out is given")
+    g.add_argument("--fine-tune", default="head", choices=("head", "tower"),
+                   help="head: train the user's words' tag vectors on the stored embeddings (any bundle, no "
+                        "re-embedding); tower: also train the image encoder (not available yet: says so, exit 2)")
+    g.add_argument("--hold-out", type=float, default=0.25,
+                   help="share of each word's photos held out, by photo, to evaluate base, instant and fine-tuned")
+    g.add_argument("--min-photos", type=int, default=2, help="a user word is trained when it is on this many photos")
+    g.add_argument("--background", type=int, default=1000,
+                   help="untagged library photos sampled as background negatives for every user word")
+    g.add_argument("--background-share", type=float, default=0.5,
+                   help="weight of all background photos together, relative to the tagged training photos")
+    g.add_argument("--prior", type=float, default=0.01,
+                   help="head mode: L2 pull of each word toward its start vector, in photos' worth")
+    g.add_argument("--progress-json", action="store_true",
+                   help="one JSON object per line on stdout: start, progress (phase, done, total), done")
     g = p.add_argument_group("model")
     g.add_argument("--backbone", default="mobilenet_v3_small",
                    help="torchvision trunk: mobilenet_v3_small, mobilenet_v3_large, resnet18, resnet34, resnet50, "
@@ -66,7 +87,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     g.add_argument("--neg-strategy", default="presampled", choices=NEG_STRATEGIES,
                    help="next-image: the next photo's labels; presampled: a pool drawn once per epoch")
     g = p.add_argument_group("optimisation")
-    g.add_argument("--epochs", type=int, default=10, help="passes over the train split")
+    g.add_argument("--epochs", type=int, default=None,
+                   help="passes over the train split (default 10; --library head mode: at most 100 L-BFGS steps)")
     g.add_argument("--max-steps", type=int, default=0, help="stop after this many steps in all (0: no limit)")
     g.add_argument("--batch-size", type=int, default=64, help="photos per step")
     g.add_argument("--lr", type=float, default=1e-3, help="AdamW learning rate of the tower (cosine schedule)")
@@ -87,6 +109,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help="precision of the tower weights kept in the bundle for --init BUNDLE_DIR")
     g.add_argument("--quiet", action="store_true", help="no progress bar or log lines")
     args = p.parse_args(argv)
+    if args.epochs is None and not (args.library is not None and args.fine_tune == "head"):
+        args.epochs = 10
     if args.tag_layer == "optimized":
         args.tag_layer = "optimised"
     if args.checkpoint is None and args.out:
@@ -95,9 +119,26 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def _check_library_args(args: argparse.Namespace) -> None:
+    if args.data is not None:
+        raise TrainError("give either --data DIR (a dataset) or --library (the user's tagged photos), not both")
+    if args.evaluate is not None or args.resume:
+        raise TrainError("--evaluate and --resume work with --data, not with --library")
+    if not 0.0 <= args.hold_out < 1.0:
+        raise TrainError(f"--hold-out must lie in [0, 1), not {args.hold_out}")
+    for flag, value, low in (("--min-photos", args.min_photos, 2), ("--background", args.background, 0),
+                             ("--negatives", args.negatives, 1), ("--epochs", args.epochs or 1, 1)):
+        if value < low:
+            raise TrainError(f"{flag} must be at least {low}, not {value}")
+    if args.prior < 0 or args.background_share < 0:
+        raise TrainError("--prior and --background-share cannot be negative")
+
+
 def _check_args(args: argparse.Namespace) -> None:
     from .model import BACKBONES
 
+    if args.data is None:
+        raise TrainError("give --data DIR (a dataset folder with labels.jsonl) or --library [LIBRARY]")
     if args.backbone not in BACKBONES:
         raise TrainError(f"unknown backbone {args.backbone!r}; choose one of {', '.join(BACKBONES)}")
     if args.evaluate is None and not args.out and not args.checkpoint:
@@ -136,6 +177,11 @@ def _headline(m: dict[str, Any]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """The command's work; TrainError propagates to ``main``."""
+    if args.library is not None:
+        _check_library_args(args)
+        from .finetune import run_library
+
+        return run_library(args)
     _check_args(args)
     from .evaluate import evaluate_bundle
 
@@ -170,8 +216,23 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sigterm_as_sigint(signum: int, frame: Any) -> None:
+    """SIGTERM (the app's Cancel) stops the run exactly as Ctrl-C does."""
+    handler = signal.getsignal(signal.SIGINT)
+    if callable(handler):
+        handler(signal.SIGINT, frame)
+    else:
+        raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    old_term = None
+    if args.library is not None:
+        try:
+            old_term = signal.signal(signal.SIGTERM, _sigterm_as_sigint)
+        except ValueError:  # not the main thread
+            old_term = None
     try:
         return run(args)
     except TrainError as exc:
@@ -180,6 +241,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("attalos-desktop-train: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
 
 
 if __name__ == "__main__":
