@@ -8,16 +8,19 @@ with its rank, and the score is the weighted share of them that carry the word,
     vote(word | x) = sum_j  pi_j * y_j,      pi_j ∝ exp(-rank_j / DECAY),  sum_j pi_j = 1.
 
 Rank weights, rather than weights from the cosine itself, make it independent of how tightly a given
-model packs its embeddings. The vote estimates how likely the photo is to *have been tagged* with the
-word, not to show it: a user tags a few of their photos of the dog, not all, so untagged look-alikes
-dilute it. As in learning from positive and unlabelled data (Elkan & Noto 2008), dividing by the
-chance that a photo of the word was tagged, estimated as the mean leave-one-out vote of the word's own
-photos, turns it into the probability that the word applies,
+model packs its embeddings. A vote is not yet a probability. First, a word on n photos can at best
+get the weight of the n nearest ranks, so the vote is divided by that ceiling. Then, as TagProp does
+with its sigmoids, it is calibrated on the user's own photos: their leave-one-out votes against
+whether they carry the word give one logistic curve shared by all words (too few photos carry any one
+word to fit its own),
 
-    p(word | x) = min(1, vote(word | x) / c_word),   c_word = max(C_FLOOR, mean_j∈word vote(word | j)),
+    p(word | x) = sigmoid(a * vote(word | x) / ceiling(n_word) + b),   p = 0 when no neighbour carries it,
 
-which sits on the same 0..1 scale as the model's ``sigmoid(v . f(x))``, so the two lists merge into
-one ranking. ``C_FLOOR`` keeps a word seen on two photos from claiming every photo next to one of them.
+fitted by Newton's method with a ridge toward ``CALIBRATION_PRIOR`` (what bench/personal_bench.py
+fitted on real photos), so a library with two tagged photos gets the prior and a large one its own
+fit. Background photos vote but do not calibrate: they are unlabelled, and many may show the word
+(a user tags five of their three hundred photos of the dog). The result sits on the same 0..1 scale
+as the model's ``sigmoid(v . f(x))``, so the two lists merge into one ranking.
 
 Labelled photos are the user-tagged ones (a photo lacking a word is a weak negative for it; a photo
 where the user *rejected* the word is an explicit one) plus a fixed sample of the library's other
@@ -40,11 +43,12 @@ from .encoder import unit
 
 MIN_PHOTOS = 2  # a word is suggested once the user has put it on this many photos
 # Chosen with bench/personal_bench.py on real photos (scenario seed 0; figures reported for seed 1):
-# 20 neighbours / decay 8 / 512 background photos / floor 0.5 gave mAP 0.077 -> 0.092 over 10 / 4 / 256 / 0.35.
+# 20 neighbours / decay 8 / 512 background photos gave mAP 0.092 against 0.077 with 10 / 4 / 256.
 NEIGHBOURS = 20  # labelled photos that vote for each photo
 DECAY = 8.0  # rank at which a neighbour's weight has fallen to 1/e of the nearest one's
 BACKGROUND = 512  # untagged library photos used as background negatives
-C_FLOOR = 0.5  # the smallest tagged share assumed (a vote of 0.5 or more already means "applies")
+CALIBRATION_PRIOR = (11.4, -4.2)  # (a, b) fitted on the bench: 37% of the best possible vote is an even chance
+CALIBRATION_RIDGE = 10.0  # pull toward the prior, in photos' worth of evidence
 
 
 @dataclass
@@ -56,7 +60,7 @@ class PersonalVotes:
     labels: np.ndarray  # [M, W] bool: photo j carries word w
     words: list[str]  # the words that are suggested (on >= MIN_PHOTOS photos)
     counts: np.ndarray  # [W] photos carrying each word
-    tagged_share: np.ndarray  # [W] c_word: mean leave-one-out vote of the word's own photos (>= C_FLOOR)
+    calibration: tuple[float, float] = CALIBRATION_PRIOR  # (a, b) of sigmoid(a * vote + b)
 
     @classmethod
     def build(
@@ -100,14 +104,21 @@ class PersonalVotes:
                 if c is not None:
                     labels[j, c] = True
         counts = labels.sum(0).astype(np.int64)
-        pv = cls(all_ids, units.astype(np.float32), labels, words, counts, np.ones(len(words), dtype=np.float32))
+        pv = cls(all_ids, units.astype(np.float32), labels, words, counts)
         if words:
-            own = np.zeros(len(words), dtype=np.float64)
-            # Leave-one-out votes of the labelled photos themselves (ids may be -1: exclude by row).
-            votes = pv._votes(pv.units, pv.labels, exclude_rows=np.arange(len(all_ids)))
-            own = (votes * labels).sum(0) / np.maximum(counts, 1)
-            pv.tagged_share = np.maximum(own, C_FLOOR).astype(np.float32)
+            # Leave-one-out votes of the user's photos (background photos are unlabelled, not negatives:
+            # many may show the word, so they vote but do not calibrate).
+            n = len(tag_sets)
+            votes = pv._votes(pv.units[:n], pv.labels, exclude_rows=np.arange(n)) / pv._ceiling(pv.counts - 1)
+            pv.calibration = fit_calibration(votes.ravel(), labels[:n].ravel())
         return pv
+
+    @staticmethod
+    def _ceiling(counts: np.ndarray) -> np.ndarray:
+        """[W] the largest vote a word on ``counts`` labelled photos can get: all of them nearest."""
+        w = np.exp(-np.arange(NEIGHBOURS, dtype=np.float64) / DECAY)
+        cum = np.concatenate([[0.0], np.cumsum(w)]) / w.sum()
+        return np.maximum(cum[np.clip(counts, 1, NEIGHBOURS)], 1e-6).astype(np.float32)
 
     @property
     def empty(self) -> bool:
@@ -124,19 +135,20 @@ class PersonalVotes:
         single = raw.ndim == 1
         q = unit(raw.reshape(1, -1) if single else raw)
         if words is None:
-            lab, share = self.labels, self.tagged_share
+            lab = self.labels
         else:
             col = {w: i for i, w in enumerate(self.words)}
             lab = np.zeros((len(self.ids), len(words)), dtype=bool)
-            share = np.ones(len(words), dtype=np.float32)
             for k, w in enumerate(words):
                 if w in col:
                     lab[:, k] = self.labels[:, col[w]]
-                    share[k] = self.tagged_share[col[w]]
         own = None
         if exclude_ids is not None:
             own = np.asarray([-2 if i is None else i for i in exclude_ids], dtype=np.int64)
-        out = np.minimum(self._votes(q, lab, exclude_ids=own) / share, 1.0)
+        counts = lab.sum(0)
+        votes = self._votes(q, lab, exclude_ids=own) / self._ceiling(counts)
+        a, b = self.calibration
+        out = np.where(votes > 0, 1.0 / (1.0 + np.exp(-(a * votes + b))), 0.0).astype(np.float32)
         return out[0] if single else out
 
     def _votes(self, q: np.ndarray, lab: np.ndarray, exclude_ids: np.ndarray | None = None,
@@ -183,6 +195,30 @@ class PersonalVotes:
             if self.words[i] not in skip:
                 out.append((self.words[i], score))
         return out
+
+
+def fit_calibration(votes: np.ndarray, carries: np.ndarray, prior: tuple[float, float] = CALIBRATION_PRIOR,
+                    ridge: float = CALIBRATION_RIDGE) -> tuple[float, float]:
+    """(a, b) of the logistic curve p = sigmoid(a * vote + b) that best explains ``carries``.
+
+    Newton's method on the log-loss plus ``ridge`` * |(a, b) - prior|^2 / 2: strictly convex, so it
+    converges in a few steps, and with little evidence the answer stays near the prior.
+    """
+    v = np.asarray(votes, dtype=np.float64)
+    y = np.asarray(carries, dtype=np.float64)
+    p0 = np.asarray(prior, dtype=np.float64)
+    theta = p0.copy()
+    for _ in range(50):
+        z = 1.0 / (1.0 + np.exp(-np.clip(theta[0] * v + theta[1], -60, 60)))
+        r = z - y
+        grad = np.array([(r * v).sum(), r.sum()]) + ridge * (theta - p0)
+        w = z * (1.0 - z)
+        hess = np.array([[(w * v * v).sum(), (w * v).sum()], [(w * v).sum(), w.sum()]]) + ridge * np.eye(2)
+        step = np.linalg.solve(hess, grad)
+        theta -= step
+        if np.abs(step).max() < 1e-9:
+            break
+    return float(theta[0]), float(theta[1])
 
 
 def merge_suggestions(model: Sequence[tuple[str, float]], personal: Sequence[tuple[str, float]],
