@@ -7,7 +7,8 @@ import os
 import sys
 from typing import Any
 
-from .common import EXIT_OK, add_library_args, print_json, run_main, show_path
+from .common import EXIT_OK, add_library_args, print_json, run_main
+from .display import percent, photos, short_path
 
 PROG = "attalos-tag"
 
@@ -45,10 +46,10 @@ def main(argv: list[str] | None = None) -> int:
                 path = os.path.abspath(photo)
                 try:
                     tags = lib.tag_file(path, top=args.top, min_score=args.min_score)
-                    out.append({"path": path, "tags": [_tag_json(t) for t in tags]})
+                    out.append({"path": path, "tags": tags})
                 except ImageError as exc:
                     out.append({"path": path, "error": exc.reason})
-        _print(out, args.json)
+            _print(out, args.json, lib.bundle.name)
         return EXIT_OK
 
     return run_main(PROG, body)
@@ -62,8 +63,8 @@ def _edit(lib: Any, args: argparse.Namespace) -> int:
     out = []
     for row in rows:
         tags = lib.suggest_tags(row.id, top=args.top, min_score=args.min_score)
-        out.append({"path": row.path, "tags": [_tag_json(t) for t in tags], "user_tags": lib.user_tags(row.id)})
-    _print(out, args.json)
+        out.append({"path": row.path, "tags": tags, "user_tags": lib.user_tags(row.id)})
+    _print(out, args.json, lib.bundle.name)
     return EXIT_OK
 
 
@@ -71,18 +72,24 @@ def _tag_json(t: Any) -> dict[str, Any]:
     return {"tag": t.tag, "score": round(t.score, 4)}
 
 
-def _print(out: list[dict[str, Any]], as_json: bool) -> None:
+def _print(out: list[dict[str, Any]], as_json: bool, model: str) -> None:
+    """JSON: ``[{"path", "tags": [{"tag", "score"}] | "error", ("user_tags")}]``; plain: a summary line,
+    then each photo (relative to the current folder when shorter) and its tags with percentages."""
     if as_json:
-        print_json(out)
+        print_json([{**item, "tags": [_tag_json(t) for t in item["tags"]]} if "tags" in item else item for item in out])
         return
+    print(f"Suggested tags for {photos(len(out))} (model {model}), best first:")
     for item in out:
-        print(show_path(item["path"]))
+        print(short_path(item["path"]))
         if "error" in item:
             print(f"  error: {item['error']}")
         if "user_tags" in item:
             print("  your tags: " + (", ".join(item["user_tags"]) or "(none)"))
+        if "tags" in item and not item["tags"]:
+            print("  (no tag scores above --min-score)")
         for t in item.get("tags", []):
-            print(f"  {t['score']:.3f}  {t['tag']}")
+            mine = "  (yours)" if getattr(t, "source", "model") == "personal" else ""
+            print(f"  {percent(t.score)}  {t.tag}{mine}")
 
 
 if __name__ == "__main__":

@@ -1,12 +1,18 @@
-"""Make a demo library of generated photos and a screenshot of the app showing it.
+"""Make a demo library and a screenshot of the app showing it.
 
-    python -m attalos_desktop.gui.demo [--out DIR] [--photos 120] [--screenshot docs/screenshot.png]
-                                       [--search QUERY] [--personal WORD] [--tagged N]
+    python -m attalos_desktop.gui.demo [--out DIR] [--source samples|shapes] [--photos 120]
+                                       [--screenshot docs/screenshot.png] [--search QUERY]
+                                       [--personal WORD] [--tagged N]
                                        [--review-screenshot FILE.png] [--training-screenshot FILE.png]
 
-The photos come from ``trainer.synthetic`` (coloured shapes on textured backgrounds; Pillow and
-numpy only, no torch). The folder is indexed with the core, a few suggestions are accepted as user
-tags so the detail panel shows both kinds, and ``attalos-desktop --screenshot`` renders the window.
+The photos are the quick start's sample library (``--source samples``, the default: real, freely
+licensed photos copied from the installed scikit-image, see ``attalos_desktop.samples``; their "true
+tags" are what a person would tag them with), or ``--photos`` generated ones from ``trainer.synthetic``
+(``--source shapes``: coloured shapes on textured backgrounds with plausible EXIF; the default when
+``--personal`` or ``--tagged`` asks for more photos and look-alikes than the ten samples give). The
+folder is indexed with the core, the selected photo gets user tags (its true tags for the samples, two
+accepted suggestions and "holiday" for the shapes) so the detail panel shows both kinds, and
+``attalos-desktop --screenshot`` renders the window.
 ``--personal WORD`` puts a word of the user's own on a few look-alike photos (so the review dialog of
 another look-alike suggests it, marked "yours"), ``--tagged N`` gives N photos their true tags (what a
 user who tagged them would have: training data), and ``--review-screenshot`` / ``--training-screenshot``
@@ -160,14 +166,29 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tagged", type=int, default=0, help="give this many photos their true tags (training data)")
     ap.add_argument("--review-screenshot", metavar="FILE.png", help="render the review dialog of a look-alike")
     ap.add_argument("--training-screenshot", metavar="FILE.png", help="render Train on my tags after a real run")
+    ap.add_argument("--source", choices=("samples", "shapes"), default=None,
+                    help="the sample photos from scikit-image (default), or --photos generated shapes (the "
+                         "default with --personal or --tagged)")
     args = ap.parse_args(argv)
+    source = args.source or ("shapes" if args.personal or args.tagged else "samples")
 
     out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="attalos-demo-"))
-    photos_dir = out / "Photos" / "Summer 2026"
     home = out / "library"
     true_tags: dict[Path, list[str]] = {}
-    if not photos_dir.is_dir():
-        make_photos(photos_dir, args.photos, tags_out=true_tags)
+    if source == "samples":
+        from attalos_desktop.samples import SamplesUnavailable, by_file, copy_samples
+
+        photos_dir = out / "Photos" / "Sample photos"
+        try:
+            known = by_file()
+            true_tags = {p: list(known[p.name].tags) for p in copy_samples(photos_dir)}
+        except SamplesUnavailable as exc:
+            print(f"sample photos: {exc} (or use --source shapes)", file=sys.stderr)
+            return 1
+    else:
+        photos_dir = out / "Photos" / "Summer 2026"
+        if not photos_dir.is_dir():
+            make_photos(photos_dir, args.photos, tags_out=true_tags)
     review_pid = None
 
     from attalos_desktop.core.library import Library
@@ -184,8 +205,13 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 pid = rows[min(args.select, len(rows) - 1)].id
             if not lib.user_tags(pid):
-                best = [t.tag for t in lib.suggest_tags(pid, top=2)]
-                lib.accept_tags(pid, best + ["holiday"])
+                here = os.path.abspath(lib.photo(pid).path)
+                mine = next((t for p, t in true_tags.items() if os.path.abspath(p) == here), None)
+                if source == "samples" and mine:  # what a person would tag this photo with
+                    lib.accept_tags(pid, mine)
+                else:
+                    best = [t.tag for t in lib.suggest_tags(pid, top=2)]
+                    lib.accept_tags(pid, best + ["holiday"])
             for path in sorted(true_tags)[: max(0, args.tagged)]:
                 row = lib.photo_by_path(path)
                 if row is not None and row.id != pid:

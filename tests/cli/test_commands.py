@@ -52,8 +52,9 @@ def test_index_tag_search_json(tmp_path: Path, photos: Path, capsys: pytest.Capt
     assert 1 <= len(d) <= 4 and str(photos / "p2.jpg") not in [x["path"] for x in d]
 
     assert cli_search.main([*lib, "--limit", "2", "never-seen-wordzz"]) == 0  # OOV works, plain output
-    lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 2 and lines[0].split()[1].startswith(str(photos))
+    lines = capsys.readouterr().out.splitlines()  # a summary line, then the ranked photos
+    assert len(lines) == 3 and lines[0].startswith('Best 2 of 5 photos for "never-seen-wordzz" (model ')
+    assert lines[1].split()[0] == "1." and lines[1].split()[2].startswith(str(photos))
 
 
 def test_search_errors_are_one_line(tmp_path: Path, photos: Path, capsys: pytest.CaptureFixture[str]) -> None:
