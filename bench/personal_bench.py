@@ -206,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--new-words", type=int, default=30, help="made-up words (one Tiny ImageNet class each)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-fine-tune", action="store_true", help="skip the trainer (no torch needed)")
-    ap.add_argument("--epochs", type=int, default=30, help="fine-tuning epochs")
+    ap.add_argument("--epochs", type=int, default=100, help="fine-tuning steps (head mode: L-BFGS steps)")
     ap.add_argument("--work", type=Path, default=None, help="keep the library here (default: a temp dir)")
     ap.add_argument("--out", type=Path, default=Path("bench/out/personal.json"))
     args = ap.parse_args(argv)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
+from typing import Any
 
-from .common import EXIT_OK, ProgressBar, add_library_args, print_json, run_main, show_path
+from .common import EXIT_FATAL, EXIT_OK, ProgressBar, add_library_args, print_json, run_main, show_path
 
 PROG = "attalos-index"
 
@@ -18,22 +20,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_library_args(p)
     p.add_argument("--workers", type=int, metavar="N", help="decoding threads (default: number of cores)")
+    p.add_argument("--check", action="store_true",
+                   help="check the catalog (SQLite integrity_check) and the search index, index nothing; "
+                        "exit status 1 when problems remain")
+    p.add_argument("--repair", action="store_true",
+                   help="with --check: fix what was found (rebuild the index, restore the catalog from its "
+                        "newest good backup plus the rows still readable, drop unusable vectors)")
     p.add_argument("paths", nargs="*", metavar="PATH", help="folders to add and index")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.repair and not args.check:
+        parser.error("--repair goes with --check")
+    if args.check and args.paths:
+        parser.error("--check takes no PATHs")
+    cancel = threading.Event()
 
     def body() -> int:
         from ..core.library import Library
 
+        if args.check:
+            return _check(args)
         with Library.open(args.library, args.model) as lib:
             if not args.paths and not lib.roots():
                 print(f"{PROG}: the library has no folders yet; give one or more PATHs", file=sys.stderr)
             bar = ProgressBar()
             try:
-                report = lib.index(args.paths or None, workers=args.workers, progress=bar)
+                report = lib.index(args.paths or None, workers=args.workers, progress=bar, cancel=cancel)
             finally:
                 bar.close()
         if args.json:
@@ -48,7 +64,42 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  failed: {show_path(f.path)}: {f.reason}")
         return EXIT_OK
 
-    return run_main(PROG, body)
+    return run_main(PROG, body, cancel=cancel)
+
+
+def _check(args: Any) -> int:
+    """--check [--repair]: what was checked, found and fixed; 0 when the library is sound (now)."""
+    from ..core.integrity import check_library
+    from ..core.library import Library, LibraryLocked
+    from ..core.lock import LibraryLock, LockHeld
+
+    with Library.open(args.library, args.model) as lib:
+        lock = LibraryLock(lib.paths.lock)
+        if args.repair:
+            try:
+                lock.acquire()
+            except LockHeld as exc:
+                raise LibraryLocked(str(exc)) from None
+        try:
+            lib._writer = args.repair
+            result = check_library(lib, repair=args.repair)
+        finally:
+            lib._writer = False
+            lock.release()
+    if args.json:
+        print_json(result)
+    else:
+        for line in result["checked"]:
+            print(f"checked: {line}")
+        for line in result["problems"]:
+            print(f"problem: {line}")
+        for line in result["fixed"]:
+            print(f"fixed: {line}")
+        if result["ok"]:
+            print("the library is sound" if not result["problems"] else "the library is sound again")
+        else:
+            print(f"{len(result['remaining'])} problems remain (run attalos-index --check --repair)")
+    return EXIT_OK if result["ok"] else EXIT_FATAL
 
 
 if __name__ == "__main__":

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
-from .common import EXIT_OK, add_library_args, fail, print_json, run_main, show_path
+from .common import EXIT_OK, ProgressBar, add_library_args, fail, print_json, run_main
+from .display import library_size, photos, relevance, short_path
 
 PROG = "attalos-search"
 
@@ -34,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         from ..core.library import ImageError, Library, QueryError
 
         with Library.open(args.library, args.model) as lib:
+            lib.progress = ProgressBar()  # shown only while a damaged search index is rebuilt
             try:
                 if args.similar:
                     hits = lib.similar(path=args.similar, limit=args.limit)
@@ -43,11 +46,17 @@ def main(argv: list[str] | None = None) -> int:
                 fail(PROG, str(exc))
             except ImageError as exc:
                 fail(PROG, f"{args.similar}: {exc.reason}")
-        if args.json:
-            print_json([{"path": h.path, "score": round(h.score, 4)} for h in hits])
-        else:
-            for h in hits:
-                print(f"{h.score:.3f}  {show_path(h.path)}")
+            finally:
+                lib.progress.close()
+            hits = [h for h in hits if math.isfinite(h.score)]
+            if args.json:
+                print_json([{"path": h.path, "score": round(h.score, 4)} for h in hits])
+                return EXIT_OK
+            what = f"like {short_path(args.similar)}" if args.similar else f"for \"{' '.join(args.query)}\""
+            print(f"Best {len(hits)} of {photos(library_size(lib))} {what} (model {lib.bundle.name}), "
+                  "with the relevance the app shows:")
+            for rank, h in enumerate(hits, 1):
+                print(f"{rank:3d}. {relevance(h.score)}  {short_path(h.path)}")
         return EXIT_OK
 
     return run_main(PROG, body)

@@ -288,7 +288,10 @@ class Catalog:
         row = self.db.execute(
             "SELECT vec FROM vectors WHERE photo_id=? AND encoder_id=?", (photo_id, encoder_id)
         ).fetchone()
-        return np.frombuffer(row[0], dtype=np.float32).copy() if row else None
+        if not row or len(row[0]) % 4:
+            return None
+        vec = np.frombuffer(row[0], dtype=np.float32).copy()
+        return vec if np.isfinite(vec).all() else None  # a NaN vector is no vector: re-embedded next rescan
 
     def vector_ids(self, encoder_id: str) -> np.ndarray:
         rows = self.db.execute("SELECT photo_id FROM vectors WHERE encoder_id=?", (encoder_id,)).fetchall()
@@ -437,9 +440,15 @@ class Catalog:
 
 
 def _stack(rows: list[tuple[int, bytes]]) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, vectors) of the rows whose vector is usable: the common length and finite (a damaged or
+    NaN vector is left out, never handed on; the index and --check repair such rows)."""
+    sizes = [len(r[1]) for r in rows]
+    want = max(set(sizes), key=sizes.count) if sizes else 0
+    rows = [r for r, n in zip(rows, sizes) if n == want and n % 4 == 0]
     ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-    vecs = np.stack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
-    return ids, vecs
+    vecs = np.stack([np.frombuffer(r[1], dtype=np.float32) for r in rows]) if rows else np.zeros((0, want // 4), np.float32)
+    ok = np.isfinite(vecs).all(axis=1)
+    return (ids, vecs) if ok.all() else (ids[ok], vecs[ok])
 
 
 def _split_sql(script: str) -> list[str]:

@@ -13,11 +13,21 @@ import os
 import sys
 
 import numpy as np
-import onnxruntime as ort
+
+# Privacy: ONNX Runtime keeps a local usage-event database with a device id under ~/.cache unless
+# this is set before it is first imported (attalos_desktop/__init__.py sets it too).
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+import onnxruntime as ort  # noqa: E402
 
 from .bundle import BundleError, ModelBundle
 
 ort.set_default_logger_severity(3)
+# ...and no telemetry events either, before any session exists.
+if hasattr(ort, "disable_telemetry_events"):
+    try:
+        ort.disable_telemetry_events()
+    except Exception:  # noqa: BLE001 - never fatal
+        pass
 
 
 def _gpu_present() -> bool:

@@ -7,6 +7,12 @@ Why it is written this way:
 - EXIF orientation is applied before embedding: a sideways photo must not embed as a sideways scene.
 - Only the centre crop the encoder sees is resampled (``resize(box=...)``), never the whole photo.
 - Every failure becomes an ``ImageError`` with a short human reason, which the indexer records.
+- Only regular files are opened: a FIFO, socket or device named ``x.jpg`` is refused from its ``stat``
+  (opening a FIFO would block forever).
+- A memory ceiling for decoding (``MAX_DECODE_BYTES``, env ``ATTALOS_MAX_DECODE_MB``): the decoded
+  buffer a photo would need, after the reduced decoding its format allows (JPEG draft: 1/2..1/8
+  scale), must fit, else the photo is refused with its reason. It sits below Pillow's own bomb limit,
+  so the app, not Pillow's default, decides what a photo may cost.
 HEIC/HEIF (pillow-heif) and camera RAW (rawpy, embedded preview) are used when installed.
 """
 
@@ -15,6 +21,7 @@ from __future__ import annotations
 import errno
 import io
 import os
+import stat
 import struct
 import warnings
 from dataclasses import dataclass
@@ -27,6 +34,11 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from .bundle import Preprocessing
 
 MAX_PIXELS = 250_000_000  # declared size above this is refused, also if Pillow's own guard is off
+MAX_DECODE_MB = 256  # default memory ceiling for one decoded photo (peak use is about twice this)
+ENV_MAX_DECODE_MB = "ATTALOS_MAX_DECODE_MB"
+_BYTES_PER_PIXEL = {"1": 1, "L": 1, "P": 1, "LA": 2, "PA": 2, "La": 2, "RGB": 3, "YCbCr": 3, "LAB": 3, "HSV": 3,
+                    "RGBA": 4, "RGBa": 4, "RGBX": 4, "CMYK": 4, "I": 4, "F": 4, "I;16": 2, "I;16L": 2,
+                    "I;16B": 2, "I;16N": 2}
 
 PILLOW_EXTS = {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif"}
 HEIF_EXTS = {".heic", ".heif", ".hif"}
@@ -87,16 +99,44 @@ def _reason_for_oserror(exc: OSError) -> str:
     return f"cannot read file: {exc.strerror or exc}"
 
 
+def max_decode_bytes() -> int:
+    """The decoding memory ceiling in bytes (``ATTALOS_MAX_DECODE_MB`` overrides ``MAX_DECODE_MB``)."""
+    try:
+        mb = float(os.environ.get(ENV_MAX_DECODE_MB, "") or MAX_DECODE_MB)
+    except ValueError:
+        mb = MAX_DECODE_MB
+    return int(max(mb, 1.0) * (1 << 20))
+
+
+def ensure_regular_file(path: str | os.PathLike[str]) -> os.stat_result:
+    """stat() the path (following links) and refuse anything but a regular file, without opening it."""
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        raise ImageError(_reason_for_oserror(exc)) from exc
+    if not stat.S_ISREG(st.st_mode):
+        if stat.S_ISDIR(st.st_mode):
+            raise ImageError("is a directory")
+        kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(st.st_mode) else "a socket" if stat.S_ISSOCK(st.st_mode)
+                else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else "not a file")
+        raise ImageError(f"not a regular file ({kind})")
+    return st
+
+
 def open_image(path: str | os.PathLike[str]) -> Image.Image:
     """Open (not decode) a photo with the right opener; raises ImageError with the reason."""
     p = os.fspath(path)
     ext = os.path.splitext(p)[1].lower()
+    ensure_regular_file(p)
     if ext in HEIF_EXTS and not HAVE_HEIF:
         raise ImageError("unsupported format: HEIC/HEIF needs the optional pillow-heif package")
     if ext in RAW_EXTS:
         return _open_raw(p)
     try:
-        with open(p, "rb") as fh:
+        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # never blocks, even if swapped for a FIFO
+        with os.fdopen(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                raise ImageError("not a regular file")
             head = fh.read(16)
     except OSError as exc:
         raise ImageError(_reason_for_oserror(exc)) from exc
@@ -187,6 +227,7 @@ def decode_for_model(
         if fmt in ("JPEG", "MPO"):
             # Decode at the smallest DCT scale that still covers the resize target on both sides.
             im.draft("RGB", (pre.resize, pre.resize))
+        check_decode_memory(im)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -208,6 +249,17 @@ def decode_for_model(
         if im is not orig:
             im.close()
         orig.close()
+
+
+def check_decode_memory(im: Image.Image) -> None:
+    """Refuse an opened image whose decoded buffer (at the size it will be decoded, after any draft)
+    would exceed the memory ceiling."""
+    w, h = im.size
+    need = w * h * _BYTES_PER_PIXEL.get(im.mode, 4)
+    limit = max_decode_bytes()
+    if need > limit:
+        raise ImageError(f"image too large to decode within the memory ceiling ({w}x{h} {im.mode} needs "
+                         f"{need >> 20} MB, ceiling {limit >> 20} MB; set {ENV_MAX_DECODE_MB} to raise it)")
 
 
 def _decode_reason(exc: BaseException) -> str:
@@ -242,6 +294,8 @@ def file_hash(path: str | os.PathLike[str], size: int | None = None) -> str:
     import hashlib
 
     h = hashlib.blake2b(digest_size=16)
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise OSError(errno.EINVAL, "not a regular file")
     with open(path, "rb") as fh:
         if size is None:
             size = os.fstat(fh.fileno()).st_size

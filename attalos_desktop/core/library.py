@@ -30,7 +30,8 @@ from .scanner import scan
 from .sidecars import SidecarError, newest_sidecar, read_keywords, sidecars_by_photo, write_keywords
 from .tags import normalize_tag, query_words
 from .text_encoder import TextEncoder
-from .vector_index import VectorIndex
+from .vector_index import VectorIndex, verify_saved
+from . import integrity
 
 __all__ = [
     "Library", "LibraryError", "LibraryLocked", "QueryError", "ImageError", "BundleError",
@@ -146,7 +147,7 @@ class Library:
             paths.home.mkdir(parents=True, exist_ok=True)
             if not os.access(paths.home, os.W_OK):
                 raise PermissionError(13, "Permission denied")
-            self.catalog = Catalog(paths.catalog)
+            self.catalog = integrity.open_catalog(paths)  # quick_check; a damaged one is restored
         except (OSError, CatalogError) as exc:
             why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             raise LibraryError(f"library folder {paths.home} cannot be used: {why}") from exc
@@ -159,6 +160,9 @@ class Library:
         self._pv: PersonalVotes | None = None
         self._pv_key: tuple | None = None
         self._bg: tuple[tuple, np.ndarray, np.ndarray] | None = None  # (key, ids, raw vectors)
+        # Called with IndexProgress("rebuilding", ...) while a damaged/missing vector index is rebuilt.
+        self.progress: Callable[[IndexProgress], None] | None = None
+        self._tags_edited = False
 
     @classmethod
     def open(cls, home: str | os.PathLike[str] | None = None, model: str | os.PathLike[str] | None = None) -> "Library":
@@ -166,7 +170,20 @@ class Library:
         return cls(resolve_paths(home), model)
 
     def close(self) -> None:
+        if getattr(self, "_tags_edited", False):
+            self._backup(due_only=True)
         self.catalog.close()
+
+    def _backup(self, due_only: bool) -> None:
+        """A verified catalog backup in <home>/backups (due_only: only when the newest is a few minutes old)."""
+        if not due_only or integrity.backup_due(self.paths.home):
+            if integrity.backup_catalog(self.catalog, self.paths.home) is not None:
+                self._tags_edited = False
+
+    def _edited(self) -> None:
+        """After a tag edit: a backup when the last one is older than integrity.BACKUP_EVERY_S."""
+        self._tags_edited = True
+        self._backup(due_only=True)
 
     def __enter__(self) -> "Library":
         return self
@@ -377,11 +394,13 @@ class Library:
         with self.catalog.transaction():
             self.catalog.add_user_tags(photo_id, tags)
             self.catalog.unreject_tags(photo_id, tags)
+        self._edited()
         return self._write_sidecars(photo_id, tags, ())
 
     def reject_tags(self, photo_id: int, tags: Iterable[str]) -> list[str]:
         """Never suggest these for the photo again (catalog only: sidecars hold no rejections)."""
         self.catalog.reject_tags(photo_id, self._norm_tags(tags))
+        self._edited()
         return []
 
     def remove_user_tags(self, photo_id: int, tags: Iterable[str]) -> list[str]:
@@ -389,6 +408,7 @@ class Library:
         tags = self._norm_tags(tags)
         self._sync_before_write(photo_id)
         self.catalog.remove_user_tags(photo_id, tags)
+        self._edited()
         return self._write_sidecars(photo_id, (), tags)
 
     def sidecars_enabled(self) -> bool:
@@ -495,17 +515,19 @@ class Library:
             if VectorIndex.saved_generation(self.paths.index_dir) not in (None, vi.generation) or vi.encoder_id != b.encoder_id:
                 vi = None
         if vi is None:
-            vi = VectorIndex.load(self.paths.index_dir, b.dim, b.encoder_id) or VectorIndex(
-                self.paths.index_dir, b.dim, b.encoder_id
-            )
-            vi.sync_with_catalog(self.catalog)
+            # verified before hnswlib reads it; rebuilt from the catalog (with progress, told once) on any doubt
+            vi = integrity.load_index(self, self._rebuild_progress)
             if vi.dirty:
                 self._save_repaired(vi)
             self._vi, self._vi_data_version = vi, dv
         elif dv != self._vi_data_version and not self._writer:
-            vi.sync_with_catalog(self.catalog)
+            integrity.reconcile(self, vi)
             self._vi_data_version = dv
         return vi
+
+    def _rebuild_progress(self, done: int, total: int) -> None:
+        if self.progress is not None and total >= 1000:
+            self.progress(IndexProgress("rebuilding", done, total, 0.0, None, None))
 
     def _index_needs_repair(self, enc_id: str) -> bool:
         """Cheap check (no index load) that the saved index matches the catalog's current vectors."""
@@ -513,7 +535,10 @@ class Library:
         n = self.catalog.count_vectors(enc_id)
         if meta is None:
             return n > 0
-        return meta.get("encoder_id") != enc_id or meta.get("dim") != self.bundle.dim or meta.get("count") != n
+        if meta.get("encoder_id") != enc_id or meta.get("dim") != self.bundle.dim or meta.get("count") != n:
+            return True
+        # the files themselves (checksums, structure; no hnswlib load): a rescan must repair a damaged index
+        return verify_saved(self.paths.index_dir, self.bundle.dim, enc_id) is not None
 
     def _save_repaired(self, vi: VectorIndex) -> None:
         """Persist a rebuilt/repaired index so the next opener need not redo it; only the lock holder writes."""
@@ -666,8 +691,13 @@ class Library:
         except OSError as exc:
             raise LibraryError(f"library folder {self.paths.home} cannot be used: {exc.strerror or exc}") from exc
         self._writer = True
+        self.progress = progress
         try:
-            return self._index_locked(paths, workers, progress, cancel, on_photo, batch_size)
+            report = self._index_locked(paths, workers, progress, cancel, on_photo, batch_size)
+            if report.new or report.changed or report.moved or report.removed or self._tags_edited \
+                    or not integrity.list_backups(self.paths.home):
+                self._backup(due_only=False)  # after each run that changed something
+            return report
         finally:
             self._writer = False
             lock.release()

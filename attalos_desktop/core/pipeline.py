@@ -21,7 +21,7 @@ import numpy as np
 
 from .bundle import Preprocessing
 from .encoder import ImageEncoder
-from .imageio import Decoded, ImageError, decode_for_model, file_hash
+from .imageio import Decoded, ImageError, decode_for_model, ensure_regular_file, file_hash
 from .metadata import Metadata, clean_keywords, keywords_from_image, keywords_from_sidecar, read_exif
 
 DEFAULT_BATCH = 32
@@ -64,6 +64,7 @@ def default_workers() -> int:
 def prepare(job: Job, pre: Preprocessing) -> Done:
     """Everything per file that does not need the model: metadata, keywords, hash, input tensor."""
     try:
+        ensure_regular_file(job.path)  # before anything opens it: a FIFO would block the reader forever
         meta = read_exif(job.path)
         dec = decode_for_model(job.path, pre, inspect=keywords_from_image)
         keywords = clean_keywords(list(dec.extra or []) + keywords_from_sidecar(job.path))
@@ -113,14 +114,26 @@ def run_pipeline(
             fill()
             (failed if done.error else ok).append(done)
             if len(ok) >= batch_size:
-                yield ok, _embed(encoder, ok), failed
+                yield _finite(ok, _embed(encoder, ok), failed)
                 ok, failed = [], []
         if ok or failed:
-            yield ok, _embed(encoder, ok), failed
+            yield _finite(ok, _embed(encoder, ok), failed)
     finally:
         for f in pending:
             f.cancel()
         ex.shutdown(wait=True, cancel_futures=True)
+
+
+def _finite(ok: list[Done], emb: np.ndarray, failed: list[Done]) -> tuple[list[Done], np.ndarray, list[Done]]:
+    """A non-finite embedding is never stored: that photo is recorded as failed instead."""
+    good = np.isfinite(emb).all(axis=1) if len(emb) else np.ones(0, dtype=bool)
+    if good.all():
+        return ok, emb, failed
+    for d, g in zip(ok, good):
+        if not g:
+            d.error = "the model produced an unusable (non-finite) vector for this image"
+            failed.append(d)
+    return [d for d, g in zip(ok, good) if g], emb[good], failed
 
 
 def _embed(encoder: ImageEncoder, items: list[Done]) -> np.ndarray:

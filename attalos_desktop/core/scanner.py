@@ -7,7 +7,8 @@
   link loop terminates and a folder reachable by two routes is not counted twice; symlinks are followed
   after the real tree, so a photo reachable both ways keeps its real path; files are likewise
   de-duplicated by device + inode (a photo linked twice is one photo).
-- Broken symlinks, symlink loops and unreadable folders are reported as problems with a reason.
+- Broken symlinks, symlink loops and unreadable folders are reported as problems with a reason, and so
+  is a FIFO, socket or device with a photo's name (it is never opened: a FIFO would block the reader).
 - XMP sidecars (``*.xmp``, any case; not through symlinks) are noted with their mtime on the way, so a
   rescan sees sidecar edits of other programs without a system call per photo (core/sidecars.py).
 """
@@ -108,6 +109,8 @@ def scan(roots: list[tuple[int | None, str]], skip_dirs: list[str] = ()) -> Scan
                         if not e.is_dir(follow_symlinks=False):
                             if ext == ".xmp" and e.is_file(follow_symlinks=False):
                                 sidecars[e.path] = e.stat(follow_symlinks=False).st_mtime_ns
+                            elif photo:  # a FIFO, socket or device with a photo's name: never opened
+                                result.problems.append((e.path, root_id, _not_regular(e.stat(follow_symlinks=False))))
                             continue
                         st = e.stat(follow_symlinks=False)
                     except OSError as exc:
@@ -128,3 +131,12 @@ def _visit(path: str, st: os.stat_result, photo: bool, root_id: int | None, stac
     elif photo and stat.S_ISREG(st.st_mode) and key not in seen_files:
         seen_files.add(key)
         result.files.append(FileEntry(path, st.st_size, st.st_mtime_ns, root_id))
+    elif photo and not stat.S_ISREG(st.st_mode):
+        result.problems.append((path, root_id, _not_regular(st)))
+
+
+def _not_regular(st: os.stat_result) -> str:
+    m = st.st_mode
+    kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(m) else "a socket" if stat.S_ISSOCK(m)
+            else "a device" if stat.S_ISCHR(m) or stat.S_ISBLK(m) else "not a file")
+    return f"not a regular file ({kind})"

@@ -19,6 +19,8 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 
+from .imageio import ImageError, check_decode_memory, ensure_regular_file
+
 CACHE_ENV = "ATTALOS_CACHE_DIR"
 APP_NAME = "attalos-desktop"
 # Decompression-bomb guard: refuse to decode images above this many pixels for a thumbnail.
@@ -113,6 +115,10 @@ def render_thumbnail(path: str | os.PathLike[str], size: int) -> Image.Image:
     if size <= 0:
         raise ValueError("thumbnail size must be positive")
     try:
+        ensure_regular_file(path)  # a FIFO named x.jpg must not block the GUI
+    except ImageError as exc:
+        raise ThumbnailError(f"{path}: {exc.reason}") from exc
+    try:
         with Image.open(path) as im:
             w, h = im.size
             if w * h > MAX_PIXELS:
@@ -120,6 +126,10 @@ def render_thumbnail(path: str | os.PathLike[str], size: int) -> Image.Image:
             if im.format == "JPEG":
                 # draft() lets libjpeg scale while decoding; ask for at least the final size.
                 im.draft("RGB", (size, size))
+            try:
+                check_decode_memory(im)
+            except ImageError as exc:
+                raise ThumbnailError(f"{path}: {exc.reason}") from exc
             im = ImageOps.exif_transpose(im)
             if im.mode not in ("RGB", "L"):
                 if "A" in im.getbands() or im.mode == "P":
