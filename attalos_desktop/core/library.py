@@ -576,10 +576,21 @@ class Library:
         mine, rest = self._user_words_in(text)
         if mine:
             return self._search_user_words(mine, rest, limit)
+        pieces = self.text_encoder.pieces(text)
         q = self.text_encoder.encode(text)
-        if q is None:
+        if q is None or not pieces:
             raise QueryError(f"the query {text!r} has no usable word")
-        return self._hits(q, limit)
+        hits = self._hits(q, limit)
+        # Relevance in 0..1 with the ranking unchanged: sigmoid(cosine * |word vector| * |photo vector|),
+        # the photo's length taken as the library's typical one. For one word and a model whose embeddings
+        # have a constant length (the default's) it is exactly the probability its tag suggestion shows.
+        scale = float(np.mean([np.linalg.norm(p.vector) for p in pieces])) * self._typical_norm()
+        return [SearchHit(h.photo_id, h.path, _sigmoid(h.score * scale)) for h in hits]
+
+    def _typical_norm(self) -> float:
+        """Median length of the library's raw photo vectors (from the background sample: no extra read)."""
+        _, raw = self._background(self.bundle.encoder_id, set())
+        return float(np.median(np.linalg.norm(raw, axis=1))) if len(raw) else 1.0
 
     def _user_words_in(self, text: str) -> tuple[list[str], str]:
         """The user's tags found in the query (longest phrase first), and the rest of its words."""
@@ -904,6 +915,10 @@ class _Progress:
         rate = done / max(now - t_start, 1e-6) if t_start is not None and done else 0.0
         eta = (total - done) / rate if rate > 0 else None
         self.cb(IndexProgress(phase, done, total, rate, eta, current))
+
+
+def _sigmoid(x: float) -> float:
+    return float(1.0 / (1.0 + np.exp(-np.clip(x, -60.0, 60.0))))
 
 
 def _inside(path: str, folder: str) -> bool:
