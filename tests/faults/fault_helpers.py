@@ -64,12 +64,13 @@ def build_library(base: Path, n: int = N_PHOTOS) -> None:
     lib.close()
 
 
-def user_tags(home: Path) -> set[tuple[str, str]]:
-    """(photo path, tag) for every user tag, read straight from the catalog."""
+def user_tags(home: Path, table: str = "user_tags") -> set[tuple[str, str]]:
+    """(photo path, tag) for every user tag (or rejection: ``table="rejected_tags"``), read straight from
+    the catalog."""
     db = sqlite3.connect(f"file:{home / 'catalog.sqlite3'}?mode=ro", uri=True)
     try:
         return {(os.fsdecode(p), t) for p, t in db.execute(
-            "SELECT p.path, u.tag FROM user_tags u JOIN photos p ON p.id = u.photo_id")}
+            f"SELECT p.path, u.tag FROM {table} u JOIN photos p ON p.id = u.photo_id")}
     finally:
         db.close()
 

@@ -18,12 +18,7 @@ TABLES = ["sqlite_master", "meta", "roots", "photos", "vectors", "user_tags", "s
 
 
 def _rejected(home: Path) -> set[tuple[str, str]]:
-    db = sqlite3.connect(f"file:{home / 'catalog.sqlite3'}?mode=ro", uri=True)
-    try:
-        return {(os.fsdecode(p), t) for p, t in db.execute(
-            "SELECT p.path, r.tag FROM rejected_tags r JOIN photos p ON p.id = r.photo_id")}
-    finally:
-        db.close()
+    return user_tags(home, "rejected_tags")
 
 
 def _damage_table(catalog: Path, table: str, seed: int) -> None:
