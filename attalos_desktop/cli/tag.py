@@ -26,7 +26,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="add TAG to the photos as your tag (repeatable; photos must be in the library; also "
                         "written to XMP sidecars unless the library's sidecar setting is off)")
     p.add_argument("--remove", action="append", default=[], metavar="TAG", help="remove your TAG from the photos (repeatable)")
-    p.add_argument("photos", nargs="+", metavar="PHOTO")
+    p.add_argument("--sidecars", choices=("on", "off"),
+                   help="turn writing tags to XMP sidecars on or off for this library (remembered; the app's "
+                        "Settings show the same switch; default on)")
+    p.add_argument("photos", nargs="*", metavar="PHOTO")
     return p
 
 
@@ -34,12 +37,18 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.top < 1:
         build_parser().error("--top must be at least 1")
+    if not args.photos and not args.sidecars:
+        build_parser().error("give at least one PHOTO")
 
     def body() -> int:
         from ..core.library import ImageError, Library
 
         out = []
         with Library.open(args.library, args.model) as lib:
+            if args.sidecars:
+                lib.set_sidecars_enabled(args.sidecars == "on")
+                if not args.photos:
+                    return EXIT_OK
             if args.add or args.remove:
                 return _edit(lib, args)
             for photo in args.photos:

@@ -62,3 +62,16 @@ def test_add_refuses_photos_outside_the_library_and_empty_tags(tmp_path: Path, p
     r = subprocess.run([*command("attalos-tag"), *lib, "--json", str(photos / "p0.jpg")], capture_output=True,
                        text=True, timeout=120)
     assert "rex" not in r.stdout  # the refused command wrote nothing
+
+
+def test_sidecar_setting_from_the_command_line(tmp_path: Path, photos: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lib = ["--library", str(tmp_path / "lib"), *model_args()]
+    run_json(capsys, cli_index.main, [*lib, "--json", str(photos)])
+    assert cli_tag.main([*lib, "--sidecars", "off"]) == 0
+    run_json(capsys, cli_tag.main, [*lib, "--json", "--add", "rex", str(photos / "p0.jpg")])
+    assert not list(photos.glob("p0*.xmp"))  # the setting is obeyed
+    run_json(capsys, cli_tag.main, [*lib, "--json", "--sidecars", "on", "--add", "cat", str(photos / "p0.jpg")])
+    assert (photos / "p0.jpg.xmp").is_file() and b"cat" in (photos / "p0.jpg.xmp").read_bytes()
+    with pytest.raises(SystemExit) as exc:
+        cli_tag.main([*lib])  # nothing to do
+    assert exc.value.code == 2
