@@ -54,7 +54,7 @@ def test_index_tag_search_json(tmp_path: Path, photos: Path, capsys: pytest.Capt
     assert cli_search.main([*lib, "--limit", "2", "never-seen-wordzz"]) == 0  # OOV works, plain output
     lines = capsys.readouterr().out.splitlines()  # a summary line, then the ranked photos
     assert len(lines) == 3 and lines[0].startswith('Best 2 of 5 photos for "never-seen-wordzz" (model ')
-    assert lines[1].split()[0] == "1." and lines[1].split()[2].startswith(str(photos))
+    assert lines[1].split()[0] == "1." and os.path.abspath(lines[1].split()[2]).startswith(str(photos))
 
 
 def test_search_errors_are_one_line(tmp_path: Path, photos: Path, capsys: pytest.CaptureFixture[str]) -> None:
