@@ -24,11 +24,11 @@ from .encoder import ImageEncoder, top_tags, unit
 from .imageio import ImageError, decode_for_model, file_hash
 from .lock import LibraryLock, LockHeld
 from .paths import LibraryPaths, resolve_paths
-from .personal import PersonalVotes, background_sample, merge_suggestions
+from .personal import PersonalVotes, background_sample, merge_suggestions, user_words_in
 from .pipeline import Done, Job, run_pipeline
 from .scanner import scan
-from .sidecars import SidecarError, newest_sidecar, read_keywords, sidecars_by_photo, write_keywords
-from .tags import normalize_tag, query_words
+from .sidecar_sync import SidecarSync
+from .tags import normalize_tag
 from .text_encoder import TextEncoder
 from .vector_index import VectorIndex, verify_saved
 from . import integrity
@@ -163,6 +163,7 @@ class Library:
         # Called with IndexProgress("rebuilding", ...) while a damaged/missing vector index is rebuilt.
         self.progress: Callable[[IndexProgress], None] | None = None
         self._tags_edited = False
+        self._sidecars = SidecarSync(self.catalog)
 
     @classmethod
     def open(cls, home: str | os.PathLike[str] | None = None, model: str | os.PathLike[str] | None = None) -> "Library":
@@ -390,12 +391,12 @@ class Library:
         the catalog holds the tags either way.
         """
         tags = self._norm_tags(tags)
-        self._sync_before_write(photo_id)
+        self._sidecars.before_write(photo_id)
         with self.catalog.transaction():
             self.catalog.add_user_tags(photo_id, tags)
             self.catalog.unreject_tags(photo_id, tags)
         self._edited()
-        return self._write_sidecars(photo_id, tags, ())
+        return self._sidecars.write(photo_id, tags, ())
 
     def reject_tags(self, photo_id: int, tags: Iterable[str]) -> list[str]:
         """Never suggest these for the photo again (catalog only: sidecars hold no rejections)."""
@@ -406,74 +407,17 @@ class Library:
     def remove_user_tags(self, photo_id: int, tags: Iterable[str]) -> list[str]:
         """Take tags off the photo, in the catalog and its XMP sidecars; warnings as accept_tags."""
         tags = self._norm_tags(tags)
-        self._sync_before_write(photo_id)
+        self._sidecars.before_write(photo_id)
         self.catalog.remove_user_tags(photo_id, tags)
         self._edited()
-        return self._write_sidecars(photo_id, (), tags)
+        return self._sidecars.write(photo_id, (), tags)
 
     def sidecars_enabled(self) -> bool:
         """Whether tag edits are written to XMP sidecars (the library's setting; on by default)."""
-        return self.catalog.write_sidecars()
+        return self._sidecars.enabled
 
     def set_sidecars_enabled(self, on: bool) -> None:
         self.catalog.set_write_sidecars(bool(on))
-
-    def _sync_before_write(self, photo_id: int) -> None:
-        """Take in another program's sidecar edit first, so recording our write does not swallow it."""
-        if not self.sidecars_enabled():
-            return
-        path = self.catalog.paths_for_ids([photo_id]).get(photo_id)
-        if path is not None:
-            with self.catalog.transaction():
-                self._sync_sidecar(photo_id, newest_sidecar(path))
-
-    def _write_sidecars(self, photo_id: int, add: Sequence[str], remove: Sequence[str]) -> list[str]:
-        """Write a tag edit (already committed to the catalog) to the photo's sidecars; the warnings."""
-        if not (add or remove) or not self.sidecars_enabled():
-            return []
-        path = self.catalog.paths_for_ids([photo_id]).get(photo_id)
-        if path is None:
-            return []
-        warnings: list[str] = []
-        try:
-            write_keywords(path, add, remove)
-        except SidecarError as exc:
-            warnings.append(str(exc))
-        state = newest_sidecar(path)
-        if state is not None:
-            try:
-                kws = read_keywords(state[0])
-            except SidecarError:
-                return warnings  # a damaged sidecar is left alone; its record too
-            self.catalog.set_sidecar(photo_id, state[0], state[1], kws)  # our own write: not an outside edit
-        return warnings
-
-    def _sync_sidecar(self, photo_id: int, state: tuple[str, int] | None,
-                      rec: tuple[str, int, list[str]] | None | bool = False) -> None:
-        """Bring the photo's tags in line with its sidecar (path, mtime_ns) when that changed since last seen.
-
-        Keywords new in the sidecar are added (source 'file'); keywords it held last time and holds no
-        more were removed by another program and leave the photo. A sidecar that went away only drops
-        the record (the tags stay: a lost file must not cost the user's words); one that does not parse
-        changes nothing and is retried on the next rescan. Call inside a transaction.
-        """
-        if rec is False:
-            rec = self.catalog.sidecar_record(photo_id)
-        if state is None:
-            if rec is not None:
-                self.catalog.forget_sidecar(photo_id)
-            return
-        if rec is not None and (rec[0], rec[1]) == tuple(state):  # type: ignore[index]
-            return
-        try:
-            kws = read_keywords(state[0])
-        except SidecarError:
-            return
-        last = set(rec[2]) if rec else set()  # type: ignore[index]
-        now = set(kws)
-        self.catalog.add_user_tags(photo_id, [k for k in kws if k not in last], source="file")
-        self.catalog.remove_user_tags(photo_id, sorted(last - now))
-        self.catalog.set_sidecar(photo_id, state[0], state[1], kws)
 
     def completion_words(self) -> list[str]:
         return sorted(set(self.bundle.tags) | set(self.catalog.all_user_tags()))
@@ -593,33 +537,7 @@ class Library:
         return float(np.median(np.linalg.norm(raw, axis=1))) if len(raw) else 1.0
 
     def _user_words_in(self, text: str) -> tuple[list[str], str]:
-        """The user's tags found in the query (longest phrase first), and the rest of its words."""
-        words = query_words(text)
-        if not words:
-            return [], text
-        phrases: dict[tuple[str, ...], str] = {}
-        for tag in self.catalog.all_user_tags():
-            key = tuple(query_words(tag))
-            if key:
-                phrases.setdefault(key, tag)
-        if not phrases:
-            return [], text
-        longest = max(len(k) for k in phrases)
-        mine: list[str] = []
-        rest: list[str] = []
-        i = 0
-        while i < len(words):
-            for n in range(min(longest, len(words) - i), 0, -1):
-                tag = phrases.get(tuple(words[i : i + n]))
-                if tag is not None:
-                    if tag not in mine:
-                        mine.append(tag)
-                    i += n
-                    break
-            else:
-                rest.append(words[i])
-                i += 1
-        return mine, " ".join(rest)
+        return user_words_in(text, self.catalog.all_user_tags())
 
     def _search_user_words(self, mine: list[str], rest: str, limit: int) -> list[SearchHit]:
         """Photos carrying all of ``mine`` first, then the others by the probability the words apply.
@@ -793,7 +711,7 @@ class Library:
             for path, root_id, reason in found.problems:
                 self.catalog.add_failure(path, root_id, reason)
                 report.failures.append(Failure(path, reason))
-        self._sync_sidecars(found.sidecars, seen, records, moved_ids)
+        self._sidecars.rescan(found.sidecars, seen, records, moved_ids)
         # The vector index is loaded (and reconciled with the catalog, repairing what a killed run left
         # behind) only when there is work for it: a no-op rescan of 100k photos need not read it at all.
         vi: VectorIndex | None = None
@@ -839,34 +757,6 @@ class Library:
         emit("done", done, total, None, force=True)
         return report
 
-    def _sync_sidecars(self, sidecars: dict[str, int], seen: set[str], records: dict, moved_ids: set[int]) -> None:
-        """Rescan: take in sidecars edited, created or deleted by other programs, without decoding.
-
-        Only modification times from the walk are compared; a sidecar is read only when its path or
-        mtime differs from the one recorded at the last sync or write (so our own writes do not count).
-        Photos not yet in the catalog are synced when committed (``self._sidecar_scan``).
-        """
-        self._sidecar_scan = state_of = sidecars_by_photo(seen, sidecars)
-        recorded = self.catalog.sidecar_states()
-        if not state_of and not recorded:
-            return
-        with self.catalog.transaction():
-            with_state: set[int] = set()
-            for path, state in state_of.items():
-                rec = records.get(path)
-                pid = rec.id if rec is not None else (self.catalog.photo_id_for_path(path) if moved_ids else None)
-                if pid is None:
-                    continue
-                with_state.add(pid)
-                if recorded.get(pid) != state:
-                    self._sync_sidecar(pid, state)
-            stale = [pid for pid in recorded if pid not in with_state]
-            if stale:  # sidecars gone from photos this walk saw (photos outside it are left alone)
-                found_ids = {rec.id for p, rec in records.items() if p in seen} | moved_ids
-                for pid in stale:
-                    if pid in found_ids:
-                        self.catalog.forget_sidecar(pid)
-
     def _commit_photo(self, d: Done, vec: np.ndarray, enc_id: str) -> PhotoRow:
         job, dec, md = d.job, d.decoded, d.meta
         assert dec is not None and md is not None
@@ -878,9 +768,7 @@ class Library:
         self.catalog.put_vector(pid, enc_id, vec)
         self.catalog.set_file_keywords(pid, d.keywords)
         if job.photo_id is None:  # a new photo's sidecar; known photos' were synced before decoding
-            state = self._sidecar_scan.get(job.path)
-            if state is not None:
-                self._sync_sidecar(pid, state, rec=None)
+            self._sidecars.new_photo(pid, job.path)
         self.catalog.set_suggested(pid, top_tags(self.bundle, vec, SUGGESTIONS_STORED))
         self.catalog.db.execute("DELETE FROM failures WHERE path=?", (os.fsencode(job.path),))
         gps = (md.lat, md.lon) if md.lat is not None and md.lon is not None else None

@@ -40,6 +40,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from .encoder import unit
+from .tags import query_words
 
 MIN_PHOTOS = 2  # a word is suggested once the user has put it on this many photos
 # Chosen with bench/personal_bench.py on real photos (scenario seed 0; figures reported for seed 1):
@@ -240,3 +241,35 @@ def background_sample(ids: np.ndarray, exclude: Iterable[int], n: int = BACKGROU
     if len(pool) <= n:
         return pool
     return pool[np.linspace(0, len(pool) - 1, n).round().astype(np.int64)]
+
+
+def user_words_in(text: str, user_tags: Iterable[str]) -> tuple[list[str], str]:
+    """The user's tags found in a query (phrases, longest first), and the rest of its words.
+
+    "Rex on grandma's house" with user tags {"rex", "grandma's house"} gives
+    (["rex", "grandma's house"], "on"): spelled and split as every tag and query is (core/tags.py).
+    """
+    words = query_words(text)
+    phrases: dict[tuple[str, ...], str] = {}
+    for tag in user_tags:
+        key = tuple(query_words(tag))
+        if key:
+            phrases.setdefault(key, tag)
+    if not words or not phrases:
+        return [], text
+    longest = max(len(k) for k in phrases)
+    mine: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(words):
+        for n in range(min(longest, len(words) - i), 0, -1):
+            tag = phrases.get(tuple(words[i : i + n]))
+            if tag is not None:
+                if tag not in mine:
+                    mine.append(tag)
+                i += n
+                break
+        else:
+            rest.append(words[i])
+            i += 1
+    return mine, " ".join(rest)

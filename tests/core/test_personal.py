@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from attalos_desktop.core.library import Library, LibraryError
-from attalos_desktop.core.personal import PersonalVotes, merge_suggestions
+from attalos_desktop.core.personal import PersonalVotes, merge_suggestions, user_words_in
 from core_helpers import make_photos, make_spec_photo
 
 WORD = "zorbl"
@@ -133,3 +133,11 @@ def test_votes_are_probabilities_and_merge_keeps_the_higher_score() -> None:
     assert pv.scores(near[0], exclude_ids=[0]).shape == (1,)
     merged = merge_suggestions([("dog", 0.4), ("sky", 0.9)], [("dog", 0.7), ("rex", 0.5)], top=3)
     assert merged == [("sky", 0.9, "model"), ("dog", 0.7, "personal"), ("rex", 0.5, "personal")]
+
+
+def test_user_words_are_found_as_phrases_longest_first() -> None:
+    tags = ["rex", "grandma's house", "house"]
+    assert user_words_in("Rex on Grandma's House", tags) == (["rex", "grandma's house"], "on")
+    assert user_words_in("a house by the sea", tags) == (["house"], "a by the sea")
+    assert user_words_in("sunset", tags) == ([], "sunset")
+    assert user_words_in("rex", []) == ([], "rex")

@@ -15,7 +15,7 @@ from typing import Iterator
 
 import pytest
 
-from attalos_desktop.core import library as library_mod
+from attalos_desktop.core import sidecar_sync as sidecar_sync_mod
 from attalos_desktop.core.catalog import MIGRATIONS, SCHEMA_VERSION, Catalog
 from attalos_desktop.core.library import Library
 from attalos_desktop.core.sidecars import SidecarError, merge_xmp, read_keywords, sidecars_by_photo, write_keywords
@@ -269,8 +269,8 @@ def test_rescan_takes_in_sidecar_edits_of_other_programs(tmp_path: Path, bundle_
 
     # A no-op rescan compares mtimes only: no sidecar is opened.
     opened: list[str] = []
-    real = library_mod.read_keywords
-    monkeypatch.setattr(library_mod, "read_keywords", lambda path: opened.append(path) or real(path))
+    real = sidecar_sync_mod.read_keywords
+    monkeypatch.setattr(sidecar_sync_mod, "read_keywords", lambda path: opened.append(path) or real(path))
     lib.index()
     assert opened == [] and lib.user_tags(pid) == ["beach", "sunset"]
 
