@@ -30,7 +30,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from trainer.model import build_tower  # noqa: E402
-from trainer.sampling import NegativeSampler, batch_negatives, sample_positives  # noqa: E402
+from trainer.sampling import NegativeSampler, batch_negatives, sample_batch, sample_positives  # noqa: E402
 from trainer.tag_layer import TagTable  # noqa: E402
 from trainer.train import train_step  # noqa: E402
 
@@ -61,7 +61,6 @@ def bench_size(v: int, args: argparse.Namespace, tower: torch.nn.Module, images:
     sampler = NegativeSampler(freq, 0.75)
     opt = torch.optim.AdamW(tower.parameters(), lr=1e-4)
     rng = np.random.default_rng(0)
-    step_args = argparse.Namespace(positives=args.positives, negatives=args.negatives, neg_strategy=args.strategy)
     device = torch.device("cpu")
     pool = sampler.pool(rng, args.batch * args.steps * 2, args.negatives) if args.strategy == "presampled" else None
     full, tag_only = [], []
@@ -69,7 +68,8 @@ def bench_size(v: int, args: argparse.Namespace, tower: torch.nn.Module, images:
         tags = [sampler.draw(rng, 3) for _ in range(args.batch)]  # 3 tags a photo, frequent ones most often
         rows = pool[i * args.batch:(i + 1) * args.batch] if pool is not None else None
         t = time.perf_counter()
-        train_step(tower, table, opt, None, images, tags, rng, sampler, step_args, rows, device)
+        pos, neg, valid = sample_batch(args.strategy, (0, 0, i), 0, sampler, tags, args.positives, args.negatives)
+        train_step(tower, table, opt, None, images, pos, neg, valid, device)
         dt = time.perf_counter() - t
         # The tag-layer part alone: sampling, gather, loss against a fixed embedding, sparse update.
         t = time.perf_counter()

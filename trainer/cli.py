@@ -3,6 +3,7 @@
     attalos-desktop-train --data DIR --out BUNDLE_DIR [options]   # train, export, evaluate
     attalos-desktop-train --data DIR --evaluate BUNDLE_DIR --json  # metrics of a bundle
     attalos-desktop-train --library [LIBRARY] [--out BUNDLE_DIR]   # fine-tune on the user's own tags
+    torchrun --nproc_per_node N -m trainer.cli --data DIR --out BUNDLE_DIR   # N processes (distributed.py)
 
 Problems with the input end the command with exit status 2 and a one-line reason.
 """
@@ -30,7 +31,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     g = p.add_argument_group("data and output")
-    g.add_argument("--data", metavar="DIR", help="dataset folder with images and labels.jsonl (not with --library)")
+    g.add_argument("--data", metavar="DIR",
+                   help="dataset folder with images and labels.jsonl, or a folder of tar shards with vocab.json "
+                        "(python -m trainer.shards); not with --library")
     g.add_argument("--out", metavar="BUNDLE_DIR", help="where to write the model bundle")
     g.add_argument("--name", help="model name in the manifest (default: the --out folder name)")
     g.add_argument("--description", default="", help="free text stored in the manifest")
@@ -90,7 +93,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     g.add_argument("--epochs", type=int, default=None,
                    help="passes over the train split (default 10; --library head mode: at most 100 L-BFGS steps)")
     g.add_argument("--max-steps", type=int, default=0, help="stop after this many steps in all (0: no limit)")
-    g.add_argument("--batch-size", type=int, default=64, help="photos per step")
+    g.add_argument("--batch-size", type=int, default=64,
+                   help="photos per step, over all processes under torchrun (each takes an equal share)")
     g.add_argument("--lr", type=float, default=1e-3, help="AdamW learning rate of the tower (cosine schedule)")
     g.add_argument("--weight-decay", type=float, default=1e-4, help="AdamW weight decay of the tower")
     g.add_argument("--augment", default="crop", choices=("crop", "flip", "none"),
@@ -195,6 +199,8 @@ def run(args: argparse.Namespace) -> int:
     result = train(args, log=log)
     if result.interrupted:
         return 130
+    if not result.main_process:  # under torchrun only rank 0 exports and evaluates
+        return 0
     if not args.out:
         log(f"trained; checkpoint in {args.checkpoint} (no --out, so no bundle)")
         return 0

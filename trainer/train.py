@@ -2,8 +2,9 @@
 
 Read top to bottom: ``prepare`` turns the dataset and flags into everything the loop needs,
 ``train`` runs epochs of steps and checkpoints after each. Every random choice is keyed by
-(seed, epoch, step) or (seed, epoch, photo), so a run repeats exactly on CPU and a resumed run
-continues exactly as an uninterrupted one would.
+(seed, epoch, step, place in the global batch) or (seed, epoch, photo), so a run repeats exactly on
+CPU, a resumed run continues exactly as an uninterrupted one would, and N processes under torchrun
+(``distributed.py``: each takes 1/N of every global batch) train as one process would.
 """
 
 from __future__ import annotations
@@ -23,13 +24,15 @@ import torch
 from attalos_desktop.core.bundle import BundleError, ModelBundle, Preprocessing, load_bundle
 from attalos_desktop.core.text_encoder import TextEncoder
 
+from . import distributed
 from .checkpoint import load_checkpoint, save_checkpoint
 from .data import (PhotoDataset, Record, Vocabulary, build_vocabulary, collate, preprocessing_for, read_labels,
                    split_records)
 from .errors import TrainError
 from .loss import negative_sampling_loss
 from .model import Tower, build_tower
-from .sampling import NegativeSampler, batch_negatives, sample_positives
+from .sampling import NegativeSampler, sample_batch
+from .shards import ShardSource, ShardStream, collate_shards, is_shard_dir
 from .tag_layer import TagTable
 from .textspace import base_map, compose, fit_ngram_vectors
 from .wordvectors import WordVectors, load_word_vectors
@@ -70,6 +73,11 @@ class Setup:
     text: TextSide
     dim: int
     init_bundle: ModelBundle | None = None
+    shards: ShardSource | None = None  # --data is a shard folder (train_records is then empty)
+
+    @property
+    def n_train(self) -> int:
+        return self.shards.photos if self.shards is not None else len(self.train_records)
 
 
 @dataclass
@@ -81,6 +89,7 @@ class TrainResult:
     table: TagTable
     summary: dict[str, Any] = field(default_factory=dict)
     interrupted: bool = False
+    main_process: bool = True  # rank 0 (or the only process): the one that exports
 
 
 def pick_device(name: str) -> torch.device:
@@ -118,12 +127,20 @@ def build_text_side(wv: WordVectors, vocab: Vocabulary, extra: list[str], args: 
 def prepare(args: argparse.Namespace, log: Log = print) -> Setup:
     """Read the dataset, build the vocabulary, load word vectors and the optional init bundle."""
     data_dir = Path(args.data)
-    records = read_labels(data_dir)
-    vocab = build_vocabulary(records, args.min_count)
-    train_records, train_ids, no_tags = split_records(records, vocab, "train")
-    if not train_records:
-        raise TrainError("no train photo keeps a tag of the vocabulary")
-    test_records = [r for r in records if r.split == "test"]
+    source = None
+    if is_shard_dir(data_dir):  # tar shards with their one-pass count (shards.py)
+        source = ShardSource.open(data_dir)
+        vocab = source.vocabulary(args.min_count)
+        train_records, train_ids, no_tags, test_records = [], [], 0, []
+        seen_tags = set(source.tags)
+    else:
+        records = read_labels(data_dir)
+        vocab = build_vocabulary(records, args.min_count)
+        train_records, train_ids, no_tags = split_records(records, vocab, "train")
+        if not train_records:
+            raise TrainError("no train photo keeps a tag of the vocabulary")
+        test_records = [r for r in records if r.split == "test"]
+        seen_tags = {t for r in records for t in r.tags}
     if vocab.dropped:
         sample = ", ".join(sorted(vocab.dropped, key=lambda t: -vocab.dropped[t])[:8])
         log(f"dropped {len(vocab.dropped)} tags seen fewer than {args.min_count} times (e.g. {sample})")
@@ -148,7 +165,7 @@ def prepare(args: argparse.Namespace, log: Log = print) -> Setup:
     # Words for the app's OOV search: everyday words, plus tags of the data the model does not learn
     # (rare or test-only: only their pretrained vectors ship, never their labels).
     vocab_set = set(vocab.tags)
-    data_words = sorted({t for r in records for t in r.tags} - vocab_set)
+    data_words = sorted(seen_tags - vocab_set)
     extra = data_words + wv.everyday_words(args.extra_words, exclude=vocab_set | set(data_words))
     text = build_text_side(wv, vocab, extra, args)
     tag_pre, tag_known = wv.lookup(vocab.tags)
@@ -162,7 +179,7 @@ def prepare(args: argparse.Namespace, log: Log = print) -> Setup:
     return Setup(args=args, data_dir=data_dir, vocab=vocab, train_records=train_records, train_ids=train_ids,
                  test_records=test_records, train_without_tags=no_tags, pre=preprocessing_for(args.image_size),
                  word_vectors=wv, tag_pretrained=tag_pre, tag_known=tag_known, prior=prior, text=text, dim=dim,
-                 init_bundle=init_bundle)
+                 init_bundle=init_bundle, shards=source)
 
 
 def initial_tag_vectors(setup: Setup) -> np.ndarray:
@@ -265,12 +282,14 @@ def _lr_lambda(total: int, warmup: int) -> Callable[[int], float]:
     return f
 
 
-def train_step(tower: Tower, table: TagTable, opt: torch.optim.Optimizer, sched: Any, images: torch.Tensor,
-               tags: list[np.ndarray], rng: np.random.Generator, sampler: NegativeSampler,
-               args: argparse.Namespace, pool_rows: np.ndarray | None, device: torch.device) -> float:
-    """One step: sample tags, gather their rows to the device, update tower and sampled rows only."""
-    pos = sample_positives(rng, tags, args.positives)
-    neg, valid = batch_negatives(args.neg_strategy, rng, sampler, tags, args.negatives, pool_rows)
+def train_step(model: torch.nn.Module, table: TagTable, opt: torch.optim.Optimizer, sched: Any,
+               images: torch.Tensor, pos: np.ndarray, neg: np.ndarray, valid: np.ndarray, device: torch.device,
+               dd: distributed.Dist | None = None) -> float:
+    """One step on sampled tags: gather their rows to the device, update the tower and those rows only.
+
+    ``model`` is the tower (DDP-wrapped under torchrun: its gradients are averaged over processes);
+    the tag rows' gradients are exchanged likewise (``distributed.exchange_row_grads``).
+    """
     rows, inv = np.unique(np.concatenate([pos.ravel(), neg.ravel()]), return_inverse=True)
     pos_i = torch.from_numpy(inv[: pos.size].reshape(pos.shape)).to(device)
     neg_i = torch.from_numpy(inv[pos.size:].reshape(neg.shape)).to(device)
@@ -281,7 +300,7 @@ def train_step(tower: Tower, table: TagTable, opt: torch.optim.Optimizer, sched:
     if use_cuda:
         images = images.contiguous(memory_format=torch.channels_last)
     with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_cuda):
-        emb = tower(images)
+        emb = model(images)
     loss = negative_sampling_loss(emb, w, pos_i, neg_i, torch.ones(pos.shape, device=device),
                                   torch.from_numpy(valid).to(device=device, dtype=torch.float32))
     opt.zero_grad(set_to_none=True)
@@ -290,21 +309,48 @@ def train_step(tower: Tower, table: TagTable, opt: torch.optim.Optimizer, sched:
     if sched is not None:
         sched.step()
     if w.grad is not None:
-        table.step(rows_t, w.grad)
+        if dd is not None and dd.active:
+            rows_t, grad = distributed.exchange_row_grads(dd, rows_t, w.grad)
+            table.step(rows_t, grad)
+        else:
+            table.step(rows_t, w.grad)
     return float(loss.detach())
+
+
+def _quiet_log(_: str) -> None:
+    pass
 
 
 def train(args: argparse.Namespace, log: Log = print, on_step: Callable[[int], None] | None = None,
           setup: Setup | None = None) -> TrainResult:
-    """Train per ``args``; checkpoint each epoch (and on Ctrl-C) to ``args.checkpoint``."""
+    """Train per ``args``; checkpoint each epoch (and on Ctrl-C) to ``args.checkpoint``.
+
+    Under torchrun every process calls this; rank 0 logs, shows progress and writes checkpoints.
+    """
     torch.set_num_threads(max(1, args.threads)) if args.threads else None
+    dd, device = distributed.init(pick_device(args.device))
+    try:
+        return _train(args, log if dd.main else _quiet_log, on_step, setup, dd, device)
+    finally:
+        distributed.teardown(dd)
+
+
+def _train(args: argparse.Namespace, log: Log, on_step: Callable[[int], None] | None, setup: Setup | None,
+           dd: distributed.Dist, device: torch.device) -> TrainResult:
     setup = setup or prepare(args, log)
-    device = pick_device(args.device)
     tower, table = build_model(setup, device)
-    n_train = len(setup.train_records)
+    source = setup.shards
+    n_train = setup.n_train
     bs = min(args.batch_size, n_train)
-    drop_last = n_train > bs
-    steps_per_epoch = n_train // bs if drop_last else 1
+    if bs % dd.world:
+        raise TrainError(f"--batch-size {bs} is the global batch: it must be a multiple of the {dd.world} "
+                         f"processes, each taking an equal share of every step")
+    lb = bs // dd.world  # this process's share of every step
+    drop_last = n_train > bs or source is not None
+    if source is not None:
+        steps_per_epoch = source.steps_per_epoch(dd.world, lb)
+    else:
+        steps_per_epoch = n_train // bs if drop_last else 1
     total_steps = steps_per_epoch * args.epochs
     if args.max_steps:
         total_steps = min(total_steps, args.max_steps)
@@ -313,7 +359,7 @@ def train(args: argparse.Namespace, log: Log = print, on_step: Callable[[int], N
     sampler = NegativeSampler(setup.vocab.freq, args.neg_power)
     start_epoch, start_step, global_step = 0, 0, 0
     history: list[dict[str, float]] = []
-    skipped: set[int] = set()
+    skipped: set[Any] = set()
     ckpt_path = Path(args.checkpoint) if args.checkpoint else None
 
     if args.resume:
@@ -326,6 +372,9 @@ def train(args: argparse.Namespace, log: Log = print, on_step: Callable[[int], N
                                  f"{ck['args'].get(k)}, this run has {getattr(args, k)}")
         if ck["tags"] != setup.vocab.tags:
             raise TrainError("--resume: the dataset's vocabulary differs from the checkpoint's (other data?)")
+        # Steps count global batches, so a checkpoint resumes on any number of processes.
+        if ck["args"].get("batch_size") not in (None, args.batch_size):
+            log(f"note: resuming with --batch-size {args.batch_size} (the checkpoint used {ck['args']['batch_size']})")
         tower.load_state_dict(ck["tower"])
         opt.load_state_dict(ck["optimizer"])
         sched.load_state_dict(ck["scheduler"])
@@ -333,20 +382,30 @@ def train(args: argparse.Namespace, log: Log = print, on_step: Callable[[int], N
         torch.set_rng_state(ck["torch_rng"])
         start_epoch, start_step, global_step = ck["epoch"], ck["step"], ck["global_step"]
         history, skipped = ck["history"], set(ck["skipped"])
-        log(f"resumed from {ckpt_path} at epoch {start_epoch + 1}, step {start_step}")
+        log(f"resumed from {ckpt_path} at epoch {start_epoch + 1}, step {start_step}"
+            + (f" on {dd.world} processes" if dd.active else ""))
+    model = distributed.wrap(tower, dd, device)
 
     def checkpoint(epoch: int, step: int) -> None:
         if ckpt_path is None:
             return
-        save_checkpoint(ckpt_path, {
-            "args": vars(args), "tags": setup.vocab.tags, "tower": tower.state_dict(), "optimizer": opt.state_dict(),
-            "scheduler": sched.state_dict(), "tag_table": table.state_dict(), "torch_rng": torch.get_rng_state(),
-            "epoch": epoch, "step": step, "global_step": global_step, "history": history, "skipped": sorted(skipped),
-        })
+        every_skipped = set().union(*distributed.gather_objects(dd, skipped))  # a collective: all ranks
+        if dd.main:
+            save_checkpoint(ckpt_path, {
+                "args": vars(args), "tags": setup.vocab.tags, "tower": tower.state_dict(),
+                "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "tag_table": table.state_dict(),
+                "torch_rng": torch.get_rng_state(), "epoch": epoch, "step": step, "global_step": global_step,
+                "history": history, "skipped": sorted(every_skipped), "processes": dd.world,
+            })
+        distributed.barrier(dd)
 
-    ds = PhotoDataset(setup.data_dir, setup.train_records, setup.train_ids, setup.pre, train=True, seed=args.seed,
-                     augment=args.augment)
     use_cuda = device.type == "cuda"
+    if source is None:
+        ds: Any = PhotoDataset(setup.data_dir, setup.train_records, setup.train_ids, setup.pre, train=True,
+                               seed=args.seed, augment=args.augment)
+    else:
+        mine = source.assignment(dd.rank, dd.world)
+        ds = ShardStream(source, mine, setup.vocab, setup.pre, seed=args.seed, augment=args.augment, local_batch=lb)
     interrupted = False
     t_start = time.perf_counter()
     images_seen = 0
@@ -356,25 +415,34 @@ def train(args: argparse.Namespace, log: Log = print, on_step: Callable[[int], N
             if global_step >= total_steps:
                 break
             ds.epoch = epoch
-            order = np.random.default_rng([args.seed, epoch, 0]).permutation(n_train)
-            pool = (sampler.pool(np.random.default_rng([args.seed, epoch, 1]), n_train, args.negatives)
-                    if args.neg_strategy == "presampled" else None)
             first = start_step if epoch == start_epoch else 0
-            loader = torch.utils.data.DataLoader(
-                ds, batch_size=bs, sampler=order[first * bs: steps_per_epoch * bs].tolist(), num_workers=args.workers,
-                collate_fn=collate, drop_last=drop_last, pin_memory=use_cuda,
-                persistent_workers=False)
-            bar = _Progress(steps_per_epoch, first, f"epoch {epoch + 1}/{args.epochs}", not args.quiet)
+            if source is None:
+                order = np.random.default_rng([args.seed, epoch, 0]).permutation(n_train)
+                # Global batch s is order[s*bs:(s+1)*bs]; this process takes its slice of every one.
+                share = order[first * bs: steps_per_epoch * bs].reshape(-1, dd.world, lb)[:, dd.rank].ravel()
+                loader = torch.utils.data.DataLoader(
+                    ds, batch_size=lb, sampler=share.tolist(), num_workers=args.workers, collate_fn=collate,
+                    drop_last=drop_last, pin_memory=use_cuda, persistent_workers=False)
+            else:
+                ds.skip_batches = first
+                loader = torch.utils.data.DataLoader(
+                    ds, batch_size=lb, num_workers=min(args.workers, len(ds.shard_ids)), collate_fn=collate_shards,
+                    drop_last=True, pin_memory=use_cuda, persistent_workers=False)
+            bar = _Progress(steps_per_epoch, first, f"epoch {epoch + 1}/{args.epochs}", not args.quiet and dd.main)
             ema, ep_loss, ep_n, t0, ep_images = float("nan"), 0.0, 0, time.perf_counter(), 0
             step = first
+            stopped = False
             for batch in loader:
+                if step >= steps_per_epoch:  # shard streams are endless: the epoch is a number of steps
+                    break
                 skipped.update(batch["bad"])
                 idx = batch["index"]
-                if len(idx) >= 2:
-                    rng = np.random.default_rng([args.seed, epoch, 2, step])
-                    tags = [setup.train_ids[i] for i in idx]
-                    lv = train_step(tower, table, opt, sched, batch["images"], tags, rng, sampler, args,
-                                    pool[idx] if pool is not None else None, device)
+                (skip,) = distributed.agree(dd, device, len(idx) < 2)  # all processes step, or none
+                if not skip:
+                    tags = batch["tags"] if "tags" in batch else [setup.train_ids[i] for i in idx]
+                    pos, neg, valid = sample_batch(args.neg_strategy, (args.seed, epoch, step), dd.rank * lb,
+                                                   sampler, tags, args.positives, args.negatives)
+                    lv = train_step(model, table, opt, sched, batch["images"], pos, neg, valid, device, dd)
                     ema = lv if math.isnan(ema) else 0.9 * ema + 0.1 * lv
                     ep_loss += lv
                     ep_n += 1
@@ -382,17 +450,20 @@ def train(args: argparse.Namespace, log: Log = print, on_step: Callable[[int], N
                     images_seen += len(idx)
                 global_step += 1
                 step += 1
-                bar.update(ema, ep_images / max(time.perf_counter() - t0, 1e-9))
+                bar.update(ema, ep_images * dd.world / max(time.perf_counter() - t0, 1e-9))
                 if on_step is not None:
                     on_step(global_step)
-                if flag.stop or global_step >= total_steps:
+                (stopped,) = distributed.agree(dd, device, flag.stop)  # Ctrl-C on any process stops all
+                if stopped or global_step >= total_steps:
                     break
             done_epoch = step >= steps_per_epoch
+            ep_loss, ep_n, ep_images = distributed.all_sum(dd, device, ep_loss, ep_n, ep_images)
             ips = ep_images / max(time.perf_counter() - t0, 1e-9)
             bar.close(ema, ips)
             if ep_n:
-                history.append({"epoch": epoch + 1, "loss": ep_loss / ep_n, "images_per_s": ips, "steps": ep_n})
-            if flag.stop:
+                history.append({"epoch": epoch + 1, "loss": ep_loss / ep_n, "images_per_s": ips,
+                                "steps": int(round(ep_n / dd.world))})
+            if stopped:
                 checkpoint(epoch, step)
                 interrupted = True
                 log(f"interrupted: checkpoint saved to {ckpt_path} (epoch {epoch + 1}, step {step}); "
@@ -401,11 +472,14 @@ def train(args: argparse.Namespace, log: Log = print, on_step: Callable[[int], N
             checkpoint(epoch + 1, 0) if done_epoch else checkpoint(epoch, step)
             if global_step >= total_steps:
                 break
+    (images_seen,) = distributed.all_sum(dd, device, images_seen)
+    skipped = set().union(*distributed.gather_objects(dd, skipped))
     if skipped:
         log(f"skipped {len(skipped)} unreadable photos")
     tower.eval()
     summary = {
         "data": str(setup.data_dir),
+        "data_format": "shards" if source is not None else "folder",
         "train_images": n_train,
         "train_images_without_tags": setup.train_without_tags,
         "skipped_images": len(skipped),
@@ -434,6 +508,8 @@ def train(args: argparse.Namespace, log: Log = print, on_step: Callable[[int], N
         "final_loss": history[-1]["loss"] if history else None,
         "history": history,
         "wall_s_this_run": round(time.perf_counter() - t_start, 2),
-        "images_this_run": images_seen,
+        "images_this_run": int(images_seen),
+        "processes": dd.world,
     }
-    return TrainResult(setup=setup, tower=tower, table=table, summary=summary, interrupted=interrupted)
+    return TrainResult(setup=setup, tower=tower, table=table, summary=summary, interrupted=interrupted,
+                       main_process=dd.main)
