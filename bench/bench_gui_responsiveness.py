@@ -122,7 +122,7 @@ def main() -> int:
     indexing = percentiles(ticks.gaps)
     worst = sorted(zip(ticks.gaps, ticks.stamps), reverse=True)[:5]
     indexing["worst_ms_at_s"] = [(round(g, 1), round(t - t0, 2)) for g, t in worst]
-    report = getattr(win, "_last_report", None)
+    report = win.last_report
     n_shown = win.model.rowCount()
     # Second baseline: the idle window again, as long as the run took (capped), after the run. On a
     # shared machine the other processes' load shows up here too, so the two can be compared.

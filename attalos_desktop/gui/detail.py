@@ -20,7 +20,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from attalos_desktop.gui.workers import Detail, ThumbnailLoader
+from attalos_desktop.gui.queries import Detail
+from attalos_desktop.gui.workers import ThumbnailLoader
 
 PREVIEW_SIZE = 512
 
@@ -211,6 +212,12 @@ class DetailPanel(QScrollArea):
         self.user_tags.setText("")
         self.suggestions.setText("")
         self.review_button.setEnabled(False)
+
+    def show_many(self, n: int) -> None:
+        """Several photos are selected: say so (the panel describes one photo)."""
+        self.show_nothing()
+        self.title.setText(f"{n} photos selected")
+        self.preview.setText(f"<span style='color:#888888'>{n} photos selected</span>")
 
     def show_loading(self, row: Any) -> None:
         """Show what is known at once (path, size) and ask for the preview; the rest follows."""

@@ -27,11 +27,7 @@ from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemD
 
 from attalos_desktop.gui.workers import ThumbnailLoader
 
-PhotoIdRole = Qt.ItemDataRole.UserRole + 1
-PathRole = Qt.ItemDataRole.UserRole + 2
-ScoreRole = Qt.ItemDataRole.UserRole + 3
-RowRole = Qt.ItemDataRole.UserRole + 4
-StateRole = Qt.ItemDataRole.UserRole + 5  # "ready" | "loading" | "broken"
+from attalos_desktop.gui.roles import Role
 
 
 class PhotoGridModel(QAbstractListModel):
@@ -143,15 +139,15 @@ class PhotoGridModel(QAbstractListModel):
             if s is not None:
                 tip += f"\nscore {s:.3f}"
             return tip
-        if role == PhotoIdRole:
+        if role == Role.PHOTO_ID:
             return r.id
-        if role == PathRole:
+        if role == Role.PATH:
             return str(r.path)
-        if role == ScoreRole:
+        if role == Role.SCORE:
             return self._scores[index.row()]
-        if role == RowRole:
+        if role == Role.ROW:
             return r
-        if role == StateRole:
+        if role == Role.STATE:
             p = str(r.path)
             if p in self._pixmaps:
                 return "ready"
@@ -260,7 +256,7 @@ class PhotoDelegate(QStyledItemDelegate):
             image_rect = QRect(x, y, scaled.width(), scaled.height())
             painter.drawPixmap(x, y, scaled)
         else:
-            state = index.data(StateRole)
+            state = index.data(Role.STATE)
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(QColor(128, 128, 128, 50))
             inner = box.adjusted(0, ts // 4, 0, 0)
@@ -272,7 +268,7 @@ class PhotoDelegate(QStyledItemDelegate):
                 painter.setPen(QColor(200, 80, 80))
                 painter.drawText(inner, Qt.AlignmentFlag.AlignCenter, "unreadable")
 
-        score = index.data(ScoreRole)
+        score = index.data(Role.SCORE)
         if score is not None:
             badge = f"{float(score):.2f}"
             f = QFont(option.font)

@@ -28,8 +28,17 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__
 
 
+def _send_notices(conn: Any) -> None:
+    """What the core repaired in this process (a rebuilt index...): the window shows it."""
+    from attalos_desktop.core import notices
+
+    lines = notices.pending()
+    if lines:
+        conn.send(("notices", lines))
+
+
 def run_index(home: str | None, paths: list[str] | None, conn: Any, cancel_requested: Any) -> None:
-    """Entry point of the child process: index, streaming ("progress"|"photos"|"result"|"error", ...)."""
+    """Entry point of the child process: index, streaming ("progress"|"photos"|"notices"|"result"|"error", ...)."""
     import multiprocessing
     import os
 
@@ -76,10 +85,12 @@ def run_index(home: str | None, paths: list[str] | None, conn: Any, cancel_reque
         finally:
             lib.close()
         flush()
+        _send_notices(conn)
         conn.send(("result", report))
     except BaseException as exc:  # noqa: BLE001 - reported to the GUI, never lost
         try:
             flush()
+            _send_notices(conn)
             conn.send(("error", describe(exc), traceback.format_exc()))
         except Exception:  # noqa: BLE001 - the GUI end is gone; nothing left to tell
             pass

@@ -1,4 +1,4 @@
-"""Background work for the GUI: indexing, queries, thumbnails.
+"""Background work for the GUI: indexing (in a child process) and thumbnails (queries: queries.py).
 
 Rules kept everywhere here:
 - signals live on separate QObjects created on the GUI thread; workers only emit them, so every
@@ -13,24 +13,14 @@ from __future__ import annotations
 import collections
 import threading
 import traceback
-from dataclasses import dataclass
-from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal, Slot
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 from PySide6.QtGui import QImage
 
 from attalos_desktop.core.thumbnails import ThumbnailCache, ThumbnailError
 
 
-def _open_library(home: str | None, model: str | None = None):
-    from attalos_desktop.core.library import Library
-
-    return Library.open(home=home, model=model)
-
-
-def _describe(exc: BaseException) -> str:
-    msg = str(exc).strip()
-    return f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__
+from attalos_desktop.gui.queries import describe as _describe
 
 
 # --------------------------------------------------------------------------------------------
@@ -41,6 +31,7 @@ def _describe(exc: BaseException) -> str:
 class IndexSignals(QObject):
     progress = Signal(object)  # IndexProgress
     photos = Signal(list)  # a batch of PhotoRow committed since the last batch
+    notices = Signal(list)  # one-line notices of the core in the child (repairs it made)
     result = Signal(object)  # IndexReport
     error = Signal(str, str)  # message, traceback
     finished = Signal()
@@ -65,13 +56,9 @@ class IndexWorker(QRunnable):
         self.label = label
         self.cancel_event = threading.Event()
         self.signals = IndexSignals()
-        import multiprocessing
-
-        self._ctx = multiprocessing.get_context("spawn")  # never fork a process that runs Qt threads
-        # A lock-free shared flag: setting it never blocks (a multiprocessing.Event's set() waits
-        # for the child's waiters to wake, which must not happen on the GUI thread).
-        self._child_cancel = self._ctx.Value("b", 0, lock=False)
         self.exitcode: int | None = None
+        # multiprocessing is set up in run(), on the pool thread: making the shared flag costs the
+        # GUI thread tens of milliseconds the first time (imports, a shared-memory arena).
 
     def cancel(self) -> None:
         """Thread-safe and non-blocking; the supervising thread forwards it to the child."""
@@ -80,11 +67,17 @@ class IndexWorker(QRunnable):
     def run(self) -> None:  # noqa: D401 - QRunnable API
         from attalos_desktop.gui.index_process import run_index
 
+        import multiprocessing
+
         final = False
         proc = None
         try:
-            recv, send = self._ctx.Pipe(duplex=False)
-            proc = self._ctx.Process(
+            ctx = multiprocessing.get_context("spawn")  # never fork a process that runs Qt threads
+            # A lock-free shared flag: setting it never blocks (a multiprocessing.Event's set() waits
+            # for the child's waiters to wake); only this pool thread writes it.
+            self._child_cancel = ctx.Value("b", 0, lock=False)
+            recv, send = ctx.Pipe(duplex=False)
+            proc = ctx.Process(
                 target=run_index,
                 args=(self.home, self.paths, send, self._child_cancel),
                 name="attalos-index",
@@ -112,6 +105,8 @@ class IndexWorker(QRunnable):
                     self.signals.progress.emit(msg[1])
                 elif kind == "photos":
                     self.signals.photos.emit(msg[1])
+                elif kind == "notices":
+                    self.signals.notices.emit(msg[1])
                 elif kind == "result":
                     final = True
                     self.signals.result.emit(msg[1])
@@ -136,256 +131,6 @@ class IndexWorker(QRunnable):
                     proc.terminate()
                     proc.join(5)
             self.signals.finished.emit()
-
-
-# --------------------------------------------------------------------------------------------
-# Queries: one long-lived thread owning a Library (search, suggestions, similar, tag writes...)
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Detail:
-    """Everything the detail panel shows for one photo."""
-
-    photo: Any  # PhotoRow
-    user_tags: list[str]
-    suggestions: list[Any]  # TagScore
-
-
-@dataclass
-class TrainingSummary:
-    """The user's tags as training data: photos with at least one tag, photos per word, new words."""
-
-    photos: int
-    words: dict[str, int]  # word -> photos carrying it, most used first
-    new_words: list[str]  # words the current model's tag layer does not have
-
-
-def _warnings(result: Any) -> list[str]:
-    """The one-line warnings a tag write returned (older cores return None)."""
-    if not result:
-        return []
-    if isinstance(result, str):
-        return [result]
-    return [str(x) for x in result if x]
-
-
-class QueryService(QObject):
-    """Lives on its own QThread; answers requests in order with its own Library.
-
-    The bundle (text encoder, tag matrix) stays loaded between requests, so typing in the search
-    box costs one text embedding and one ANN query, never a model load. A search that a newer
-    search has superseded is skipped without running.
-    """
-
-    reply = Signal(int, str, object)  # request id, kind, result
-    failed = Signal(int, str, str, str)  # request id, kind, message, traceback
-    ready = Signal()
-    _request = Signal(int, str, object)
-
-    def __init__(self, home: str | None) -> None:
-        super().__init__()
-        self.home = home
-        self.lib = None
-        # Newest request id per kind whose older requests are worthless once superseded (written by
-        # the GUI thread, read here; single dict item assignments are atomic under the GIL).
-        self.latest: dict[str, int] = {}
-        self._request.connect(self._handle)
-
-    def submit(self, req_id: int, kind: str, args: Any) -> None:
-        """Thread-safe: queue a request (called from the GUI thread)."""
-        self._request.emit(req_id, kind, args)
-
-    @Slot()
-    def start(self) -> None:
-        try:
-            self.lib = _open_library(self.home)
-        except BaseException as exc:  # noqa: BLE001
-            self.failed.emit(0, "open", _describe(exc), traceback.format_exc())
-        self.ready.emit()
-
-    @Slot()
-    def stop(self) -> None:
-        if self.lib is not None:
-            try:
-                self.lib.close()
-            except Exception:  # noqa: BLE001
-                pass
-            self.lib = None
-
-    @Slot(int, str, object)
-    def _handle(self, req_id: int, kind: str, args: Any) -> None:
-        if req_id < self.latest.get(kind, 0):
-            return  # superseded while queued (typing in the search box, arrowing through photos)
-        try:
-            if kind == "reopen":
-                self.stop()
-                self.lib = _open_library(self.home)
-                result: Any = True
-            else:
-                if self.lib is None:
-                    self.lib = _open_library(self.home)
-                result = getattr(self, f"_do_{kind}")(args)
-        except BaseException as exc:  # noqa: BLE001
-            self.failed.emit(req_id, kind, _describe(exc), traceback.format_exc())
-            return
-        self.reply.emit(req_id, kind, result)
-
-    # Each _do_* runs on the service thread.
-    def _do_photos(self, root_id: Any) -> list[Any]:
-        return self.lib.photos(root_id=root_id)
-
-    def _rows_for(self, hits: list[Any]) -> tuple[list[Any], list[Any]]:
-        rows, kept = [], []
-        for h in hits:
-            try:
-                rows.append(self.lib.photo(h.photo_id))
-            except (KeyError, LookupError):
-                continue  # removed by an indexer since the vector index was saved
-            kept.append(h)
-        return rows, kept
-
-    def _do_search(self, args: tuple[str, int]) -> tuple[str, list[Any], list[Any]]:
-        text, limit = args
-        rows, hits = self._rows_for(self.lib.search(text, limit=limit))
-        return text, rows, hits
-
-    def _do_similar(self, args: tuple[int, int]) -> tuple[int, list[Any], list[Any]]:
-        photo_id, limit = args
-        rows, hits = self._rows_for(self.lib.similar(photo_id=photo_id, limit=limit))
-        return photo_id, rows, hits
-
-    def _do_detail(self, args: tuple[int, int, float]) -> Detail:
-        photo_id, top, min_score = args
-        photo = self.lib.photo(photo_id)
-        return Detail(photo, self.lib.user_tags(photo_id), self.lib.suggest_tags(photo_id, top=top, min_score=min_score))
-
-    def _do_suggest(self, args: tuple[list[int], int, float]) -> dict[int, Detail]:
-        ids, top, min_score = args
-        out: dict[int, Detail] = {}
-        for pid in ids:
-            out[pid] = Detail(self.lib.photo(pid), self.lib.user_tags(pid), self.lib.suggest_tags(pid, top=top, min_score=min_score))
-        return out
-
-    def _do_review(self, decisions: list[tuple[int, list[str], list[str]]]) -> tuple[list[int], list[str]]:
-        """Save the decisions; returns (photo ids, one-line warnings such as an unwritable sidecar)."""
-        done: list[int] = []
-        warnings: list[str] = []
-        for pid, accepted, rejected in decisions:
-            if accepted:
-                warnings += _warnings(self.lib.accept_tags(pid, accepted))
-            if rejected:
-                warnings += _warnings(self.lib.reject_tags(pid, rejected))
-            done.append(pid)
-        return done, warnings
-
-    def _do_remove_tags(self, args: tuple[int, list[str]]) -> tuple[int, list[str]]:
-        pid, tags = args
-        return pid, _warnings(self.lib.remove_user_tags(pid, tags))
-
-    def _do_get_sidecars(self, _args: Any) -> bool:
-        return bool(self.lib.sidecars_enabled())
-
-    def _do_set_sidecars(self, on: bool) -> bool:
-        self.lib.set_sidecars_enabled(bool(on))
-        return bool(self.lib.sidecars_enabled())
-
-    def _do_training_summary(self, _args: Any) -> TrainingSummary:
-        """How many photos carry the user's own tags, and each word's photo count (for Train on my tags)."""
-        counts: dict[str, int] = {}
-        photos = 0
-        for row in self.lib.photos():
-            tags = self.lib.user_tags(row.id)
-            if tags:
-                photos += 1
-                for t in tags:
-                    counts[t] = counts.get(t, 0) + 1
-        known = set(self.lib.bundle.tags)
-        return TrainingSummary(photos, dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))), sorted(set(counts) - known))
-
-    def _do_failures(self, _args: Any) -> list[Any]:
-        return self.lib.failures()
-
-    def _do_completion(self, _args: Any) -> list[str]:
-        return self.lib.completion_words()
-
-    def _do_models(self, _args: Any) -> tuple[list[dict], str, str]:
-        bundle = self.lib.bundle  # loaded first, so available_models() lists it even from elsewhere
-        return self.lib.available_models(), str(bundle.path), self.lib.provider
-
-    def _do_set_model(self, path: str) -> bool:
-        needs = bool(self.lib.set_model(path))
-        # Reopen so this thread's Library reads with the model the library now remembers.
-        self.stop()
-        self.lib = _open_library(self.home)
-        return needs
-
-    def _do_remove_root(self, root_id: Any) -> Any:
-        self.lib.remove_root(root_id)
-        return root_id
-
-
-class QueryClient(QObject):
-    """GUI-side handle of the QueryService thread: numbered requests, replies as signals."""
-
-    reply = Signal(int, str, object)
-    failed = Signal(int, str, str, str)
-
-    SUPERSEDED = frozenset(
-        {"search", "similar", "detail", "photos", "failures", "models", "completion", "get_sidecars", "training_summary"}
-    )
-
-    def __init__(self, home: str | None, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._next = 0
-        self._pending: set[int] = set()
-        self._latest: dict[str, int] = {}
-        self.thread = QThread()
-        self.thread.setObjectName("attalos-query")
-        self.service = QueryService(home)
-        self.service.moveToThread(self.thread)
-        self.thread.started.connect(self.service.start)
-        self.service.reply.connect(self._on_reply)
-        self.service.failed.connect(self._on_failed)
-        self.thread.start()
-
-    @property
-    def busy(self) -> bool:
-        return bool(self._pending)
-
-    def request(self, kind: str, args: Any = None) -> int:
-        self._next += 1
-        rid = self._next
-        self._pending.add(rid)
-        if kind in self.SUPERSEDED:
-            # Older queued requests of this kind are skipped by the service and never answer.
-            old = self._latest.get(kind)
-            if old is not None:
-                self._pending.discard(old)
-            self._latest[kind] = rid
-            self.service.latest[kind] = rid
-        self.service.submit(rid, kind, args)
-        return rid
-
-    @Slot(int, str, object)
-    def _on_reply(self, rid: int, kind: str, result: object) -> None:
-        self._pending.discard(rid)
-        self.reply.emit(rid, kind, result)
-
-    @Slot(int, str, str, str)
-    def _on_failed(self, rid: int, kind: str, msg: str, tb: str) -> None:
-        self._pending.discard(rid)
-        self.failed.emit(rid, kind, msg, tb)
-
-    def shutdown(self) -> None:
-        if not self.thread.isRunning():
-            return
-        # stop() must run on the service thread (the Library's SQLite connection lives there).
-        from PySide6.QtCore import QMetaObject, Qt
-
-        QMetaObject.invokeMethod(self.service, "stop", Qt.ConnectionType.BlockingQueuedConnection)
-        self.thread.quit()
-        self.thread.wait(10000)
 
 
 # --------------------------------------------------------------------------------------------

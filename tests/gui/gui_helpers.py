@@ -38,7 +38,7 @@ def wait_indexed(qtbot, w, timeout: int = 60000):
     """Wait for the running index job (and the view reload after it) to finish; return its report."""
     qtbot.waitUntil(lambda: not w.indexing, timeout=timeout)
     qtbot.waitUntil(lambda: not w.query.busy, timeout=timeout)
-    return w._last_report  # noqa: SLF001 - the report of the run that just ended
+    return w.last_report  # the report of the run that just ended
 
 
 def index_library(home: Path, folders: list[Path]):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 
 from attalos_desktop.core.library import Library
+from attalos_desktop.gui.roles import Role
 
 
 def _menu_action(w, text_start: str):
@@ -34,7 +35,7 @@ def test_typing_a_word_ranks_the_right_photo_first_and_escape_returns_to_browsin
     assert blocker.args == ["water"]
     assert w.mode == "search" and w.results_bar.isVisible()
     assert w.model.photo_at(0).path == str(library_copy["target"].resolve())
-    scores = [w.model.data(w.model.index(i), Qt.ItemDataRole.UserRole + 3) for i in range(w.model.rowCount())]
+    scores = [w.model.data(w.model.index(i), Role.SCORE) for i in range(w.model.rowCount())]
     assert scores == sorted(scores, reverse=True)
 
     # A word the model never saw still answers (out-of-vocabulary mapping), without an error.
@@ -45,7 +46,7 @@ def test_typing_a_word_ranks_the_right_photo_first_and_escape_returns_to_browsin
     # Text without a usable word is an answer ("no results"), not an error.
     with qtbot.waitSignal(w.searchFinished, timeout=20000):
         w.search("?! …")
-    assert w.model.rowCount() == 0 and "No results" in w.results_label.text() and w.errors == []
+    assert w.model.rowCount() == 0 and "No results" in w.results_bar.text() and w.errors == []
 
     qtbot.keyClick(w.search_box, Qt.Key.Key_Escape)
     assert w.mode == "browse" and w.search_box.text() == "" and not w.results_bar.isVisible()
@@ -103,7 +104,7 @@ def test_suggest_tags_accept_two_reject_one_and_add_a_typed_tag(qtbot, make_wind
     qtbot.mouseClick(b.accept_btn, Qt.MouseButton.LeftButton)
     qtbot.mouseClick(r.reject_btn, Qt.MouseButton.LeftButton)
     # Completion offers the vocabulary and the user's words.
-    assert a.tag in dlg.completer_model.stringList() or w._words is None  # noqa: SLF001
+    assert a.tag in dlg.completer_model.stringList() or w.tagging.words is None
     qtbot.keyClicks(dlg.tag_edit, "Grandma's Garden")
     qtbot.keyClick(dlg.tag_edit, Qt.Key.Key_Return)
     assert dlg.row(photo.id, "grandma's garden").decision == "accept"
@@ -170,7 +171,7 @@ def test_find_similar_photos_from_the_context_menu(qtbot, make_window, library_c
     assert w.mode == "similar" and w.results_bar.isVisible()
     got = [w.model.photo_at(i).id for i in range(w.model.rowCount())]
     assert src.id not in got and len(got) == n - 1
-    scores = [w.model.data(w.model.index(i), Qt.ItemDataRole.UserRole + 3) for i in range(w.model.rowCount())]
+    scores = [w.model.data(w.model.index(i), Role.SCORE) for i in range(w.model.rowCount())]
     assert scores == sorted(scores, reverse=True)
     lib = Library.open(home=str(library_copy["home"]))
     try:
@@ -182,10 +183,11 @@ def test_find_similar_photos_from_the_context_menu(qtbot, make_window, library_c
 
 
 def test_open_and_show_in_folder_hand_urls_to_the_desktop(qtbot, make_window, library_copy, monkeypatch):
-    import attalos_desktop.gui.window as window_mod
+    import attalos_desktop.gui.desktop as desktop
 
     opened = []
-    monkeypatch.setattr(window_mod, "open_url", lambda url: opened.append(url.toLocalFile()) or True)
+    monkeypatch.setattr(desktop, "show_items_in_file_manager", lambda paths: False)  # no file manager here
+    monkeypatch.setattr(desktop, "open_url", lambda url: opened.append(url.toLocalFile()) or True)
     w = make_window(library_copy["home"])
     qtbot.waitUntil(lambda: w.model.rowCount() > 0, timeout=10000)
     w.select_rows([0])

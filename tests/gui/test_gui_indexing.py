@@ -9,6 +9,7 @@ from PySide6.QtCore import QMimeData, QObject, QPoint, QPointF, Qt, QUrl, Slot
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 
 from attalos_desktop.core.library import Library
+from attalos_desktop.gui.roles import Role
 
 from gui_helpers import wait_indexed, write_photos
 
@@ -25,7 +26,7 @@ class CancelOnFirstBatch(QObject):
     def on_photos(self, rows) -> None:
         if not self.cancelled_at:
             self.cancelled_at.append(len(rows))
-            self.qtbot.mouseClick(self.w.cancel_btn, Qt.MouseButton.LeftButton)
+            self.qtbot.mouseClick(self.w.status.cancel_btn, Qt.MouseButton.LeftButton)
 
 
 def _drop_folder(w, folder: Path) -> None:
@@ -53,7 +54,7 @@ def test_empty_library_invites_to_add_a_folder_and_a_dropped_folder_fills_the_gr
     inserted = []
     w.model.rowsInserted.connect(lambda _p, first, last: inserted.append(last - first + 1))
     _drop_folder(w, tmp_path / "Holiday")
-    assert w.indexing and w.progress.isVisible() and w.cancel_btn.isVisible()
+    assert w.indexing and w.status.progress.isVisible() and w.status.cancel_btn.isVisible()
     assert not w.is_empty_state()
     report = wait_indexed(qtbot, w)
 
@@ -67,7 +68,7 @@ def test_empty_library_invites_to_add_a_folder_and_a_dropped_folder_fills_the_gr
     items = w.sidebar_items()
     assert any(v == f"Holiday  ({len(photos)})" for k, v in items.items() if k.startswith("root:")), items
     assert items["all"] == f"All photos  ({len(photos)})"
-    assert "finished" in w.status_label.text() and not w.progress.isVisible()
+    assert "finished" in w.status.text() and not w.status.progress.isVisible()
     # Thumbnails arrive off the GUI thread and replace the placeholders.
     qtbot.waitUntil(lambda: w.model.thumbnails_ready(w.grid.visible_rows()), timeout=20000)
     assert len(w.grid.visible_rows()) > 0
@@ -96,7 +97,7 @@ def test_cancel_midway_leaves_a_consistent_library_that_resumes(qtbot, make_wind
 
     assert cancelled_at, "no photo arrived before the end"
     assert report.cancelled and 0 < report.new < n
-    assert "cancelled" in w.status_label.text()
+    assert "cancelled" in w.status.text()
     first = report.new
     assert w.model.rowCount() == first
 
@@ -159,11 +160,11 @@ def test_problems_view_lists_corrupt_files_with_reasons(qtbot, make_window, tmp_
     # Click the sidebar entry like a user.
     for i in range(w.sidebar.topLevelItemCount()):
         it = w.sidebar.topLevelItem(i)
-        if it.data(0, Qt.ItemDataRole.UserRole + 20) == "problems":
+        if it.data(0, Role.VIEW_KEY) == "problems":
             w.sidebar.setCurrentItem(it)
-    qtbot.waitUntil(lambda: w.problems.rowCount() == 2, timeout=10000)
+    qtbot.waitUntil(lambda: w.problems_page.table.rowCount() == 2, timeout=10000)
     assert w.stack.currentWidget() is w.problems_page
-    rows = dict(w.problem_rows())
+    rows = dict(w.problems_page.rows())
     assert set(rows) == {str((folder / "corrupt.jpg").resolve()), str(trunc.resolve())}
     assert all(reason.strip() for reason in rows.values())
     # The good photos are still browsable.

@@ -104,7 +104,7 @@ def test_detail_panel_refreshes_personal_suggestions_after_tagging_other_photos(
     # Tags written for other photos (here through the query thread, as the review dialog does).
     pids = [w.model.photo_at(r).id for r in rows[:3]]
     with qtbot.waitSignal(w.detailLoaded, timeout=20000):
-        w.query.request("review", [(p, [WORD], []) for p in pids])
+        w.tagging.save_review([(p, [WORD], []) for p in pids])
     assert WORD in w.detail.suggestions.text() and "yours" in w.detail.suggestions.text()
 
 
@@ -120,8 +120,8 @@ def test_tag_write_warnings_reach_the_status_bar_on_one_line(qtbot, make_window,
     qtbot.waitUntil(lambda: w.model.rowCount() == len(lookalikes["photos"]), timeout=10000)
     pids = [w.model.photo_at(r).id for r in (0, 1)]
     with qtbot.waitSignal(w.tagsSaved, timeout=20000):
-        w._on_reviewed([(p, ["holiday"], []) for p in pids])  # noqa: SLF001 - what Save in the review emits
-    text = w.status_label.text()
+        w.tagging.save_review([(p, ["holiday"], []) for p in pids])  # what Save in the review emits
+    text = w.status.text()
     assert text.startswith("Saved tags for 2 photo(s).") and "cannot write the sidecar" in text
     assert "(and 1 more)" in text and "\n" not in text
 

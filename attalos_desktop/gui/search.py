@@ -1,0 +1,120 @@
+"""Search as you type (debounced) and Find similar: what the grid shows instead of a browse view.
+
+The window's ``mode`` is this controller's: "browse", "search" or "similar". Results replace the
+grid's rows (with their scores) under the results bar; Esc or "Back to browsing" returns to the view.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QObject, QTimer, Slot
+
+from attalos_desktop.core.library import QueryError
+from attalos_desktop.gui.queries import Results, SearchRequest, SimilarRequest, describe
+
+if TYPE_CHECKING:
+    from attalos_desktop.gui.window import MainWindow
+
+SEARCH_DEBOUNCE_MS = 300
+SEARCH_LIMIT = 200
+SIMILAR_LIMIT = 100
+
+
+class SearchController(QObject):
+    def __init__(self, win: "MainWindow") -> None:
+        super().__init__(win)
+        self.win = win
+        self.mode = "browse"
+        self.text = ""  # the search shown (or asked for)
+        self.timer = QTimer(self)
+        self.timer.setSingleShot(True)
+        self.timer.setInterval(SEARCH_DEBOUNCE_MS)
+        self.timer.timeout.connect(self.run_now)
+
+    @property
+    def pending(self) -> bool:
+        """Typing has paused for less than the debounce: a search is about to start."""
+        return self.timer.isActive()
+
+    def reset(self) -> None:
+        """Back to browsing (the window shows its view again)."""
+        self.mode = "browse"
+        self.text = ""
+        self.timer.stop()
+        self.win.search_box.clear()
+        self.win.results_bar.setVisible(False)
+
+    # ---- search --------------------------------------------------------------------------------
+    @Slot(str)
+    def on_edited(self, text: str) -> None:
+        if text.strip():
+            self.timer.start()
+        else:
+            self.timer.stop()
+            self.clear()
+
+    def search(self, text: str) -> None:
+        self.win.search_box.setText(text)
+        self.run_now()
+
+    @Slot()
+    def run_now(self) -> None:
+        self.timer.stop()
+        text = self.win.search_box.text().strip()
+        if not text:
+            self.clear()
+            return
+        if text == self.text and self.mode == "search":
+            return
+        self.mode = "search"
+        self.text = text
+        self.win.results_bar.say(f"Searching for “{html.escape(text)}”…")
+        self.win.stack.setCurrentWidget(self.win.grid_page)
+        self.win.query.submit(SearchRequest(text, SEARCH_LIMIT), self._on_results, self._on_failed)
+
+    def _on_results(self, res: Results) -> None:
+        if self.mode == "search":
+            label = f"{len(res.rows):,} photos ranked for “{html.escape(self.text)}” — best first. Esc returns to browsing."
+            self.win.show_results(res, label)
+            self.win.searchFinished.emit(self.text)
+
+    def _on_failed(self, exc: BaseException, tb: str) -> None:
+        if self.mode != "search":
+            return
+        self.win.model.set_photos([])
+        self.win.results_bar.say(f"No results for “{html.escape(self.text)}”: {html.escape(str(exc))}")
+        if not isinstance(exc, QueryError):  # QueryError (empty library, no usable word) is an answer
+            self.win.show_error(SearchRequest.title, describe(exc), tb)
+        self.win.searchFinished.emit(self.text)
+
+    @Slot()
+    def clear(self) -> None:
+        self.timer.stop()
+        if self.win.search_box.text():
+            self.win.search_box.clear()
+        if self.mode != "browse":
+            self.win.select_view(self.win.browse_key)
+
+    @Slot()
+    def on_escape(self) -> None:
+        if self.mode != "browse" or self.win.search_box.text():
+            self.clear()
+
+    # ---- similar -------------------------------------------------------------------------------
+    def find_similar(self, row: Any) -> None:
+        self.timer.stop()
+        self.win.search_box.clear()
+        self.mode = "similar"
+        self.text = ""
+        name = html.escape(os.path.basename(str(row.path)))
+        self.win.results_bar.say(f"Looking for photos like {name}…")
+
+        def answered(res: Results) -> None:
+            if self.mode == "similar":
+                self.win.show_results(res, f"{len(res.rows):,} photos similar to {name}. Esc returns to browsing.")
+                self.win.similarFinished.emit(row.id)
+
+        self.win.query.submit(SimilarRequest(row.id, SIMILAR_LIMIT), answered)
