@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Set up .venv with every extra the tests need (trainer + Qt test tools) and run the suite offscreen.
+# Set up .venv with every extra the tests need (trainer, Qt test tools, HEIC/RAW formats) and run the suite offscreen.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh ".[train,dev]"
+bash scripts/setup.sh ".[train,dev,formats]"
 # The GUI tests also run the app on a real X server (Xvfb), as a person would.
 if ! command -v xvfb-run >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq xvfb xauth >/dev/null) \
@@ -12,6 +12,12 @@ fi
 if ! command -v exiftool >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libimage-exiftool-perl >/dev/null) \
     || echo "warning: could not install libimage-exiftool-perl; the sidecar tests will fail without exiftool" >&2
+fi
+# The packaging tests validate the AppStream metainfo and desktop entry, and build hnswlib's wheel once (C++).
+if { ! command -v appstreamcli >/dev/null || ! command -v desktop-file-validate >/dev/null || ! command -v g++ >/dev/null; } \
+    && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq appstream desktop-file-utils g++ python3-dev >/dev/null) \
+    || echo "warning: could not install appstream/desktop-file-utils/g++; the packaging tests may skip or fail" >&2
 fi
 export QT_QPA_PLATFORM="${QT_QPA_PLATFORM:-offscreen}"
 exec .venv/bin/python -m pytest "$@"

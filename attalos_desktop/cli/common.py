@@ -258,3 +258,6 @@ def run_main(prog: str, body: Callable[[], int], cancel: threading.Event | None 
     finally:
         _restore_signals(old)
         _signal_state["cancel"] = None
+        from ..core import notices
+
+        notices.set_handler(None)  # in-process callers (tests, an embedding app) get pending() back

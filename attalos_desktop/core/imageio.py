@@ -13,7 +13,14 @@ Why it is written this way:
   buffer a photo would need, after the reduced decoding its format allows (JPEG draft: 1/2..1/8
   scale), must fit, else the photo is refused with its reason. It sits below Pillow's own bomb limit,
   so the app, not Pillow's default, decides what a photo may cost.
-HEIC/HEIF (pillow-heif) and camera RAW (rawpy, embedded preview) are used when installed.
+- Camera speed: a camera JPEG carries a small preview in its EXIF (IFD1, typically 160x120). When that
+  preview is at least the model's input size and agrees with the photo (same aspect, or the camera's
+  black letterbox bars around the same aspect; the photo's EXIF orientation applied to it; the photo's
+  JPEG data complete), the model input is made from it and the 12-MP photo is never decoded. Otherwise
+  draft decoding as above. ``ATTALOS_EMBEDDED_PREVIEWS=0`` turns the preview path off.
+- HEIC/HEIF (pillow-heif; libheif applies the irot/imir orientation itself) and camera RAW (rawpy: the
+  embedded preview, turned by the raw's orientation) come with the ``formats`` extra; without it such
+  a file is recorded with the reason and the install command (``FORMATS_HINT``).
 """
 
 from __future__ import annotations
@@ -47,20 +54,35 @@ RAW_EXTS = {".dng", ".cr2", ".cr3", ".nef", ".nrw", ".arw", ".srf", ".sr2", ".or
 PHOTO_EXTS = PILLOW_EXTS | HEIF_EXTS | RAW_EXTS
 ALLOWED_FORMATS = {"JPEG", "MPO", "PNG", "WEBP", "TIFF", "BMP", "GIF", "HEIF", "AVIF"}
 
-try:  # optional extra: attalos-desktop[formats]
-    import pillow_heif  # type: ignore[import-not-found]
+FORMATS_HINT = "pip install 'attalos-desktop[formats]'"
+ENV_PREVIEWS = "ATTALOS_EMBEDDED_PREVIEWS"
+rawpy: Any = None
 
-    pillow_heif.register_heif_opener()
-    HAVE_HEIF = True
-except Exception:  # noqa: BLE001 - any import problem means "not available"
-    HAVE_HEIF = False
 
-try:
-    import rawpy  # type: ignore[import-not-found]
+def load_heif() -> bool:
+    """Import pillow-heif (the ``formats`` extra) and register its opener; False when unavailable."""
+    try:
+        import pillow_heif  # type: ignore[import-not-found]
 
-    HAVE_RAW = True
-except Exception:  # noqa: BLE001
-    HAVE_RAW = False
+        pillow_heif.register_heif_opener()
+        return True
+    except Exception:  # noqa: BLE001 - any import problem means "not available"
+        return False
+
+
+def load_raw() -> bool:
+    """Import rawpy (the ``formats`` extra); False when unavailable."""
+    global rawpy
+    try:
+        import rawpy as _rawpy  # type: ignore[import-not-found]
+    except Exception:  # noqa: BLE001
+        return False
+    rawpy = _rawpy
+    return True
+
+
+HAVE_HEIF = load_heif()
+HAVE_RAW = load_raw()
 
 
 class ImageError(Exception):
@@ -81,6 +103,7 @@ class Decoded:
     orientation: int | None
     format: str
     extra: Any = None  # what the caller's inspect(image) returned (metadata read from the open image)
+    from_preview: bool = False  # made from the photo's embedded EXIF preview, not from its own pixels
 
 
 def is_photo_name(name: str) -> bool:
@@ -129,7 +152,7 @@ def open_image(path: str | os.PathLike[str]) -> Image.Image:
     ext = os.path.splitext(p)[1].lower()
     ensure_regular_file(p)
     if ext in HEIF_EXTS and not HAVE_HEIF:
-        raise ImageError("unsupported format: HEIC/HEIF needs the optional pillow-heif package")
+        raise ImageError(f"unsupported format: HEIC/HEIF needs the formats extra (pillow-heif): {FORMATS_HINT}")
     if ext in RAW_EXTS:
         return _open_raw(p)
     try:
@@ -160,19 +183,47 @@ def open_image(path: str | os.PathLike[str]) -> Image.Image:
     return im
 
 
+_FLIP_TO_EXIF = {0: 1, 3: 3, 5: 8, 6: 6}  # LibRaw's sizes.flip -> EXIF orientation
+
+
 def _open_raw(path: str) -> Image.Image:
+    """The camera's embedded preview of a RAW file, carrying the raw's orientation as EXIF 0x0112.
+
+    The preview is stored as the sensor sees it (like the raw data), so the raw's orientation applies
+    to it, unless its own shape says it is already turned (its aspect matches the turned raw); an
+    orientation the preview JPEG itself carries wins when the raw has none.
+    """
     if not HAVE_RAW:
-        raise ImageError("unsupported format: camera RAW needs the optional rawpy package")
+        raise ImageError(f"unsupported format: camera RAW needs the formats extra (rawpy): {FORMATS_HINT}")
     try:
-        with rawpy.imread(path) as raw:  # type: ignore[name-defined]
+        with rawpy.imread(path) as raw:
             thumb = raw.extract_thumb()
+            flip = int(raw.sizes.flip)
+            raw_w, raw_h = int(raw.sizes.width), int(raw.sizes.height)
     except Exception as exc:  # noqa: BLE001 - rawpy raises its own hierarchy
         raise ImageError(f"RAW file has no readable preview: {exc}") from exc
-    if thumb.format.name == "JPEG":  # type: ignore[attr-defined]
-        im = Image.open(io.BytesIO(thumb.data))
-    else:
-        im = Image.fromarray(thumb.data)
+    try:
+        if thumb.format.name == "JPEG":
+            im = Image.open(io.BytesIO(thumb.data))
+        else:
+            im = Image.fromarray(thumb.data)
+    except Exception as exc:  # noqa: BLE001
+        raise ImageError(f"RAW file has no readable preview: {exc}") from exc
     im.format = "JPEG" if im.format is None else im.format
+    orientation = _FLIP_TO_EXIF.get(flip, 1)
+    exif = im.getexif()
+    own = exif.get(0x0112)
+    if orientation == 1 and own in range(2, 9):
+        orientation = int(own)  # the raw says nothing; the preview's own EXIF does
+    if orientation in (5, 6, 7, 8) and raw_w > 0 and raw_h > 0:
+        pw, ph = im.size
+        if (pw >= ph) != (raw_w >= raw_h):  # the preview was already turned upright
+            orientation = 1
+            raw_w, raw_h = raw_h, raw_w
+    exif[0x0112] = orientation
+    im.info["attalos_raw"] = True
+    if raw_w > 0 and raw_h > 0:
+        im.info["attalos_raw_size"] = (raw_w, raw_h)  # the photo's own size, stored like the preview
     return im
 
 
@@ -206,15 +257,23 @@ def orientation_of(im: Image.Image) -> int | None:
     return value if value in range(1, 9) else None
 
 
+def previews_enabled() -> bool:
+    """Whether indexing may use embedded EXIF previews (env ``ATTALOS_EMBEDDED_PREVIEWS=0`` turns it off)."""
+    return os.environ.get(ENV_PREVIEWS, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
 def decode_for_model(
-    path: str | os.PathLike[str], pre: Preprocessing, inspect: Callable[[Image.Image], Any] | None = None
+    path: str | os.PathLike[str], pre: Preprocessing, inspect: Callable[[Image.Image], Any] | None = None,
+    *, preview: bool | None = None,
 ) -> Decoded:
     """Decode, orient, crop and normalise one photo into the encoder's input.
 
     ``inspect(image)`` runs on the opened, not yet decoded image (its EXIF/XMP/IPTC are there), so
-    metadata costs no second open of the file.
+    metadata costs no second open of the file. ``preview`` (default: ``previews_enabled()``) allows
+    the embedded EXIF preview of a JPEG to stand in for its pixels when it is big enough and agrees.
     """
     im = orig = open_image(path)
+    thumb: Image.Image | None = None
     try:
         w, h = im.size
         if w <= 0 or h <= 0:
@@ -224,10 +283,19 @@ def decode_for_model(
         fmt = str(im.format)
         orientation = orientation_of(im)
         extra = inspect(im) if inspect is not None else None
+        disp_w, disp_h = im.info.get("attalos_raw_size") or (w, h)
+        if orientation in (5, 6, 7, 8):
+            disp_w, disp_h = disp_h, disp_w
         if fmt in ("JPEG", "MPO"):
             # Decode at the smallest DCT scale that still covers the resize target on both sides.
             im.draft("RGB", (pre.resize, pre.resize))
         check_decode_memory(im)
+        if (fmt in ("JPEG", "MPO") and "attalos_raw" not in im.info
+                and (previews_enabled() if preview is None else preview)):
+            thumb = embedded_preview(orig, (w, h), min_side=pre.resize)
+            if thumb is not None:
+                rgb = _to_rgb(apply_orientation(thumb, orientation))
+                return Decoded(_crop_normalise(rgb, pre), disp_w, disp_h, orientation, fmt, extra, True)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -243,12 +311,170 @@ def decode_for_model(
                 pass
         rgb = _to_rgb(im)
         tensor = _crop_normalise(rgb, pre)
-        disp_w, disp_h = (h, w) if orientation in (5, 6, 7, 8) else (w, h)
         return Decoded(tensor, disp_w, disp_h, orientation, fmt, extra)
     finally:
+        if thumb is not None:
+            thumb.close()
         if im is not orig:
             im.close()
         orig.close()
+
+
+_TRANSPOSE = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+              5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+              8: Image.Transpose.ROTATE_90}
+
+
+def apply_orientation(im: Image.Image, orientation: int | None) -> Image.Image:
+    """``im`` turned upright by an EXIF orientation (the photo's, applied to pixels without their own EXIF)."""
+    method = _TRANSPOSE.get(orientation or 1)
+    return im.transpose(method) if method is not None else im
+
+
+PREVIEW_MIN_FILE = 128 * 1024  # below this a draft decode is as cheap as reading a preview
+PREVIEW_TAIL = 32 * 1024  # the photo's end-of-image marker is looked for here (after it, trailers of some cameras)
+PREVIEW_ASPECT_TOL = 0.02  # relative difference of width/height between preview and photo
+PREVIEW_BAR_MAX = 0.25  # letterbox/pillarbox bars may take at most this share of each side
+PREVIEW_BAR_DARK = 40  # bars must be black: no grey level above this (JPEG ringing included)
+
+
+def _exif_thumbnail_bytes(exif: bytes) -> bytes | None:
+    """The JPEG in IFD1 (JPEGInterchangeFormat/Length) of a raw APP1 EXIF block, or None."""
+    if exif.startswith(b"Exif\x00\x00"):
+        exif = exif[6:]
+    if len(exif) < 8 or exif[:2] not in (b"II", b"MM"):
+        return None
+    e = "<" if exif[:2] == b"II" else ">"
+    try:
+        (ifd0,) = struct.unpack_from(e + "I", exif, 4)
+        (n0,) = struct.unpack_from(e + "H", exif, ifd0)
+        (ifd1,) = struct.unpack_from(e + "I", exif, ifd0 + 2 + 12 * n0)
+        if ifd1 <= 8 or ifd1 >= len(exif):
+            return None
+        (n1,) = struct.unpack_from(e + "H", exif, ifd1)
+        if n1 > 200:
+            return None
+        tags: dict[int, int] = {}
+        for i in range(n1):
+            tag, typ, _count = struct.unpack_from(e + "HHI", exif, ifd1 + 2 + 12 * i)
+            if typ == 3:
+                (val,) = struct.unpack_from(e + "H", exif, ifd1 + 2 + 12 * i + 8)
+            elif typ == 4:
+                (val,) = struct.unpack_from(e + "I", exif, ifd1 + 2 + 12 * i + 8)
+            else:
+                continue
+            tags[tag] = val
+    except struct.error:
+        return None
+    if tags.get(0x0103, 6) not in (6, 7):  # compression: (old-style) JPEG
+        return None
+    off, length = tags.get(0x0201), tags.get(0x0202)
+    if not off or not length or off + length > len(exif) or length < 128:
+        return None
+    data = exif[off:off + length]
+    return data if data[:2] == b"\xff\xd8" else None
+
+
+def _jpeg_complete(im: Image.Image) -> bool:
+    """The photo's JPEG data reaches its end-of-image marker (a truncated file must not pass as whole
+    through its preview: it goes to the full decoder, which gives the reason). Entropy-coded data never
+    holds FF D9, and the APP1 preview (< 64 KiB, at the start) is outside the tail read here."""
+    fp = getattr(im, "fp", None)
+    if fp is None:
+        return False
+    try:
+        pos = fp.tell()
+        try:
+            size = fp.seek(0, os.SEEK_END)
+            if size < PREVIEW_MIN_FILE:
+                return False
+            fp.seek(size - PREVIEW_TAIL)
+            tail = fp.read(PREVIEW_TAIL)
+        finally:
+            fp.seek(pos)
+    except (OSError, ValueError):
+        return False
+    return b"\xff\xd9" in tail
+
+
+def embedded_preview(im: Image.Image, size: tuple[int, int], min_side: int = 0, min_long: int = 0) -> Image.Image | None:
+    """The photo's embedded EXIF preview, loaded and cut to the photo's picture, when it can stand in
+    for the photo: at least ``min_side`` pixels on its shorter side and ``min_long`` on its longer, the
+    photo's aspect (directly, or inside black letterbox/pillarbox bars as cameras write for a 3:2 photo
+    in a 160x120 preview), and the photo's own JPEG data complete. Else None. ``size`` is the photo's
+    stored size (before orientation; the preview is stored the same way, the photo's orientation
+    applies to both). The caller closes the returned image.
+    """
+    w, h = size
+    raw = im.info.get("exif")
+    if not raw or w <= 0 or h <= 0:
+        return None
+    data = _exif_thumbnail_bytes(raw)
+    if data is None:
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pv = Image.open(io.BytesIO(data))
+            if pv.format != "JPEG":
+                pv.close()
+                return None
+    except Exception:  # noqa: BLE001 - a broken preview just means "decode the photo"
+        return None
+    try:
+        tw, th = pv.size
+        if tw * th * 4 > w * h or tw < 8 or th < 8:  # the photo itself is about as small: decode it
+            return None
+        a, ta = w / h, tw / th
+        if abs(ta / a - 1.0) <= PREVIEW_ASPECT_TOL:
+            box = (0, 0, tw, th)
+        elif a > ta:  # the photo is wider: bars above and below
+            bar = (th - tw / a) / 2.0
+            if bar > PREVIEW_BAR_MAX * th:
+                return None
+            box = (0, round(bar), tw, th - round(bar))
+        else:  # the photo is taller: bars left and right
+            bar = (tw - th * a) / 2.0
+            if bar > PREVIEW_BAR_MAX * tw:
+                return None
+            box = (round(bar), 0, tw - round(bar), th)
+        cw, ch = box[2] - box[0], box[3] - box[1]
+        if min(cw, ch) < min_side or max(cw, ch) < min_long:
+            return None
+        if not _jpeg_complete(im):
+            return None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pv.load()
+        if pv.mode not in ("RGB", "L"):
+            rgb = pv.convert("RGB")
+            pv.close()
+            pv = rgb
+        if box != (0, 0, tw, th):
+            if not _bars_black(pv, box):
+                pv.close()
+                return None
+            cut = pv.crop(box)
+            pv.close()
+            pv = cut
+        return pv
+    except Exception:  # noqa: BLE001 - a broken preview just means "decode the photo"
+        pv.close()
+        return None
+
+
+def _bars_black(pv: Image.Image, box: tuple[int, int, int, int]) -> bool:
+    """The preview outside ``box`` is black bars (one pixel next to the picture is left out: JPEG blurs it)."""
+    g = np.asarray(pv.convert("L"))
+    th, tw = g.shape
+    x0, y0, x1, y1 = box
+    parts = []
+    if y0 > 1:
+        parts += [g[: y0 - 1], g[min(y1 + 1, th):]]
+    if x0 > 1:
+        parts += [g[:, : x0 - 1], g[:, min(x1 + 1, tw):]]
+    parts = [p for p in parts if p.size]
+    return bool(parts) and all(int(p.max()) <= PREVIEW_BAR_DARK for p in parts)
 
 
 def check_decode_memory(im: Image.Image) -> None:
