@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 from .bundle import BundleError, ModelBundle, default_bundle_path, find_bundles, load_bundle, resources_models_dir
-from .catalog import Catalog, CatalogError, PhotoInfo
+from .catalog import CatalogError, PhotoInfo
 from .encoder import ImageEncoder, top_tags, unit
 from .imageio import ImageError, decode_for_model, file_hash
 from .lock import LibraryLock, LockHeld

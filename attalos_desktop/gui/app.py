@@ -14,6 +14,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 APP_NAME = "attalos-desktop"
 
@@ -74,19 +75,21 @@ def _make_app(argv: list[str], theme: str = "dark"):
     return app
 
 
-def take_screenshot(window, path: str, search: str | None, select: int | None, timeout: float) -> int:
-    """Wait until the window has settled, optionally search and select, grab it into ``path``."""
+def pump_until(cond: Callable[[], bool], limit: float) -> bool:
+    """Run the Qt event loop until ``cond()`` holds or ``limit`` seconds pass (scripted runs, screenshots)."""
     from PySide6.QtCore import QCoreApplication, QEventLoop
 
-    def pump_until(cond, limit: float) -> bool:
-        end = time.monotonic() + limit
-        while time.monotonic() < end:
-            QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
-            if cond():
-                return True
-            time.sleep(0.01)
-        return cond()
+    end = time.monotonic() + limit
+    while time.monotonic() < end:
+        QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+        if cond():
+            return True
+        time.sleep(0.01)
+    return cond()
 
+
+def take_screenshot(window, path: str, search: str | None, select: int | None, timeout: float) -> int:
+    """Wait until the window has settled, optionally search and select, grab it into ``path``."""
     deadline = time.monotonic() + timeout
     ok = pump_until(window.is_settled, timeout)
     if search:

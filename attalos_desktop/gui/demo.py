@@ -95,23 +95,11 @@ def dialog_screenshots(home: Path, review_pid: int | None, review_path: str | No
 
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     os.environ.setdefault("ATTALOS_GUI_NO_POPUPS", "1")
-    import time
 
-    from PySide6.QtCore import QCoreApplication, QEventLoop
-
-    from attalos_desktop.gui.app import _make_app
+    from attalos_desktop.gui.app import _make_app, pump_until
     from attalos_desktop.gui.window import MainWindow
 
     _make_app(sys.argv[:1])
-
-    def pump_until(cond, limit: float) -> bool:
-        end = time.monotonic() + limit
-        while time.monotonic() < end:
-            QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
-            if cond():
-                return True
-            time.sleep(0.01)
-        return cond()
 
     def save(widget, path: str) -> bool:
         pump_until(lambda: False, 0.3)
