@@ -64,7 +64,7 @@ def main() -> int:
     if args.photo_dir:
         folder = Path(args.photo_dir)
     else:
-        from trainer.synthetic import render_photo
+        from attalos_desktop.synthetic import render_photo
 
         folder = tmp / "photos"
         folder.mkdir()

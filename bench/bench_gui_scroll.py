@@ -50,7 +50,7 @@ def main() -> int:
     from attalos_desktop.core.thumbnails import ThumbnailCache
     from attalos_desktop.gui.grid import PhotoDelegate, PhotoGridModel, PhotoGridView
     from attalos_desktop.gui.workers import ThumbnailLoader
-    from trainer.synthetic import render_photo
+    from attalos_desktop.synthetic import render_photo
 
     tmp = Path(tempfile.mkdtemp(prefix="attalos-bench-scroll-"))
     rng = random.Random(0)

@@ -24,7 +24,7 @@ def shipped(monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_default_model_loads_verifies_and_tags_a_photo(shipped: Path, tmp_path: Path) -> None:
-    from trainer.synthetic import render_photo
+    from attalos_desktop.synthetic import render_photo
 
     assert shipped.name == DEFAULT.read_text(encoding="utf-8").strip()
     bundle = load_bundle(shipped)  # checksums and shapes verified

@@ -2,7 +2,7 @@
 
 Until a model trained on real photos ships, the app's default bundle is this synthetic
 stand-in: the project's own trainer, run on generated photos of coloured shapes on textured
-backgrounds (``trainer.synthetic``). It knows 8 colours, 6 shapes and 6 backgrounds, nothing
+backgrounds (``attalos_desktop.synthetic``). It knows 8 colours, 6 shapes and 6 backgrounds, nothing
 else; its manifest says so. It is small (MobileNetV3-small at 64 px, a few thousand extra words
 in fp16) so the app indexes fast on a CPU and the repository stays light. The defaults are those of
 the committed bundle (5,000 photos, 14 epochs: about 10 CPU-minutes). Shapes are its weak point: a
@@ -24,7 +24,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .synthetic import make_dataset, render_photo
+from attalos_desktop.synthetic import make_dataset, render_photo
 
 NAME = "synthetic-shapes-v1"
 DESCRIPTION = ("Synthetic stand-in model: trained only on generated photos of coloured shapes on textured "

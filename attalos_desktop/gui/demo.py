@@ -7,7 +7,7 @@
 
 The photos are the quick start's sample library (``--source samples``, the default: real, freely
 licensed photos copied from the installed scikit-image, see ``attalos_desktop.samples``; their "true
-tags" are what a person would tag them with), or ``--photos`` generated ones from ``trainer.synthetic``
+tags" are what a person would tag them with), or ``--photos`` generated ones from ``attalos_desktop.synthetic``
 (``--source shapes``: coloured shapes on textured backgrounds with plausible EXIF; the default when
 ``--personal`` or ``--tagged`` asks for more photos and look-alikes than the ten samples give). The
 folder is indexed with the core, the selected photo gets user tags (its true tags for the samples, two
@@ -61,7 +61,7 @@ def _exif(i: int, rng: random.Random):
 def make_photos(folder: Path, n: int, seed: int = 3, size: tuple[int, int] = (480, 360),
                 tags_out: dict[Path, list[str]] | None = None) -> list[Path]:
     """Write ``n`` generated photos; ``tags_out`` (when given) receives each photo's true tags."""
-    from trainer.synthetic import render_photo
+    from attalos_desktop.synthetic import render_photo
 
     folder.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)

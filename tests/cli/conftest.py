@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from attalos_desktop.core.bundle import default_bundle_path
-from trainer.synthetic import render_photo
+from attalos_desktop.synthetic import render_photo
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ import random
 from pathlib import Path
 
 from attalos_desktop.core.bundle import default_bundle_path
-from trainer.synthetic import render_photo
+from attalos_desktop.synthetic import render_photo
 
 
 def bundle_path() -> Path:

@@ -6,7 +6,7 @@ import random
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from trainer.synthetic import BACKGROUNDS, COLOURS, SHAPES, render_photo
+from attalos_desktop.synthetic import BACKGROUNDS, COLOURS, SHAPES, render_photo
 
 PHOTO_SIZE = (240, 180)
 

@@ -14,7 +14,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from trainer.synthetic import make_dataset  # noqa: E402
+from attalos_desktop.synthetic import make_dataset  # noqa: E402
 from trainer_testutil import FAST, ZERO_SHOT  # noqa: E402
 
 LEARN_SIZE = 80  # input side of the learning run

@@ -13,7 +13,7 @@ import pytest
 from attalos_desktop.core.bundle import load_bundle
 from attalos_desktop.core.encoder import ImageEncoder, top_tags
 from attalos_desktop.core.imageio import decode_for_model
-from trainer.synthetic import render_photo
+from attalos_desktop.synthetic import render_photo
 
 pytest.importorskip("wordllama")
 

@@ -22,7 +22,7 @@ pytest.importorskip("torch")
 from attalos_desktop.core.bundle import default_bundle_path, load_bundle  # noqa: E402
 from attalos_desktop.core.library import Library  # noqa: E402
 from trainer.cli import main  # noqa: E402
-from trainer.synthetic import render_photo  # noqa: E402
+from attalos_desktop.synthetic import render_photo  # noqa: E402
 
 LAND = ["grass", "sand", "sky", "brick", "wood"]
 PLAIN_COLOURS = ["green", "blue", "purple", "white", "black", "orange"]

@@ -13,7 +13,7 @@ import pytest
 
 from attalos_desktop.core.bundle import load_bundle
 from attalos_desktop.core.text_encoder import TextEncoder
-from trainer.synthetic import render_photo
+from attalos_desktop.synthetic import render_photo
 
 from trainer_testutil import ZERO_SHOT
 

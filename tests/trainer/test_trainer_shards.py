@@ -18,7 +18,7 @@ torch = pytest.importorskip("torch")
 from distributed_testutil import launch  # noqa: E402
 from trainer.data import preprocessing_for  # noqa: E402
 from trainer.shards import VOCAB, ShardSource, ShardStream, count_shards, main as shards_main  # noqa: E402
-from trainer.synthetic import make_dataset  # noqa: E402
+from attalos_desktop.synthetic import make_dataset  # noqa: E402
 from trainer_testutil import fast_args  # noqa: E402
 
 

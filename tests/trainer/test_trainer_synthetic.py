@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from trainer.synthetic import ALL_TAGS, BACKGROUNDS, COLOURS, SHAPES, make_dataset, render_photo
+from attalos_desktop.synthetic import ALL_TAGS, BACKGROUNDS, COLOURS, SHAPES, make_dataset, render_photo
 
 
 def test_render_tags_are_background_colours_and_shapes() -> None:
@@ -48,7 +48,7 @@ def test_make_dataset_layout_seed_and_hold_out(tmp_path) -> None:
 
 
 def test_importing_synthetic_does_not_import_torch() -> None:
-    code = "import sys, trainer.synthetic; assert 'torch' not in sys.modules"
+    code = "import sys, attalos_desktop.synthetic; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
