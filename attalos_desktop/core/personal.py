@@ -44,7 +44,7 @@ from .tags import query_words
 
 MIN_PHOTOS = 2  # a word is suggested once the user has put it on this many photos
 # Chosen with bench/personal_bench.py on real photos (scenario seed 0; figures reported for seed 1):
-# 20 neighbours / decay 8 / 512 background photos gave mAP 0.092 against 0.077 with 10 / 4 / 256.
+# 20 neighbours / decay 8 / 512 background photos gave made-up-word mAP 0.092 against 0.077 with 10 / 4 / 256.
 NEIGHBOURS = 20  # labelled photos that vote for each photo
 DECAY = 8.0  # rank at which a neighbour's weight has fallen to 1/e of the nearest one's
 BACKGROUND = 512  # untagged library photos used as background negatives
