@@ -38,12 +38,12 @@ from __future__ import annotations
 
 import os
 import stat
-import tempfile
 import xml.dom.minidom as minidom
 import xml.etree.ElementTree as ET
 from typing import Collection, Iterable, Mapping
 from xml.parsers.expat import ExpatError
 
+from .fsutil import atomic_write
 from .imageio import PHOTO_EXTS
 from .metadata import clean_keywords, keywords_from_xmp
 from .tags import normalize_tag
@@ -434,34 +434,6 @@ def _merge(data: bytes | None, add: Iterable[str], remove: Iterable[str], seed: 
 
 
 # -- writing -------------------------------------------------------------------------------------------
-def _atomic_write(path: str, data: bytes, mode: int) -> None:
-    folder = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    try:
-        dfd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dfd)
-    except OSError:
-        pass
-    finally:
-        os.close(dfd)
-
-
 def write_keywords(photo_path: str, add: Iterable[str], remove: Iterable[str]) -> list[str]:
     """Merge tags added and removed into the photo's sidecars (created when missing); the paths written
     (a sidecar that already says so is left as it is).
@@ -501,7 +473,7 @@ def write_keywords(photo_path: str, add: Iterable[str], remove: Iterable[str]) -
                         seed = []
                 mode = NEW_FILE_MODE
                 out = merge_xmp(None, add, remove, seed=seed)
-            _atomic_write(target, out, mode)
+            atomic_write(target, lambda fh: fh.write(out), durable=True, mode=mode)
             written.append(target)
         except SidecarError as exc:
             errors.append(str(exc))

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import threading
 from pathlib import Path
 
 from PIL import Image, ImageOps
 
+from .fsutil import atomic_write
 from .imageio import (ImageError, apply_orientation, check_decode_memory, embedded_preview, ensure_regular_file,
                       open_image, orientation_of, previews_enabled)
 
@@ -92,17 +92,7 @@ class ThumbnailCache:
             return out
         img = render_thumbnail(path, size)
         out.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".jpg", dir=out.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                img.save(fh, "JPEG", quality=self.quality, optimize=False)
-            os.replace(tmp, out)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        atomic_write(out, lambda fh: img.save(fh, "JPEG", quality=self.quality, optimize=False))
         with self._lock:
             self._made += 1
         return out

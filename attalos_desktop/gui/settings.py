@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
+
+from attalos_desktop.core.fsutil import atomic_write
 
 CONFIG_ENV = "ATTALOS_CONFIG_DIR"
 APP_NAME = "attalos-desktop"
@@ -79,10 +80,8 @@ class Settings:
     def save(self) -> None:
         path = self.path()
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".settings-", suffix=".json", dir=path.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(self.to_json(), fh, indent=2)
-        os.replace(tmp, path)
+        data = json.dumps(self.to_json(), indent=2).encode("utf-8")
+        atomic_write(path, lambda fh: fh.write(data))
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -42,7 +42,7 @@ def test_cache_makes_once_and_refreshes_when_the_photo_changes(tmp_path):
     with Image.open(t2) as im:
         assert im.size == (128, 128)
     # Writes are atomic: no temp files are left behind.
-    assert not [p for p in (tmp_path / "cache").rglob(".tmp-*")]
+    assert not [p for p in (tmp_path / "cache").rglob(".*.tmp")]
 
 
 def test_exif_orientation_is_applied(tmp_path):
