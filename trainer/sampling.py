@@ -96,20 +96,28 @@ def next_image_negatives(
     neg = np.zeros((b, k), dtype=np.int64)
     valid = np.zeros((b, k), dtype=bool)
     for i in range(b):
-        own = tags[i]
-        for step in range(1, b):
-            cand = tags[(i + step) % b]
-            cand = np.unique(cand[~np.isin(cand, own)])
-            if len(cand):
-                w = sampler.freq[cand] ** (sampler.power - 1.0)
-                neg[i] = cand[rng.choice(len(cand), size=k, p=w / w.sum())]
-                valid[i] = True
-                break
+        cand = next_foreign_tags(tags, i)
+        if cand is not None:
+            w = sampler.freq[cand] ** (sampler.power - 1.0)
+            neg[i] = cand[rng.choice(len(cand), size=k, p=w / w.sum())]
+            valid[i] = True
         else:
             # No other photo in the batch offers a foreign tag: fall back to the distribution.
             neg[i] = sampler.draw(rng, k)
-            neg[i : i + 1], valid[i : i + 1] = fix_collisions(rng, sampler, neg[i : i + 1], [own])
+            neg[i : i + 1], valid[i : i + 1] = fix_collisions(rng, sampler, neg[i : i + 1], [tags[i]])
     return neg, valid
+
+
+def next_foreign_tags(tags: Sequence[np.ndarray], i: int) -> np.ndarray | None:
+    """Strategy I's candidates for photo i: the tags of the next photo (cyclically) that has any tag
+    photo i lacks, less photo i's own; None when no other photo in the batch has one."""
+    own = tags[i]
+    for step in range(1, len(tags)):
+        cand = tags[(i + step) % len(tags)]
+        cand = np.unique(cand[~np.isin(cand, own)])
+        if len(cand):
+            return cand
+    return None
 
 
 def batch_negatives(
@@ -182,18 +190,14 @@ def sample_batch(
     neg = np.zeros((b, k), dtype=np.int64)
     valid = np.zeros((b, k), dtype=bool)
     for i in range(b):
-        own = tags[i]
-        for step in range(1, b):
-            cand = tags[(i + step) % b]
-            cand = np.unique(cand[~np.isin(cand, own)])
-            if len(cand):
-                cdf = np.cumsum(sampler.freq[cand] ** (sampler.power - 1.0))
-                pick = np.searchsorted(cdf / cdf[-1], u[i, p:], side="right")
-                neg[i] = cand[np.minimum(pick, len(cand) - 1)]
-                valid[i] = True
-                break
+        cand = next_foreign_tags(tags, i)
+        if cand is not None:
+            cdf = np.cumsum(sampler.freq[cand] ** (sampler.power - 1.0))
+            pick = np.searchsorted(cdf / cdf[-1], u[i, p:], side="right")
+            neg[i] = cand[np.minimum(pick, len(cand) - 1)]
+            valid[i] = True
         else:
             rng = _redraw_rng(key, first + i)
             neg[i] = sampler.draw(rng, k)
-            neg[i:i + 1], valid[i:i + 1] = fix_collisions(rng, sampler, neg[i:i + 1], [own])
+            neg[i:i + 1], valid[i:i + 1] = fix_collisions(rng, sampler, neg[i:i + 1], [tags[i]])
     return pos, neg, valid
