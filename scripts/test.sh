@@ -19,5 +19,10 @@ if { ! command -v appstreamcli >/dev/null || ! command -v desktop-file-validate 
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq appstream desktop-file-utils g++ python3-dev >/dev/null) \
     || echo "warning: could not install appstream/desktop-file-utils/g++; the packaging tests may skip or fail" >&2
 fi
+# The hypernym tests read the real WordNet 3.0 noun files (golden retriever -> dog).
+if [ ! -f /usr/share/wordnet/data.noun ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wordnet-base >/dev/null) \
+    || echo "warning: could not install wordnet-base; the hypernym tests will fail without /usr/share/wordnet" >&2
+fi
 export QT_QPA_PLATFORM="${QT_QPA_PLATFORM:-offscreen}"
 exec .venv/bin/python -m pytest "$@"
