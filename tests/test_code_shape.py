@@ -1,4 +1,5 @@
-"""The shape DESIGN.md asks for, enforced: layer boundaries (import-linter) and lint errors (ruff)."""
+"""The shape DESIGN.md asks for, enforced: layer boundaries (import-linter), lint errors (ruff) and the
+core's static types (mypy)."""
 
 from __future__ import annotations
 
@@ -27,3 +28,9 @@ def test_no_lint_errors() -> None:
     """Undefined names, unused imports and variables, syntax errors (pyproject [tool.ruff.lint])."""
     r = _run("ruff", "check", "--no-cache", ".")
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
+
+
+def test_core_types_check() -> None:
+    """The core type-checks: annotated throughout, no ignores left unused (pyproject [tool.mypy])."""
+    r = _run("mypy", "attalos_desktop/core")
+    assert r.returncode == 0, r.stdout[-6000:] + r.stderr[-2000:]

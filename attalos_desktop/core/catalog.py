@@ -320,6 +320,7 @@ class Catalog:
                     yield _stack(rows)
 
     def count_vectors(self, encoder_id: str | None = None, other_than: str | None = None) -> int:
+        a: tuple[str, ...]
         if encoder_id is not None:
             q, a = "SELECT count(*) FROM vectors WHERE encoder_id=?", (encoder_id,)
         elif other_than is not None:

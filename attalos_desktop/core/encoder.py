@@ -47,9 +47,9 @@ def default_providers() -> list[str]:
 
 def default_threads() -> int:
     """Intra-op threads: all cores; decoding threads mostly wait on I/O or release the GIL."""
-    try:
-        n = len(os.sched_getaffinity(0))  # type: ignore[attr-defined]
-    except AttributeError:
+    if hasattr(os, "sched_getaffinity"):  # not on Windows or macOS
+        n = len(os.sched_getaffinity(0))
+    else:
         n = os.cpu_count() or 1
     return max(1, n)
 

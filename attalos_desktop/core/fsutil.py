@@ -7,7 +7,7 @@ import tempfile
 from typing import IO, Callable
 
 
-def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None], *, durable: bool = False,
+def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], object], *, durable: bool = False,
                  mode: int | None = None) -> None:
     """Write through a temp file in the same folder, then rename it over ``path``.
 

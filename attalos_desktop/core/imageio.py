@@ -62,7 +62,7 @@ rawpy: Any = None
 def load_heif() -> bool:
     """Import pillow-heif (the ``formats`` extra) and register its opener; False when unavailable."""
     try:
-        import pillow_heif  # type: ignore[import-not-found]
+        import pillow_heif
 
         pillow_heif.register_heif_opener()
         return True
@@ -74,7 +74,7 @@ def load_raw() -> bool:
     """Import rawpy (the ``formats`` extra); False when unavailable."""
     global rawpy
     try:
-        import rawpy as _rawpy  # type: ignore[import-not-found]
+        import rawpy as _rawpy
     except Exception:  # noqa: BLE001
         return False
     rawpy = _rawpy
@@ -202,6 +202,7 @@ def _open_raw(path: str) -> Image.Image:
             raw_w, raw_h = int(raw.sizes.width), int(raw.sizes.height)
     except Exception as exc:  # noqa: BLE001 - rawpy raises its own hierarchy
         raise ImageError(f"RAW file has no readable preview: {exc}") from exc
+    im: Image.Image
     try:
         if thumb.format.name == "JPEG":
             im = Image.open(io.BytesIO(thumb.data))
@@ -213,7 +214,7 @@ def _open_raw(path: str) -> Image.Image:
     orientation = _FLIP_TO_EXIF.get(flip, 1)
     exif = im.getexif()
     own = exif.get(0x0112)
-    if orientation == 1 and own in range(2, 9):
+    if orientation == 1 and own is not None and own in range(2, 9):
         orientation = int(own)  # the raw says nothing; the preview's own EXIF does
     if orientation in (5, 6, 7, 8) and raw_w > 0 and raw_h > 0:
         pw, ph = im.size
@@ -415,7 +416,7 @@ def embedded_preview(im: Image.Image, size: tuple[int, int], min_side: int = 0, 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            pv = Image.open(io.BytesIO(data))
+            pv: Image.Image = Image.open(io.BytesIO(data))
             if pv.format != "JPEG":
                 pv.close()
                 return None
@@ -506,7 +507,7 @@ def _crop_normalise(im: Image.Image, pre: Preprocessing) -> np.ndarray:
     top = (h - side) / 2.0
     box = (max(left, 0.0), max(top, 0.0), min(left + side, w), min(top + side, h))
     out = im.resize((pre.input_size, pre.input_size), Image.Resampling.BILINEAR, box=box, reducing_gap=2.0)
-    arr = np.asarray(out, dtype=np.float32) * (1.0 / 255.0)
+    arr: np.ndarray = np.asarray(out, dtype=np.float32) * (1.0 / 255.0)
     arr = (arr - np.asarray(pre.mean, dtype=np.float32)) / np.asarray(pre.std, dtype=np.float32)
     return np.ascontiguousarray(arr.transpose(2, 0, 1))
 
@@ -543,6 +544,6 @@ def naive_decode(path: Path, pre: Preprocessing) -> np.ndarray:
         w, h = im.size
         left, top = (w - pre.input_size) // 2, (h - pre.input_size) // 2
         im = im.crop((left, top, left + pre.input_size, top + pre.input_size))
-        arr = np.asarray(im, dtype=np.float32) / 255.0
+        arr: np.ndarray = np.asarray(im, dtype=np.float32) / 255.0
         arr = (arr - np.asarray(pre.mean, dtype=np.float32)) / np.asarray(pre.std, dtype=np.float32)
         return np.ascontiguousarray(arr.transpose(2, 0, 1))

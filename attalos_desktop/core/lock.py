@@ -7,6 +7,7 @@ crashed indexer never leaves a library locked forever.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 
@@ -59,7 +60,7 @@ class LibraryLock:
         self.release()
 
 
-if os.name == "nt":  # pragma: no cover - exercised on Windows only
+if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
     import msvcrt
 
     def _lock_fd(fd: int) -> None:

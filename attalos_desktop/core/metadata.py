@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import exifread
-from PIL import Image, IptcImagePlugin
+from PIL import Image, ImageFile, IptcImagePlugin
 
 from .tags import normalize_tag
 
@@ -151,12 +151,14 @@ def keywords_from_image(im: Image.Image) -> list[str]:
     try:
         xmp = im.info.get("xmp") or im.info.get("XML:com.adobe.xmp")
         if xmp is None and hasattr(im, "tag_v2"):
-            xmp = im.tag_v2.get(700)  # type: ignore[attr-defined]
+            xmp = im.tag_v2.get(700)
         out.extend(keywords_from_xmp(xmp))
     except Exception:  # noqa: BLE001
         pass
     try:
-        iptc = IptcImagePlugin.getiptcinfo(im) if im.format in ("JPEG", "MPO", "TIFF") else None
+        # getiptcinfo answers None for anything but a JPEG, TIFF or IPTC file (an ImageFile)
+        iptc = (IptcImagePlugin.getiptcinfo(im)
+                if isinstance(im, ImageFile.ImageFile) and im.format in ("JPEG", "MPO", "TIFF") else None)
         kw = (iptc or {}).get((2, 25))
         if kw is not None:
             for item in kw if isinstance(kw, list) else [kw]:

@@ -263,10 +263,10 @@ def user_words_in(text: str, user_tags: Iterable[str]) -> tuple[list[str], str]:
     i = 0
     while i < len(words):
         for n in range(min(longest, len(words) - i), 0, -1):
-            tag = phrases.get(tuple(words[i : i + n]))
-            if tag is not None:
-                if tag not in mine:
-                    mine.append(tag)
+            found = phrases.get(tuple(words[i : i + n]))
+            if found is not None:
+                if found not in mine:
+                    mine.append(found)
                 i += n
                 break
         else:

@@ -54,9 +54,9 @@ class Done:
 
 
 def default_workers() -> int:
-    try:
-        n = len(os.sched_getaffinity(0))  # type: ignore[attr-defined]
-    except AttributeError:
+    if hasattr(os, "sched_getaffinity"):  # not on Windows or macOS
+        n = len(os.sched_getaffinity(0))
+    else:
         n = os.cpu_count() or 1
     return max(2, min(8, n))
 

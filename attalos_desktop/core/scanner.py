@@ -19,7 +19,7 @@ import errno
 import os
 import stat
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import NamedTuple, Sequence
 
 from .imageio import PHOTO_EXTS
 
@@ -41,7 +41,7 @@ class ScanResult:
     sidecars: dict[str, int] = field(default_factory=dict)  # every *.xmp file found: path -> mtime_ns
 
 
-def scan(roots: list[tuple[int | None, str]], skip_dirs: list[str] = ()) -> ScanResult:  # type: ignore[assignment]
+def scan(roots: list[tuple[int | None, str]], skip_dirs: Sequence[str] = ()) -> ScanResult:
     """Walk the roots; ``skip_dirs`` (e.g. the library folder) are never entered."""
     result = ScanResult()
     files = result.files

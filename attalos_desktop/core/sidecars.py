@@ -273,14 +273,13 @@ def _elements(node: minidom.Node, ns: str, local: str) -> list[minidom.Element]:
     return [c for c in node.childNodes if c.nodeType == c.ELEMENT_NODE and c.namespaceURI == ns and c.localName == local]
 
 
-def _in_scope(node: minidom.Node) -> dict[str, str]:
+def _in_scope(node: minidom.Node | None) -> dict[str, str]:
     """prefix -> namespace declared on node or its ancestors (nearest wins)."""
     out: dict[str, str] = {}
-    while node is not None and node.nodeType == node.ELEMENT_NODE:
-        for i in range(node.attributes.length):
-            a = node.attributes.item(i)
-            if a.name.startswith("xmlns:"):
-                out.setdefault(a.name[6:], a.value)
+    while isinstance(node, minidom.Element):  # the only minidom class of nodeType ELEMENT_NODE
+        for name, value in node.attributes.items():
+            if name.startswith("xmlns:"):
+                out.setdefault(name[6:], value)
         node = node.parentNode
     return out
 
@@ -337,13 +336,13 @@ def _merge_list(doc: minidom.Document, descs: list[minidom.Element], ns: str, lo
             prop.appendChild(first_seq)
             prop.appendChild(doc.createTextNode("\n" + child_ind))
             first_seq.appendChild(doc.createTextNode("\n" + child_ind + " "))
-            _append_child(desc, prop, child_ind, _closing_indent(desc))
+            _append_child(doc, desc, prop, child_ind, _closing_indent(desc))
         rp = first_seq.prefix or _prefix(first_seq, RDF_NS)
         li_ind = _child_indent(first_seq)
         for t in new:
             li = doc.createElementNS(RDF_NS, f"{rp}:li")
             li.appendChild(doc.createTextNode(t))
-            _append_child(first_seq, li, li_ind, _closing_indent(first_seq))
+            _append_child(doc, first_seq, li, li_ind, _closing_indent(first_seq))
     # a list left empty goes, as other tools do
     for prop in props:
         boxes = [c for c in prop.childNodes if c.nodeType == c.ELEMENT_NODE]
@@ -369,22 +368,24 @@ def _closing_indent(parent: minidom.Element) -> str:
     return _indent_of(parent)
 
 
-def _append_child(parent: minidom.Element, child: minidom.Element, ind: str, closing: str) -> None:
+def _append_child(doc: minidom.Document, parent: minidom.Element, child: minidom.Element, ind: str,
+                  closing: str) -> None:
     last = parent.lastChild
     if last is not None and last.nodeType == last.TEXT_NODE and not last.data.strip():
         parent.insertBefore(child, last)
-        parent.insertBefore(parent.ownerDocument.createTextNode("\n" + ind), child)
+        parent.insertBefore(doc.createTextNode("\n" + ind), child)
         last.data = "\n" + closing
     else:
-        parent.appendChild(parent.ownerDocument.createTextNode("\n" + ind))
+        parent.appendChild(doc.createTextNode("\n" + ind))
         parent.appendChild(child)
-        parent.appendChild(parent.ownerDocument.createTextNode("\n" + closing))
+        parent.appendChild(doc.createTextNode("\n" + closing))
 
 
-def _remove_with_space(node: minidom.Node) -> None:
+def _remove_with_space(node: minidom.Element) -> None:
     parent = node.parentNode
+    assert isinstance(parent, minidom.Element), "keyword lists and their items sit inside an element"
     prev = node.previousSibling
-    if prev is not None and prev.nodeType == prev.TEXT_NODE and not prev.data.strip():
+    if isinstance(prev, minidom.Text) and prev.nodeType == prev.TEXT_NODE and not prev.data.strip():
         parent.removeChild(prev)
     parent.removeChild(node)
 
@@ -420,7 +421,7 @@ def _merge(data: bytes | None, add: Iterable[str], remove: Iterable[str], seed: 
         rp = rdf.prefix or _prefix(rdf, RDF_NS)
         desc = doc.createElementNS(RDF_NS, f"{rp}:Description")
         desc.setAttributeNS(RDF_NS, f"{rp}:about", "")
-        _append_child(rdf, desc, _child_indent(rdf), _closing_indent(rdf))
+        _append_child(doc, rdf, desc, _child_indent(rdf), _closing_indent(rdf))
         descs = [desc]
     changed = False
     for ns, local, container, sep in _LISTS:

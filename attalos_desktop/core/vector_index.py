@@ -356,9 +356,11 @@ def _fsync(path: Path, strict: bool = False) -> None:
 
 
 def _sha256(path: Path) -> tuple[str, int]:
+    h = hashlib.sha256()  # hashlib.file_digest is Python 3.11+; this runs on 3.10 too
     with open(path, "rb") as fh:
-        digest = hashlib.file_digest(fh, "sha256").hexdigest()  # type: ignore[attr-defined]
-        return digest, fh.tell()
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+        return h.hexdigest(), fh.tell()
 
 
 def _verify_file(path: Path, sha: object, size: int) -> None:
