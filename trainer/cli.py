@@ -1,6 +1,8 @@
 """``attalos-desktop-train``: train a joint image-tag embedding and export a model bundle.
 
     attalos-desktop-train --data DIR --out BUNDLE_DIR [options]   # train, export, evaluate
+    attalos-desktop-train --data A --data B:0.5 --out BUNDLE_DIR   # several corpora, one vocabulary
+    attalos-desktop-train --recipe trainer/recipes/attalos-photo.toml --data-root DATA --out B  # the default model
     attalos-desktop-train --data DIR --evaluate BUNDLE_DIR --json  # metrics of a bundle
     attalos-desktop-train --library [LIBRARY] [--out BUNDLE_DIR]   # fine-tune on the user's own tags
     torchrun --nproc_per_node N -m trainer.cli --data DIR --out BUNDLE_DIR   # N processes (distributed.py)
@@ -31,9 +33,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     g = p.add_argument_group("data and output")
-    g.add_argument("--data", metavar="DIR",
+    g.add_argument("--data", metavar="DIR[:WEIGHT]", action="append",
                    help="dataset folder with images and labels.jsonl, or a folder of tar shards with vocab.json "
-                        "(python -m trainer.shards); not with --library")
+                        "(python -m trainer.shards); not with --library. Repeat for several corpora in one "
+                        "vocabulary: each gives WEIGHT x --batch-size photos to every step and its loss counts "
+                        "WEIGHT times (default 1); they are decoded once into memory")
+    g.add_argument("--recipe", metavar="FILE",
+                   help="a TOML recipe (trainer/recipes/): its [train] settings are the defaults of every flag, "
+                        "its [[data]] tables the corpora (paths under --data-root), its [export] the export stages")
+    g.add_argument("--data-root", metavar="DIR", help="folder the recipe's corpus paths are relative to")
     g.add_argument("--out", metavar="BUNDLE_DIR", help="where to write the model bundle")
     g.add_argument("--name", help="model name in the manifest (default: the --out folder name)")
     g.add_argument("--description", default="", help="free text stored in the manifest")
@@ -41,6 +49,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help="do not train: evaluate this bundle on the test split (ONNX Runtime, as the app does)")
     g.add_argument("--json", action="store_true", help="print results as JSON")
     g.add_argument("--min-count", type=int, default=1, help="keep train tags seen at least this often")
+    g.add_argument("--search-words", metavar="DIR", action="append",
+                   help="a labels.jsonl folder whose tags ship as search words only (repeatable)")
+    g.add_argument("--label-transfer", metavar="CORPUS", default="",
+                   help="export stage: deploy with TagProp/2PKNN label transfer over this corpus's train photos "
+                        "(its name among the --data corpora; transfer_stage.py)")
+    g.add_argument("--hypernym-up", type=int, default=-1, metavar="N",
+                   help="WordNet depth of the corpora that add general words (a recipe's hypernyms.up; 0: none; "
+                        "-1: as the recipe says)")
+    g.add_argument("--cache", default="",
+                   help="folder where corpora decoded into memory are cached between runs (never inside the repo)")
     g = p.add_argument_group("fine-tuning on a library's own tags (--library)")
     g.add_argument("--library", nargs="?", const="", metavar="LIBRARY",
                    help="fine-tune the library's current bundle (--init BUNDLE_DIR: another one) on the photos the "
@@ -71,7 +89,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         "or a BUNDLE_DIR to continue from")
     g.add_argument("--tag-layer", default="optimised", choices=("optimised", "optimized", "frozen"),
                    help="learn the tag vectors, or keep them at their word vectors")
-    g.add_argument("--tag-optimizer", default="rowwise-adagrad", choices=("rowwise-adagrad", "sgd"),
+    g.add_argument("--tag-optimizer", default="rowwise-adagrad", choices=("rowwise-adagrad", "sgd", "adam"),
                    help="sparse optimiser of the CPU tag table")
     g.add_argument("--tag-lr", type=float, default=0.05, help="learning rate of the tag table")
     g = p.add_argument_group("words")
@@ -84,6 +102,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     g.add_argument("--ngram-min", type=int, default=3, help="shortest character n-gram")
     g.add_argument("--ngram-max", type=int, default=5, help="longest character n-gram")
     g = p.add_argument_group("loss and sampling")
+    g.add_argument("--loss", default="negative-sampling", choices=("negative-sampling", "softmax"),
+                   help="negative-sampling: Im2Vec's (the method); softmax: over every tag of the corpus's scope "
+                        "(the alternative the model card's ablation measures it against)")
     g.add_argument("--positives", type=int, default=2, help="positive tags drawn per photo and step")
     g.add_argument("--negatives", type=int, default=10, help="negative tags (K) per photo and step")
     g.add_argument("--neg-power", type=float, default=0.75, help="negatives follow tag frequency ** this power")
@@ -96,6 +117,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     g.add_argument("--batch-size", type=int, default=64,
                    help="photos per step, over all processes under torchrun (each takes an equal share)")
     g.add_argument("--lr", type=float, default=1e-3, help="AdamW learning rate of the tower (cosine schedule)")
+    g.add_argument("--beta2", type=float, default=0.999, help="AdamW's second-moment decay (tower and adam tag table)")
+    g.add_argument("--warmup-steps", type=int, default=0, help="linear warm-up (0: a tenth of the steps, at most 100)")
+    g.add_argument("--lr-floor", type=float, default=0.05, help="the cosine ends at this fraction of --lr")
+    g.add_argument("--restart-epochs", type=int, default=0,
+                   help="the last N of --epochs run a second cosine cycle peaking at 0.3x --lr (SGDR)")
+    g.add_argument("--progressive", default="",
+                   help="in-memory corpora: FRACTION:PIXELS,... of the first cycle at smaller inputs, e.g. 0.35:64,0.7:80")
+    g.add_argument("--min-scale", type=float, default=0.3, help="in-memory corpora: smallest random-crop area")
+    g.add_argument("--jitter", type=float, default=0.3, help="in-memory corpora: brightness/contrast/saturation jitter")
     g.add_argument("--weight-decay", type=float, default=1e-4, help="AdamW weight decay of the tower")
     g.add_argument("--augment", default="crop", choices=("crop", "flip", "none"),
                    help="training augmentation: jittered crop + flip, flip only, or none")
@@ -113,6 +143,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help="precision of the tower weights kept in the bundle for --init BUNDLE_DIR")
     g.add_argument("--quiet", action="store_true", help="no progress bar or log lines")
     args = p.parse_args(argv)
+    if args.recipe:
+        from .recipe import apply_recipe
+
+        args = apply_recipe(p, args, argv)
+    _resolve_data(args)
     if args.epochs is None and not (args.library is not None and args.fine_tune == "head"):
         args.epochs = 10
     if args.tag_layer == "optimized":
@@ -121,6 +156,23 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         out = Path(args.out)
         args.checkpoint = str(out.with_name(out.name + ".ckpt.pt"))
     return args
+
+
+def _resolve_data(args: argparse.Namespace) -> None:
+    """``--data`` given once stays a folder path (file or shard loading); several become corpora in memory."""
+    from .corpora import parse_data_arg
+
+    given = args.data or []
+    if not getattr(args, "corpora", None):
+        args.corpora = None
+        if len(given) > 1 or any(parse_data_arg(d).weight != 1.0 for d in given):
+            root = Path(args.data_root) if args.data_root else None
+            args.corpora = [parse_data_arg(d, root) for d in given]
+    args.data = str(args.corpora[0].path) if args.corpora else (given[0] if given else None)
+    if args.hypernym_up >= 0:
+        for spec in args.corpora or []:
+            if spec.hypernyms:
+                spec.hypernyms = {**spec.hypernyms, "up": args.hypernym_up}
 
 
 def _check_library_args(args: argparse.Namespace) -> None:
@@ -191,8 +243,12 @@ def run(args: argparse.Namespace) -> int:
 
     log = (lambda s: None) if (args.quiet or args.json) else (lambda s: print(s, file=sys.stderr, flush=True))
     if args.evaluate:
+        from .evaluate import words_headline
+
+        # --data may be a corpus the bundle was not trained on: its test words the bundle lacks score zero-shot.
         metrics = evaluate_bundle(args.evaluate, args.data, threads=args.threads)
-        _print(args, metrics, _headline(metrics))
+        _print(args, metrics, "\n".join(["bundle tags: " + _headline(metrics), words_headline(metrics),
+                                         metrics["words_summary"]]))
         return 0
     from .train import train
 
@@ -209,8 +265,13 @@ def run(args: argparse.Namespace) -> int:
     from .export import export_bundle
 
     name = args.name or Path(args.out).name
-    path, diff = export_bundle(result, args.out, name=name, description=args.description,
-                               exporter=args.onnx_exporter, tower_dtype=args.tower_dtype)
+    if args.label_transfer:
+        from .transfer_stage import export_with_label_transfer
+
+        path, diff = export_with_label_transfer(result, args.out, name=name, description=args.description, log=log)
+    else:
+        path, diff = export_bundle(result, args.out, name=name, description=args.description,
+                                   exporter=args.onnx_exporter, tower_dtype=args.tower_dtype)
     log(f"bundle written to {path} (ONNX parity max abs diff {diff:.2e})")
     metrics: dict[str, Any] = {}
     if result.setup.test_records:
@@ -232,7 +293,11 @@ def _sigterm_as_sigint(signum: int, frame: Any) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
+    try:
+        args = parse_args(argv)
+    except TrainError as exc:  # a bad recipe or --data
+        print(f"attalos-desktop-train: error: {exc}", file=sys.stderr)
+        return 2
     old_term = None
     if args.library is not None:
         try:

@@ -129,36 +129,6 @@ def load_rgb(path: Path, pre: Preprocessing) -> Image.Image:
     return im
 
 
-AUGMENTS = ("crop", "flip", "none")
-
-
-def crop_tensor(im: Image.Image, pre: Preprocessing, rng: np.random.Generator | None = None,
-                augment: str = "crop") -> np.ndarray:
-    """[3,S,S] float32: the app's centre crop, or (with ``rng``) an augmented one.
-
-    ``augment``: "crop" jitters scale and position and flips; "flip" only flips; "none" nothing.
-    """
-    w, h = im.size
-    side = pre.input_size * min(w, h) / pre.resize
-    cx, cy = w / 2.0, h / 2.0
-    flip = False
-    if rng is not None and augment == "crop":
-        side *= float(rng.uniform(0.9, 1.05))
-        slack = max(min(w, h) - side, 0.0) / 2.0 + side * 0.04
-        cx += float(rng.uniform(-slack, slack))
-        cy += float(rng.uniform(-slack, slack))
-    if rng is not None and augment in ("crop", "flip"):
-        flip = bool(rng.random() < 0.5)
-    left, top = cx - side / 2.0, cy - side / 2.0
-    box = (max(left, 0.0), max(top, 0.0), min(left + side, w), min(top + side, h))
-    out = im.resize((pre.input_size, pre.input_size), Image.Resampling.BILINEAR, box=box, reducing_gap=2.0)
-    arr = np.asarray(out, dtype=np.float32) * (1.0 / 255.0)
-    if flip:
-        arr = arr[:, ::-1]
-    arr = (arr - np.asarray(pre.mean, dtype=np.float32)) / np.asarray(pre.std, dtype=np.float32)
-    return np.ascontiguousarray(arr.transpose(2, 0, 1))
-
-
 class PhotoDataset:
     """Photos with their tag ids; a photo that fails to decode yields None (skipped and counted).
 
@@ -181,6 +151,8 @@ class PhotoDataset:
         return len(self.records)
 
     def __getitem__(self, i: int) -> tuple[int, np.ndarray] | tuple[int, None]:
+        from .augment import crop_tensor
+
         rng = np.random.default_rng([self.seed, self.epoch, i]) if self.train else None
         try:
             im = load_rgb(self.root / self.records[i].file, self.pre)

@@ -7,11 +7,19 @@ LEAR protocol (Guillaumin et al. 2009, used by JEC, TagProp, 2PKNN): every test 
 annotated with its 5 highest-scoring tags; per tag, precision = correct / annotated and
 recall = correct / truly tagged; P and R are averaged over the tags that occur in the test set
 (and that the model knows); F1 = 2PR/(P+R); N+ = number of tags with recall > 0.
+
+Test words (``word_metrics``, the ``words_*`` keys): the corpus's own test vocabulary, every
+tag of its test split, scored the way the app scores it, so a bundle can be evaluated on a corpus
+it was not trained on (the Attalos papers' cross-corpus setting: train on one, test on another).
+A word the bundle has as a tag is "known"; any other is "zero-shot", placed by the TextEncoder
+(a shipped word vector, else sub-word n-grams). The in-corpus case is the one where every test
+word is known; the older keys (``lear_*``, ``map_*``: annotation over the bundle's own tags) stay.
 """
 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -20,7 +28,8 @@ import numpy as np
 from attalos_desktop.core.bundle import ModelBundle, load_bundle
 from attalos_desktop.core.text_encoder import TextEncoder
 
-from .data import Record, crop_tensor, load_rgb, read_labels
+from .augment import crop_tensor
+from .data import Record, load_rgb, read_labels
 from .errors import TrainError
 
 
@@ -131,6 +140,96 @@ def truth_matrix(records: Sequence[Record], tags: Sequence[str]) -> np.ndarray:
     return truth
 
 
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(x, -60.0, 60.0)))
+
+
+def word_scores(emb: np.ndarray, words: Sequence[str], bundle: ModelBundle,
+                encoder: TextEncoder | None = None) -> tuple[np.ndarray, list[str]]:
+    """Scores in 0..1 [N,W] of photos ``emb`` [N,d] for ``words``, as the app shows them, and each word's source.
+
+    A word the bundle has as a tag ("known", source "tag") scores sigmoid(tag vector . photo vector): the
+    probability its tag suggestion shows. Any other word ("zero-shot") scores as the app's search scores it
+    as a query (``Library.search``): the TextEncoder's pieces and unit query q, then
+    sigmoid(cosine(q, photo) * mean |piece vector| * typical |photo vector|), the typical length being the
+    median over the photos evaluated (the app takes it over the library). Its source is the pieces' sources
+    ("word": a shipped word vector; "subword": composed from n-grams), joined by "+" for several pieces.
+    """
+    enc = encoder or TextEncoder(bundle)
+    emb = np.asarray(emb, dtype=np.float32)
+    norms = np.linalg.norm(emb, axis=1)
+    unit_emb = emb / np.maximum(norms, 1e-12)[:, None]
+    typical = float(np.median(norms)) if len(norms) else 1.0
+    scores = np.zeros((len(emb), len(words)), dtype=np.float64)
+    sources: list[str] = []
+    for j, word in enumerate(words):
+        idx = bundle.tag_index(word)
+        if idx is not None:
+            scores[:, j] = _sigmoid(emb @ bundle.tag_vectors[idx])
+            sources.append("tag")
+            continue
+        pieces = enc.pieces(word)
+        q = enc.encode(word)
+        if q is None or not pieces:  # nothing search could split off (e.g. only punctuation): the whole word
+            wv = enc.word_vector(word)
+            pieces = [wv]
+            q = (wv.vector / (np.linalg.norm(wv.vector) + 1e-12)).astype(np.float32)
+        scale = float(np.mean([np.linalg.norm(p.vector) for p in pieces])) * typical
+        scores[:, j] = _sigmoid((unit_emb @ q) * scale)
+        sources.append("+".join(p.source for p in pieces))
+    return scores, sources
+
+
+def words_summary(m: dict[str, Any]) -> str:
+    """One line: how many of the corpus's test words the bundle knew and how many it scored zero-shot."""
+    line = (f"the bundle knew {m['words_known']} of {m['words_total']} test words; "
+            f"{m['words_zero_shot']} scored zero-shot through the text encoder")
+    src = m.get("words_zero_shot_sources") or {}
+    if src:
+        said = {"word": "shipped word vectors", "subword": "sub-words"}
+        line += " (" + ", ".join(f"{n} from {said.get(s, s)}"
+                                 for s, n in sorted(src.items(), key=lambda x: (-x[1], x[0]))) + ")"
+    return line
+
+
+def words_headline(m: dict[str, Any]) -> str:
+    """The test-word metrics on one line (LEAR over the test words, mAP, known vs zero-shot)."""
+    def kind(name: str, key: str) -> str:
+        val = m.get(f"words_{key}_map_words")
+        return f"{name} mAP {val:.3f} over {m[f'words_{key}_map_count']}" if val is not None else f"{name}: none"
+
+    return (f"test words: LEAR P {m['words_lear_precision']:.3f} R {m['words_lear_recall']:.3f} "
+            f"F1 {m['words_lear_f1']:.3f} N+ {m['words_lear_n_plus']}, mAP words {m['words_map_words']:.3f}, "
+            f"mAP photos {m['words_map_images']:.3f}; {kind('known', 'known')}; {kind('zero-shot', 'zero_shot')}")
+
+
+def word_metrics(emb: np.ndarray, records: Sequence[Record], bundle: ModelBundle, k: int = 5,
+                      encoder: TextEncoder | None = None) -> dict[str, Any]:
+    """Metrics over the test words (every tag of ``records``), known and zero-shot alike; ``words_*`` keys.
+
+    LEAR annotates each photo with its ``k`` best test words; mAP is over words (ranking photos, as search
+    does) and over photos (ranking words); known and zero-shot words also get their own mAP over words.
+    """
+    words = sorted({t for r in records for t in r.tags})
+    scores, sources = word_scores(emb, words, bundle, encoder)
+    known = np.array([s == "tag" for s in sources], dtype=bool)
+    truth = truth_matrix(records, words)
+    out: dict[str, Any] = {"words_total": len(words), "words_known": int(known.sum()),
+                           "words_zero_shot": int((~known).sum())}
+    out.update({f"words_lear_{key}": val for key, val in lear(scores, truth, k).items()})
+    per_word = np.array([average_precision(scores[:, j], truth[:, j]) for j in range(len(words))], dtype=np.float64)
+    defined = ~np.isnan(per_word)
+    out["words_map_words"] = float(per_word[defined].mean()) if defined.any() else 0.0
+    out["words_map_images"] = mean_average_precision(scores, truth)["map_images"]
+    for key, mask in (("known", known), ("zero_shot", ~known)):
+        sel = mask & defined
+        out[f"words_{key}_map_words"] = float(per_word[sel].mean()) if sel.any() else None
+        out[f"words_{key}_map_count"] = int(sel.sum())
+    out["words_zero_shot_sources"] = dict(Counter(s for s in sources if s != "tag"))
+    out["words_summary"] = words_summary(out)
+    return out
+
+
 def score_embeddings(emb: np.ndarray, records: Sequence[Record], bundle: ModelBundle, k: int = 5) -> dict[str, Any]:
     """All metrics for embeddings [N,d] of ``records`` under ``bundle``'s tags and words."""
     scores = emb @ bundle.tag_vectors.T
@@ -192,7 +291,11 @@ def embed_photos(bundle: ModelBundle, root: Path, records: Sequence[Record], bat
 
 def evaluate_bundle(bundle_dir: str | Path, data_dir: str | Path, *, split: str = "test", k: int = 5,
                     threads: int = 0) -> dict[str, Any]:
-    """Metrics of an exported bundle on a dataset split, computed as the app would see them."""
+    """Metrics of an exported bundle on a dataset split, computed as the app would see them.
+
+    ``data_dir`` may be a corpus the bundle was never trained on: the ``words_*`` keys score the corpus's
+    own test words (known ones by their tag vectors, the others zero-shot through the TextEncoder).
+    """
     from attalos_desktop.core.bundle import BundleError
 
     try:
@@ -207,6 +310,7 @@ def evaluate_bundle(bundle_dir: str | Path, data_dir: str | Path, *, split: str 
     if not used:
         raise TrainError(f"none of the {len(records)} {split} photos could be read")
     metrics = score_embeddings(emb, used, bundle, k)
+    metrics.update(word_metrics(emb, used, bundle, k))
     base = prior_baseline(used, bundle, k)
     metrics.update({f"prior_lear_{key}": val for key, val in base.items()})
     metrics["skipped_images"] = skipped

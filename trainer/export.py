@@ -1,8 +1,7 @@
 """Export a trained model as a bundle: ONNX image encoder, tag matrix, and the OOV text data.
 
-The ONNX file is checked against torch right after export (ONNX Runtime on the same inputs,
-max abs difference <= 1e-4), so a bundle that would embed differently from the trained model is
-never written.
+The ONNX file is checked against torch right after export (ONNX Runtime on the same inputs, one
+policy: ``parity``), so a bundle that would embed differently from the trained model is never written.
 """
 
 from __future__ import annotations
@@ -22,7 +21,8 @@ from .model import Tower
 from .textspace import fit_text_map, identity_map
 from .train import TOWER_WEIGHTS, TrainResult
 
-PARITY_TOLERANCE = 1e-4
+PARITY_TOLERANCE = 1e-4  # relative to the largest output, float32 weights
+FLOAT16_TOLERANCE = 2e-2  # the same with weights stored in float16 (shrink_onnx)
 OPSET = 17
 
 
@@ -65,20 +65,20 @@ def export_onnx(tower: Tower, image_size: int, path: str | Path, exporter: str =
     raise TrainError("ONNX export failed (" + "; ".join(errors) + ")")
 
 
-def onnx_parity(tower: Tower, onnx_path: str | Path, image_size: int, n: int = 3, seed: int = 0) -> float:
-    """Max abs difference between ONNX Runtime (CPU) and torch (float32, CPU) on random inputs."""
+def parity(encoder: torch.nn.Module, onnx_path: str | Path, x: torch.Tensor) -> tuple[float, float, np.ndarray]:
+    """ONNX Runtime (CPU) against torch (float32, CPU) on ``x``: (max abs diff, the same relative to the
+    largest output, ONNX's output). The one parity policy: relative diff <= PARITY_TOLERANCE, or
+    FLOAT16_TOLERANCE when the ONNX file stores its weights in float16."""
     import onnxruntime as ort
 
-    g = torch.Generator().manual_seed(seed)
-    x = torch.randn(n, 3, image_size, image_size, generator=g)
-    model = _Export(tower).to("cpu").float().eval()
     with torch.no_grad():
-        ref = model(x).numpy()
+        ref = encoder.to("cpu").float().eval()(x).numpy()
     sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     out = sess.run(["embeddings"], {"images": x.numpy()})[0]
     if out.shape != ref.shape:
         raise TrainError(f"exported ONNX gives shape {out.shape}, torch gives {ref.shape}")
-    return float(np.abs(out - ref).max())
+    diff = float(np.abs(out - ref).max())
+    return diff, diff / max(float(np.abs(ref).max()), 1e-12), out
 
 
 def text_map_for(result: TrainResult) -> tuple[np.ndarray, dict[str, Any]]:
@@ -92,42 +92,68 @@ def text_map_for(result: TrainResult) -> tuple[np.ndarray, dict[str, Any]]:
     return m, {"text_map": f"ridge fit over {int(known.sum())} tags, shrunk toward the initial map"}
 
 
-def export_bundle(result: TrainResult, out_dir: str | Path, *, name: str, description: str = "",
-                  exporter: str = "auto", tower_dtype: str = "float32",
-                  metrics: dict[str, Any] | None = None) -> tuple[Path, float]:
-    """Write the bundle; return (path, ONNX parity max-abs diff). Raises TrainError on parity failure."""
+def write_model_bundle(result: TrainResult, out_dir: str | Path, *, name: str, description: str = "",
+                       encoder: torch.nn.Module | None = None, pre: Any = None, sample: torch.Tensor | None = None,
+                       float16: bool = False, tag_vectors: np.ndarray | None = None, text_map: np.ndarray | None = None,
+                       extra_training: dict[str, Any] | None = None, exporter: str = "auto",
+                       tower_dtype: str = "float32", log: Any = None,
+                       check_columns: tuple[int, np.ndarray] | None = None) -> tuple[Path, float]:
+    """The one bundle writer of the trainer: ONNX export checked against torch, the tower's weights (so
+    ``--init`` and fine-tuning continue from any bundle), the tag matrix, the text side and a manifest
+    that says how the model was made. Plain exports pass only ``result``; export stages
+    (``transfer_stage.py``) pass their deployed ``encoder`` and tag matrix. Returns (path, parity diff).
+    """
     from safetensors.torch import save_file
 
     setup = result.setup
-    tower = result.tower.to("cpu").float().eval()
-    size = setup.args.image_size
+    args = setup.args
+    tower = result.tower.to("cpu").float().to(memory_format=torch.contiguous_format).eval()
+    encoder = encoder if encoder is not None else tower
+    pre = pre if pre is not None else setup.pre
+    size = args.image_size
+    if sample is None:
+        sample = torch.randn(3, 3, size, size, generator=torch.Generator().manual_seed(0))
     with tempfile.TemporaryDirectory(prefix="attalos-export-") as tmp:
         onnx_path = Path(tmp) / "encoder.onnx"
-        kind = export_onnx(tower, size, onnx_path, exporter)
-        diff = onnx_parity(tower, onnx_path, size)
-        if not diff <= PARITY_TOLERANCE:
-            raise TrainError(f"ONNX export disagrees with torch: max abs diff {diff:.3g} > {PARITY_TOLERANCE}")
+        kind = export_onnx(encoder, size, onnx_path, exporter)  # type: ignore[arg-type]
+        if float16:
+            shrink_onnx(onnx_path)
+        diff, rel, out = parity(encoder, onnx_path, sample)
+        limit = FLOAT16_TOLERANCE if float16 else PARITY_TOLERANCE
+        if not rel <= limit:
+            raise TrainError(f"ONNX export disagrees with torch: relative diff {rel:.3g} > {limit}")
         weights = Path(tmp) / TOWER_WEIGHTS
         dtype = torch.float16 if tower_dtype == "float16" else torch.float32
         save_file({k: v.detach().to(dtype if v.is_floating_point() else v.dtype).contiguous()
                    for k, v in tower.state_dict().items()}, str(weights))
-        text_map, map_info = text_map_for(result)
+        if text_map is None:
+            text_map, map_info = text_map_for(result)
+        else:
+            map_info = {"text_map": "ridge fit over the tags with a pretrained vector, shrunk toward the initial map"}
         training = dict(result.summary)
         training.update(map_info)
-        training.update({"onnx_exporter": kind, "onnx_parity_max_abs": diff, "description": description,
-                         "tower_weights": TOWER_WEIGHTS})
-        all_metrics = {"onnx_parity_max_abs": diff}
-        all_metrics.update(metrics or {})
+        training.update({"onnx_exporter": kind, "onnx_parity_max_abs": diff, "onnx_parity_relative": rel,
+                         "onnx_weights": "float16" if float16 else "float32", "description": description,
+                         "tower_weights": TOWER_WEIGHTS, "tower_dim": setup.dim})
+        if getattr(args, "recipe_text", None):
+            training["recipe"] = args.recipe_text
+        if check_columns is not None:  # an export stage's extra outputs, checked against its numpy reference
+            start, ref = check_columns
+            training["onnx_extra_columns_max_abs_diff"] = float(np.abs(out[:, start:start + ref.shape[1]] - ref).max())
+        training.update(extra_training or {})
+        if log is not None:
+            log(f"ONNX ({training['onnx_weights']} weights, {kind} exporter) vs torch: relative diff {rel:.2e}")
         ts = setup.text
         path = write_bundle(
-            out_dir, name=name, encoder_onnx=onnx_path, preprocessing=setup.pre,
+            out_dir, name=name, encoder_onnx=onnx_path, preprocessing=pre,
             text=TextConfig(ngram_min=ts.ngram_min, ngram_max=ts.ngram_max, buckets=ts.ngram_vectors.shape[0],
                             pretrained_dim=ts.vectors.shape[1] if ts.vectors.size else setup.tag_pretrained.shape[1],
                             source=setup.word_vectors.source),
-            tags=setup.vocab.tags, tag_vectors=result.table.weight.numpy(), tag_freq=setup.vocab.freq,
-            words=ts.words, word_vectors=ts.vectors.reshape(len(ts.words), setup.tag_pretrained.shape[1]),
-            ngram_vectors=ts.ngram_vectors, text_map=text_map, training=training, metrics=all_metrics,
-            extra_files={TOWER_WEIGHTS: weights},
+            tags=setup.vocab.tags, tag_vectors=tag_vectors if tag_vectors is not None else result.table.weight.numpy(),
+            tag_freq=setup.vocab.freq, words=ts.words,
+            word_vectors=ts.vectors.reshape(len(ts.words), setup.tag_pretrained.shape[1]),
+            ngram_vectors=ts.ngram_vectors, text_map=text_map, training=training,
+            metrics={"onnx_parity_max_abs": diff}, extra_files={TOWER_WEIGHTS: weights},
         )
     if description:
         import json
@@ -137,3 +163,35 @@ def export_bundle(result: TrainResult, out_dir: str | Path, *, name: str, descri
         manifest["description"] = description
         mpath.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return path, diff
+
+
+def export_bundle(result: TrainResult, out_dir: str | Path, *, name: str, description: str = "",
+                  exporter: str = "auto", tower_dtype: str = "float32") -> tuple[Path, float]:
+    """The plain export: the tower as the encoder, the learned tag table as the tag matrix."""
+    return write_model_bundle(result, out_dir, name=name, description=description, exporter=exporter,
+                              tower_dtype=tower_dtype)
+
+
+def shrink_onnx(path: Path, min_elems: int = 4096) -> None:
+    """Store large float32 weights as float16 with a Cast in front (ORT folds it at load time)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    m = onnx.load(str(path))
+    g = m.graph
+    inits, casts = [], []
+    for init in g.initializer:
+        arr = numpy_helper.to_array(init)
+        if init.data_type == TensorProto.FLOAT and arr.size >= min_elems:
+            inits.append(numpy_helper.from_array(arr.astype(np.float16), init.name + "__fp16"))
+            casts.append(helper.make_node("Cast", [init.name + "__fp16"], [init.name], to=TensorProto.FLOAT,
+                                          name=init.name + "__cast"))
+        else:
+            inits.append(numpy_helper.from_array(arr, init.name))
+    nodes = casts + list(g.node)
+    del g.initializer[:]
+    g.initializer.extend(inits)
+    del g.node[:]
+    g.node.extend(nodes)
+    onnx.checker.check_model(m)
+    onnx.save(m, str(path))

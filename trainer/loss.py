@@ -1,9 +1,17 @@
-"""The Im2Vec negative-sampling loss (word2vec's, with an image in the place of the centre word)."""
+"""The two losses a model can train with, side by side so a reader compares them at a glance.
+
+- ``negative_sampling_loss``: the method, Im2Vec's (word2vec's, with an image in the place of the
+  centre word): a few positive tags pulled up, K sampled negatives pushed down, each a logistic.
+- ``softmax_loss``: the alternative it is measured against (the model card's ablation): a softmax over
+  every tag in the photo's scope, K = all of them, target spread over the photo's tags.
+"""
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+
+LOSSES = ("negative-sampling", "softmax")
 
 
 def negative_sampling_loss(
@@ -22,3 +30,12 @@ def negative_sampling_loss(
     lp = F.logsigmoid(s_pos) * pos_mask
     ln = F.logsigmoid(-s_neg) * neg_mask
     return -(lp.sum(dim=1) + ln.sum(dim=1)).mean()
+
+
+def softmax_loss(emb: torch.Tensor, rows: torch.Tensor, target: torch.Tensor, smoothing: float = 0.0) -> torch.Tensor:
+    """Cross-entropy of softmax(f . v) over ``rows`` (the scope's tags) against ``target`` [B,U]
+    (each photo's mass spread over its own tags), smoothed toward uniform by ``smoothing``."""
+    logits = emb.float() @ rows.float().t()
+    if smoothing:
+        target = (1 - smoothing) * target + smoothing / target.shape[1]
+    return -(target * F.log_softmax(logits, dim=1)).sum(1).mean()

@@ -15,7 +15,10 @@ from torch import nn
 from .errors import TrainError
 
 BACKBONES = ("mobilenet_v3_small", "mobilenet_v3_large", "resnet18", "resnet34", "resnet50",
-             "efficientnet_b0", "efficientnet_b1", "convnext_tiny", "regnet_y_400mf")
+             "efficientnet_b0", "efficientnet_b1", "convnext_tiny", "regnet_y_400mf", "resnet18_l3")
+# ResNet-18 cut after its third stage (256 channels, 2.8 M parameters): the default model's tower,
+# small enough to ship and to train on a laptop CPU.
+_CUT_AFTER_LAYER3 = {"resnet18_l3": "resnet18"}
 
 
 class Tower(nn.Module):
@@ -61,9 +64,9 @@ def build_tower(backbone: str, dim: int, imagenet: str | None = None) -> Tower:
     """Build the tower; ``imagenet`` is a state-dict file path, "cache", or None (random init)."""
     if backbone not in BACKBONES:
         raise TrainError(f"unknown backbone {backbone!r}; choose one of {', '.join(BACKBONES)}")
-    model = torchvision.models.get_model(backbone, weights=None)
+    model = torchvision.models.get_model(_CUT_AFTER_LAYER3.get(backbone, backbone), weights=None)
     if imagenet is not None:
-        path = imagenet_cache_file(backbone) if imagenet == "cache" else Path(imagenet)
+        path = imagenet_cache_file(_CUT_AFTER_LAYER3.get(backbone, backbone)) if imagenet == "cache" else Path(imagenet)
         if path is None or not path.is_file():
             where = f"{imagenet}" if imagenet != "cache" else "torchvision's cache"
             raise TrainError(f"ImageNet weights for {backbone} not found in {where} (nothing is downloaded)")
@@ -74,7 +77,13 @@ def build_tower(backbone: str, dim: int, imagenet: str | None = None) -> Tower:
             model.load_state_dict(sd)
         except Exception as exc:  # noqa: BLE001 - wrong file or architecture
             raise TrainError(f"cannot load ImageNet weights {path} into {backbone}: {exc}".splitlines()[0]) from exc
-    features = _strip_head(model)
+    if backbone in _CUT_AFTER_LAYER3:
+        m = model
+        model = nn.Sequential(m.conv1, m.bn1, m.relu, m.maxpool, m.layer1, m.layer2, m.layer3,  # type: ignore[arg-type]
+                              nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        features = 256
+    else:
+        features = _strip_head(model)
     for m in model.modules():
         # torchvision's MobileNet/EfficientNet use momentum 0.01: after a short run the running
         # statistics would still be near their initial values and eval-mode outputs collapse.

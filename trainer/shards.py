@@ -34,7 +34,8 @@ from torch.utils.data import IterableDataset
 from attalos_desktop.core.bundle import Preprocessing
 from attalos_desktop.core.tags import normalize_tag
 
-from .data import Vocabulary, crop_tensor, load_rgb, read_labels
+from .augment import crop_tensor
+from .data import Vocabulary, load_rgb, read_labels
 from .errors import TrainError
 
 VOCAB = "vocab.json"

@@ -44,7 +44,7 @@ def search_check(bundle_dir: Path, n_per_kind: int = 6, seed: int = 7) -> dict[s
     from attalos_desktop.core.bundle import load_bundle
     from attalos_desktop.core.text_encoder import TextEncoder
 
-    from .data import crop_tensor
+    from .augment import crop_tensor
 
     bundle = load_bundle(bundle_dir)
     sess = ort.InferenceSession(str(bundle.encoder_path), providers=["CPUExecutionProvider"])

@@ -1,7 +1,10 @@
-"""The training loop: data -> word vectors -> tag table + tower -> negative-sampling steps.
+"""The training loop: data -> word vectors -> tag table + tower -> steps of the chosen loss.
 
-Read top to bottom: ``prepare`` turns the dataset and flags into everything the loop needs,
-``train`` runs epochs of steps and checkpoints after each. Every random choice is keyed by
+Read top to bottom: ``prepare`` turns the data and flags into everything the loop needs,
+``train_step`` is one update (loss.py's negative sampling, or the softmax it is measured against,
+over each corpus's share of the step), ``train`` runs epochs of steps and checkpoints after each.
+Photos come from a folder (decoded by loader workers), tar shards (``shards.py``), or several corpora
+decoded once into memory (``corpora.py``, the default recipe's way). Every random choice is keyed by
 (seed, epoch, step, place in the global batch) or (seed, epoch, photo), so a run repeats exactly on
 CPU, a resumed run continues exactly as an uninterrupted one would, and N processes under torchrun
 (``distributed.py``: each takes 1/N of every global batch) train as one process would.
@@ -10,6 +13,7 @@ CPU, a resumed run continues exactly as an uninterrupted one would, and N proces
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import signal
 import sys
@@ -26,12 +30,14 @@ from attalos_desktop.core.text_encoder import TextEncoder
 
 from . import distributed
 from .checkpoint import load_checkpoint, save_checkpoint
+from .corpora import Corpus, decode, load_corpora, step_batches
 from .data import (PhotoDataset, Record, Vocabulary, build_vocabulary, collate, preprocessing_for, read_labels,
                    split_records)
 from .errors import TrainError
-from .loss import negative_sampling_loss
+from .loss import negative_sampling_loss, softmax_loss
 from .model import Tower, build_tower
 from .sampling import NegativeSampler, sample_batch
+from .schedule import schedule
 from .shards import ShardSource, ShardStream, collate_shards, is_shard_dir
 from .tag_layer import TagTable
 from .textspace import base_map, compose, fit_ngram_vectors
@@ -40,7 +46,7 @@ from .wordvectors import WordVectors, load_word_vectors
 TOWER_WEIGHTS = "tower.safetensors"
 Log = Callable[[str], None]
 # Flags that define the model: a resumed run must agree on them with its checkpoint.
-_MODEL_FLAGS = ("backbone", "dim", "image_size", "tag_layer", "word_vectors", "min_count", "neg_strategy")
+_MODEL_FLAGS = ("backbone", "dim", "image_size", "tag_layer", "word_vectors", "min_count", "neg_strategy", "loss")
 
 
 @dataclass
@@ -74,6 +80,7 @@ class Setup:
     dim: int
     init_bundle: ModelBundle | None = None
     shards: ShardSource | None = None  # --data is a shard folder (train_records is then empty)
+    corpora: list[Corpus] | None = None  # photos decoded into memory (train_records is then the first's)
 
     @property
     def n_train(self) -> int:
@@ -102,6 +109,12 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def tower_dim(bundle: ModelBundle) -> int:
+    """The tower's output size: the bundle's embedding size, unless its encoder appends more (the
+    label-transfer stage's votes: ``transfer_stage.py``), whose manifest then says so."""
+    return int(bundle.manifest.get("training", {}).get("tower_dim", bundle.dim))
+
+
 def _init_bundle(spec: str) -> ModelBundle | None:
     if spec == "random" or spec.startswith("imagenet"):
         return None
@@ -124,11 +137,31 @@ def build_text_side(wv: WordVectors, vocab: Vocabulary, extra: list[str], args: 
     return TextSide(words=words, vectors=vecs, ngram_vectors=ngrams, ngram_min=args.ngram_min, ngram_max=args.ngram_max)
 
 
+def _keep_general_word(wv: WordVectors, everyday: int) -> Callable[[str], bool]:
+    """A WordNet general word is added only if it has a word vector (and is among the ``everyday`` most
+    frequent words, when given): "dog" and "vehicle", not "canid" or "placental"."""
+    common = set(wv.everyday_words(everyday)) if everyday else None
+    return lambda w: bool(wv.lookup([w])[1][0]) and (common is None or w in common)
+
+
 def prepare(args: argparse.Namespace, log: Log = print) -> Setup:
     """Read the dataset, build the vocabulary, load word vectors and the optional init bundle."""
     data_dir = Path(args.data)
     source = None
-    if is_shard_dir(data_dir):  # tar shards with their one-pass count (shards.py)
+    corpora = None
+    wv = load_word_vectors(args.word_vectors)
+    specs = getattr(args, "corpora", None)
+    if specs:
+        everyday = max((int(s.hypernyms.get("everyday", 0)) for s in specs), default=0)
+        corpora, vocab, _ = load_corpora(specs, seed=args.seed, min_count=args.min_count,
+                                         keep_word=_keep_general_word(wv, everyday), log=log)
+        train_records, train_ids, no_tags = corpora[0].train, corpora[0].ids, 0
+        test_records = corpora[0].test
+        seen_tags = {t for c in corpora for rs in (c.train, c.held_out, c.test) for r in rs for t in r.tags}
+        for c in corpora:
+            c.batch = max(1, round(c.spec.weight * args.batch_size))
+        data_dir = corpora[0].spec.path
+    elif is_shard_dir(data_dir):  # tar shards with their one-pass count (shards.py)
         source = ShardSource.open(data_dir)
         vocab = source.vocabulary(args.min_count)
         train_records, train_ids, no_tags, test_records = [], [], 0, []
@@ -147,12 +180,11 @@ def prepare(args: argparse.Namespace, log: Log = print) -> Setup:
     if no_tags:
         log(f"{no_tags} train photos have no tag left after --min-count and are not used")
     init_bundle = _init_bundle(args.init)
-    wv = load_word_vectors(args.word_vectors)
     p = wv.dim
-    dim = args.dim or (init_bundle.dim if init_bundle is not None else p)
+    dim = args.dim or (tower_dim(init_bundle) if init_bundle is not None else p)
     if init_bundle is not None:
-        if init_bundle.dim != dim:
-            raise TrainError(f"--init bundle {args.init} has embedding dimension {init_bundle.dim}, "
+        if tower_dim(init_bundle) != dim:
+            raise TrainError(f"--init bundle {args.init} has embedding dimension {tower_dim(init_bundle)}, "
                              f"but this run uses --dim {dim}")
         if init_bundle.text.pretrained_dim != p:
             raise TrainError(f"--init bundle {args.init} was trained with {init_bundle.text.pretrained_dim}-d "
@@ -165,6 +197,8 @@ def prepare(args: argparse.Namespace, log: Log = print) -> Setup:
     # Words for the app's OOV search: everyday words, plus tags of the data the model does not learn
     # (rare or test-only: only their pretrained vectors ship, never their labels).
     vocab_set = set(vocab.tags)
+    for folder in getattr(args, "search_words", None) or ():  # tag sets shipped as search words only
+        seen_tags |= {t for r in read_labels(folder) for t in r.tags}
     data_words = sorted(seen_tags - vocab_set)
     extra = data_words + wv.everyday_words(args.extra_words, exclude=vocab_set | set(data_words))
     text = build_text_side(wv, vocab, extra, args)
@@ -175,11 +209,11 @@ def prepare(args: argparse.Namespace, log: Log = print) -> Setup:
         log(f"{int((~tag_known).sum())} tags have no pretrained vector and start from sub-word pieces")
     prior = base_map(p, dim, args.seed)
     if init_bundle is not None:
-        prior = init_bundle.text_map[:-1]
+        prior = init_bundle.text_map[:-1, :dim]
     return Setup(args=args, data_dir=data_dir, vocab=vocab, train_records=train_records, train_ids=train_ids,
                  test_records=test_records, train_without_tags=no_tags, pre=preprocessing_for(args.image_size),
                  word_vectors=wv, tag_pretrained=tag_pre, tag_known=tag_known, prior=prior, text=text, dim=dim,
-                 init_bundle=init_bundle, shards=source)
+                 init_bundle=init_bundle, shards=source, corpora=corpora)
 
 
 def initial_tag_vectors(setup: Setup) -> np.ndarray:
@@ -189,7 +223,7 @@ def initial_tag_vectors(setup: Setup) -> np.ndarray:
     if b is not None:
         enc = TextEncoder(b)
         for i, t in enumerate(setup.vocab.tags):
-            init[i] = enc.word_vector(t).vector
+            init[i] = enc.word_vector(t).vector[: setup.dim]
     return init.astype(np.float32)
 
 
@@ -213,11 +247,16 @@ def build_model(setup: Setup, device: torch.device) -> tuple[Tower, TagTable]:
             raise TrainError(f"--init bundle {args.init} tower does not fit --backbone {args.backbone} "
                              f"--dim {setup.dim}") from exc
     tower.to(device)
-    if device.type == "cuda":
+    if _channels_last(setup, device):
         tower.to(memory_format=torch.channels_last)
     table = TagTable(torch.from_numpy(initial_tag_vectors(setup)), frozen=args.tag_layer == "frozen",
-                     lr=args.tag_lr, optimizer=args.tag_optimizer)
+                     lr=args.tag_lr, optimizer=args.tag_optimizer, betas=(0.9, args.beta2))
     return tower, table
+
+
+def _channels_last(setup: Setup, device: torch.device) -> bool:
+    """NHWC convolutions: faster on CUDA, and on CPU for the in-memory batches (already contiguous)."""
+    return device.type == "cuda" or setup.corpora is not None
 
 
 class _StopFlag:
@@ -272,49 +311,120 @@ class _Progress:
             print(f"{self.desc}: loss {loss:.4f}, {ips:.1f} images/s", file=sys.stderr, flush=True)
 
 
-def _lr_lambda(total: int, warmup: int) -> Callable[[int], float]:
-    def f(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        t = (step - warmup) / max(1, total - warmup)
-        return 0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * min(t, 1.0)))
+@dataclass
+class Objective:
+    """What one corpus's photos are trained toward: the loss and its scope of negatives."""
 
-    return f
+    loss: str  # loss.LOSSES
+    sampler: NegativeSampler  # negatives ~ freq^power within the scope (negative sampling)
+    scope: np.ndarray  # tag ids that may be negatives (softmax: the classes)
+    weight: float = 1.0
+    smoothing: float = 0.0
+
+
+def objectives(setup: Setup) -> list[Objective]:
+    """One per corpus (one in all for a folder or shards): its scope's frequencies drive its negatives."""
+    args, freq = setup.args, setup.vocab.freq.astype(np.float64)
+    everything = np.arange(len(freq), dtype=np.int64)
+    parts = setup.corpora or [None]
+    out = []
+    for c in parts:
+        scope = everything if c is None or c.scope is None else c.scope
+        f = np.zeros_like(freq)
+        f[scope] = freq[scope]
+        out.append(Objective(args.loss, NegativeSampler(f, args.neg_power), scope,
+                             weight=1.0 if c is None else c.spec.weight, smoothing=0.0 if c is None else c.spec.smoothing))
+    return out
 
 
 def train_step(model: torch.nn.Module, table: TagTable, opt: torch.optim.Optimizer, sched: Any,
-               images: torch.Tensor, pos: np.ndarray, neg: np.ndarray, valid: np.ndarray, device: torch.device,
-               dd: distributed.Dist | None = None) -> float:
-    """One step on sampled tags: gather their rows to the device, update the tower and those rows only.
+               parts: list[tuple[int, torch.Tensor, list[np.ndarray]]], goals: list[Objective], key: tuple[int, ...],
+               firsts: list[int], device: torch.device, channels_last: bool, dd: distributed.Dist | None = None,
+               positives: int = 2, negatives: int = 10, strategy: str = "presampled") -> float:
+    """One update over each corpus's share of the step: gather the tag rows the losses need to the device,
+    update the tower and those rows only. Returns the weighted loss.
 
-    ``model`` is the tower (DDP-wrapped under torchrun: its gradients are averaged over processes);
-    the tag rows' gradients are exchanged likewise (``distributed.exchange_row_grads``).
+    ``parts`` are (corpus, images, tag ids) with their corpus's ``goals`` entry; ``firsts[corpus]`` is
+    this process's first photo in that corpus's share of the global batch (keys the sampled tags). ``model`` is the tower (DDP-wrapped under torchrun: its
+    gradients are averaged over processes); the tag rows' gradients are exchanged likewise
+    (``distributed.exchange_row_grads``).
     """
-    rows, inv = np.unique(np.concatenate([pos.ravel(), neg.ravel()]), return_inverse=True)
-    pos_i = torch.from_numpy(inv[: pos.size].reshape(pos.shape)).to(device)
-    neg_i = torch.from_numpy(inv[pos.size:].reshape(neg.shape)).to(device)
+    plans, needed = [], []
+    for c, images, tags in parts:
+        g = goals[c]
+        if g.loss == "softmax":
+            plans.append((g.scope,))
+            needed.append(g.scope)
+        else:
+            pos, neg, valid = sample_batch(strategy, key if c == 0 else (*key, c), firsts[c], g.sampler, tags,
+                                           positives, negatives)
+            plans.append((pos, neg, valid))
+            needed += [pos.ravel(), neg.ravel()]
+    rows = np.unique(np.concatenate(needed))
     rows_t = torch.from_numpy(rows)
     w = table.gather(rows_t, device)
     use_cuda = device.type == "cuda"
-    images = images.to(device, non_blocking=True)
-    if use_cuda:
-        images = images.contiguous(memory_format=torch.channels_last)
-    with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_cuda):
-        emb = model(images)
-    loss = negative_sampling_loss(emb, w, pos_i, neg_i, torch.ones(pos.shape, device=device),
-                                  torch.from_numpy(valid).to(device=device, dtype=torch.float32))
+    lr_scale = opt.param_groups[0]["lr"] / opt.param_groups[0]["initial_lr"] if sched is not None else 1.0
     opt.zero_grad(set_to_none=True)
-    loss.backward()
+    total = 0.0
+    for n, ((c, images, tags), plan) in enumerate(zip(parts, plans)):
+        images = images.to(device, non_blocking=True)
+        if channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        last = n == len(parts) - 1
+        # Several corpora, one update: gradients accumulate, and DDP exchanges them once, after the last.
+        sync = model.no_sync() if not last and hasattr(model, "no_sync") else contextlib.nullcontext()
+        with sync:
+            with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_cuda):
+                emb = model(images)
+            if len(plan) == 1:
+                target = torch.zeros(len(tags), len(plan[0]), device=device)
+                for i, t in enumerate(tags):
+                    t = t[np.isin(t, plan[0])]  # a photo's words outside its corpus's scope are not classes
+                    target[i, torch.from_numpy(np.searchsorted(plan[0], t))] = 1.0 / max(1, len(t))
+                cols = torch.from_numpy(np.searchsorted(rows, plan[0])).to(device)
+                loss = softmax_loss(emb, w[cols], target, goals[c].smoothing)
+            else:
+                pos, neg, valid = plan
+                pos_i = torch.from_numpy(np.searchsorted(rows, pos)).to(device)
+                neg_i = torch.from_numpy(np.searchsorted(rows, neg)).to(device)
+                loss = negative_sampling_loss(emb, w, pos_i, neg_i, torch.ones(pos.shape, device=device),
+                                              torch.from_numpy(valid).to(device=device, dtype=torch.float32))
+            (goals[c].weight * loss).backward()
+        total += goals[c].weight * float(loss.detach())
     opt.step()
     if sched is not None:
         sched.step()
     if w.grad is not None:
         if dd is not None and dd.active:
             rows_t, grad = distributed.exchange_row_grads(dd, rows_t, w.grad)
-            table.step(rows_t, grad)
+            table.step(rows_t, grad, lr_scale)
         else:
-            table.step(rows_t, w.grad)
-    return float(loss.detach())
+            table.step(rows_t, w.grad, lr_scale)
+    return total
+
+
+def size_at(args: argparse.Namespace, epoch: int) -> int:
+    """Progressive resizing of in-memory corpora: ``--progressive "0.35:64,0.7:80"`` trains the first 35%
+    of the first cycle's epochs at 64 px, up to 70% at 80 px, the rest at ``--image-size``."""
+    first_cycle = max(1, args.epochs - args.restart_epochs)
+    frac = (epoch + 1) / first_cycle
+    for part in filter(None, (args.progressive or "").split(",")):
+        upto, px = part.split(":")
+        if frac <= float(upto) + 1e-9:
+            return int(px)
+    return args.image_size
+
+
+def _memory_batches(setup: Setup, epoch: int, first: int, steps: int, rank: int, world: int) -> Any:
+    """Batches of the in-memory corpora, in the loader's shape (``parts`` instead of ``images``)."""
+    args = setup.args
+    assert setup.corpora is not None
+    size = size_at(args, epoch)
+    for step in range(first, steps):
+        parts = list(step_batches(setup.corpora, epoch, step, args.seed, size, args.image_size, rank, world,
+                                  args.min_scale, args.jitter))
+        yield {"parts": parts, "index": list(range(sum(len(t) for _, _, t in parts))), "bad": []}
 
 
 def _quiet_log(_: str) -> None:
@@ -342,9 +452,10 @@ def _train(args: argparse.Namespace, log: Log, on_step: Callable[[int], None] | 
     source = setup.shards
     n_train = setup.n_train
     bs = min(args.batch_size, n_train)
-    if bs % dd.world:
-        raise TrainError(f"--batch-size {bs} is the global batch: it must be a multiple of the {dd.world} "
-                         f"processes, each taking an equal share of every step")
+    for b in [bs] + [c.batch for c in setup.corpora or []]:
+        if b % dd.world:
+            raise TrainError(f"--batch-size {b} is the global batch: it must be a multiple of the {dd.world} "
+                             f"processes, each taking an equal share of every step")
     lb = bs // dd.world  # this process's share of every step
     drop_last = n_train > bs or source is not None
     if source is not None:
@@ -354,9 +465,15 @@ def _train(args: argparse.Namespace, log: Log, on_step: Callable[[int], None] | 
     total_steps = steps_per_epoch * args.epochs
     if args.max_steps:
         total_steps = min(total_steps, args.max_steps)
-    opt = torch.optim.AdamW(tower.parameters(), lr=args.lr, weight_decay=args.weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(total_steps, max(1, min(100, total_steps // 10))))
-    sampler = NegativeSampler(setup.vocab.freq, args.neg_power)
+    # No weight decay on biases and norms (standard; decaying BatchNorm scales only hurts).
+    params = [{"params": [p for p in tower.parameters() if p.ndim > 1], "weight_decay": args.weight_decay},
+              {"params": [p for p in tower.parameters() if p.ndim <= 1], "weight_decay": 0.0}]
+    opt = torch.optim.AdamW(params, lr=args.lr, betas=(0.9, args.beta2))
+    warmup = args.warmup_steps or max(1, min(100, total_steps // 10))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule(total_steps, warmup, args.lr_floor,
+                                                            steps_per_epoch * args.restart_epochs))
+    goals = objectives(setup)
+    firsts = [dd.rank * (c.batch // dd.world) for c in setup.corpora] if setup.corpora else [dd.rank * lb]
     start_epoch, start_step, global_step = 0, 0, 0
     history: list[dict[str, float]] = []
     skipped: set[Any] = set()
@@ -400,8 +517,13 @@ def _train(args: argparse.Namespace, log: Log, on_step: Callable[[int], None] | 
         distributed.barrier(dd)
 
     use_cuda = device.type == "cuda"
-    if source is None:
-        ds: Any = PhotoDataset(setup.data_dir, setup.train_records, setup.train_ids, setup.pre, train=True,
+    nhwc = _channels_last(setup, device)
+    if setup.corpora is not None:
+        for c in setup.corpora:
+            c.pixels, c.hw = decode(c.spec.path, c.train, c.spec.canvas, Path(args.cache) if args.cache else None, log)
+        ds: Any = None
+    elif source is None:
+        ds = PhotoDataset(setup.data_dir, setup.train_records, setup.train_ids, setup.pre, train=True,
                                seed=args.seed, augment=args.augment)
     else:
         mine = source.assignment(dd.rank, dd.world)
@@ -414,9 +536,11 @@ def _train(args: argparse.Namespace, log: Log, on_step: Callable[[int], None] | 
         for epoch in range(start_epoch, args.epochs):
             if global_step >= total_steps:
                 break
-            ds.epoch = epoch
             first = start_step if epoch == start_epoch else 0
-            if source is None:
+            if setup.corpora is not None:
+                loader: Any = _memory_batches(setup, epoch, first, steps_per_epoch, dd.rank, dd.world)
+            elif source is None:
+                ds.epoch = epoch
                 order = np.random.default_rng([args.seed, epoch, 0]).permutation(n_train)
                 # Global batch s is order[s*bs:(s+1)*bs]; this process takes its slice of every one.
                 share = order[first * bs: steps_per_epoch * bs].reshape(-1, dd.world, lb)[:, dd.rank].ravel()
@@ -424,6 +548,7 @@ def _train(args: argparse.Namespace, log: Log, on_step: Callable[[int], None] | 
                     ds, batch_size=lb, sampler=share.tolist(), num_workers=args.workers, collate_fn=collate,
                     drop_last=drop_last, pin_memory=use_cuda, persistent_workers=False)
             else:
+                ds.epoch = epoch
                 ds.skip_batches = first
                 loader = torch.utils.data.DataLoader(
                     ds, batch_size=lb, num_workers=min(args.workers, len(ds.shard_ids)), collate_fn=collate_shards,
@@ -439,10 +564,10 @@ def _train(args: argparse.Namespace, log: Log, on_step: Callable[[int], None] | 
                 idx = batch["index"]
                 (skip,) = distributed.agree(dd, device, len(idx) < 2)  # all processes step, or none
                 if not skip:
-                    tags = batch["tags"] if "tags" in batch else [setup.train_ids[i] for i in idx]
-                    pos, neg, valid = sample_batch(args.neg_strategy, (args.seed, epoch, step), dd.rank * lb,
-                                                   sampler, tags, args.positives, args.negatives)
-                    lv = train_step(model, table, opt, sched, batch["images"], pos, neg, valid, device, dd)
+                    parts = batch.get("parts") or [
+                        (0, batch["images"], batch["tags"] if "tags" in batch else [setup.train_ids[i] for i in idx])]
+                    lv = train_step(model, table, opt, sched, parts, goals, (args.seed, epoch, step), firsts,
+                                    device, nhwc, dd, args.positives, args.negatives, args.neg_strategy)
                     ema = lv if math.isnan(ema) else 0.9 * ema + 0.1 * lv
                     ep_loss += lv
                     ep_n += 1
@@ -503,6 +628,10 @@ def _train(args: argparse.Namespace, log: Log, on_step: Callable[[int], None] | 
         "negatives": args.negatives,
         "neg_power": args.neg_power,
         "neg_strategy": args.neg_strategy,
+        "loss": args.loss,
+        "corpora": [{"name": c.name, "train_photos": len(c.train), "held_out_photos": len(c.held_out),
+                     "photos_per_step": c.batch, "weight": c.spec.weight, "scope": c.spec.scope,
+                     "general_words": c.added_words} for c in setup.corpora or []],
         "seed": args.seed,
         "device": device.type,
         "final_loss": history[-1]["loss"] if history else None,

@@ -69,7 +69,7 @@ def test_search_ranks_matching_photos_first(trained: dict[str, Any]) -> None:
     """Text query -> TextEncoder -> nearest photo embeddings, as the app searches."""
     import onnxruntime as ort
 
-    from trainer.data import crop_tensor
+    from trainer.augment import crop_tensor
 
     bundle = load_bundle(trained["bundle"])
     sess = ort.InferenceSession(str(bundle.encoder_path), providers=["CPUExecutionProvider"])
