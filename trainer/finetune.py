@@ -46,6 +46,7 @@ from .errors import TrainError
 from .library_data import (LibraryData, Split, check_library, open_library_bundle, read_tags, read_vectors,
                            split_words)
 from .loss import negative_sampling_loss
+from .progress import Bar
 
 TOWER_WEIGHTS = "tower.safetensors"
 PROGRESS_EVERY_S = 0.25
@@ -93,17 +94,10 @@ class Reporter:
     def _update_bar(self, phase: str, done: int, total: int) -> None:
         if self._bar_phase != phase:
             self._close_bar()
-            try:
-                from tqdm import tqdm
-            except ImportError:
-                return
-            self._bar = tqdm(total=total, desc=phase, unit="", mininterval=0.5, dynamic_ncols=True, leave=False,
-                             file=sys.stderr)
+            self._bar = Bar(total, phase, unit="", leave=False)
             self._bar_phase = phase
         if self._bar is not None:
-            self._bar.total = total
-            self._bar.n = done
-            self._bar.refresh()
+            self._bar.to(done, total)
 
     def _close_bar(self) -> None:
         if self._bar is not None:

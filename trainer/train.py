@@ -16,7 +16,6 @@ import argparse
 import contextlib
 import math
 import signal
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +35,7 @@ from .data import (PhotoDataset, Record, Vocabulary, build_vocabulary, collate, 
 from .errors import TrainError
 from .loss import negative_sampling_loss, softmax_loss
 from .model import Tower, build_tower
+from .progress import Bar
 from .sampling import NegativeSampler, sample_batch
 from .schedule import schedule
 from .shards import ShardSource, ShardStream, collate_shards, is_shard_dir
@@ -283,34 +283,6 @@ class _StopFlag:
             signal.signal(signal.SIGINT, self._old)
 
 
-class _Progress:
-    """tqdm when installed (the train extra has it), else a plain line per epoch."""
-
-    def __init__(self, total: int, initial: int, desc: str, enabled: bool) -> None:
-        self.bar = None
-        self.desc = desc
-        self.enabled = enabled
-        if enabled:
-            try:
-                from tqdm import tqdm
-
-                self.bar = tqdm(total=total, initial=initial, desc=desc, unit="step", mininterval=0.5,
-                                dynamic_ncols=True, leave=True, file=sys.stderr)
-            except ImportError:
-                self.bar = None
-
-    def update(self, loss: float, ips: float) -> None:
-        if self.bar is not None:
-            self.bar.set_postfix(loss=f"{loss:.3f}", img_s=f"{ips:.1f}", refresh=False)
-            self.bar.update(1)
-
-    def close(self, loss: float, ips: float) -> None:
-        if self.bar is not None:
-            self.bar.close()
-        elif self.enabled:
-            print(f"{self.desc}: loss {loss:.4f}, {ips:.1f} images/s", file=sys.stderr, flush=True)
-
-
 @dataclass
 class Objective:
     """What one corpus's photos are trained toward: the loss and its scope of negatives."""
@@ -553,7 +525,7 @@ def _train(args: argparse.Namespace, log: Log, on_step: Callable[[int], None] | 
                 loader = torch.utils.data.DataLoader(
                     ds, batch_size=lb, num_workers=min(args.workers, len(ds.shard_ids)), collate_fn=collate_shards,
                     drop_last=True, pin_memory=use_cuda, persistent_workers=False)
-            bar = _Progress(steps_per_epoch, first, f"epoch {epoch + 1}/{args.epochs}", not args.quiet and dd.main)
+            bar = Bar(steps_per_epoch, f"epoch {epoch + 1}/{args.epochs}", initial=first, enabled=not args.quiet and dd.main)
             ema, ep_loss, ep_n, t0, ep_images = float("nan"), 0.0, 0, time.perf_counter(), 0
             step = first
             stopped = False
@@ -575,7 +547,7 @@ def _train(args: argparse.Namespace, log: Log, on_step: Callable[[int], None] | 
                     images_seen += len(idx)
                 global_step += 1
                 step += 1
-                bar.update(ema, ep_images * dd.world / max(time.perf_counter() - t0, 1e-9))
+                bar.advance(loss=f"{ema:.3f}", img_s=f"{ep_images * dd.world / max(time.perf_counter() - t0, 1e-9):.1f}")
                 if on_step is not None:
                     on_step(global_step)
                 (stopped,) = distributed.agree(dd, device, flag.stop)  # Ctrl-C on any process stops all
@@ -584,7 +556,7 @@ def _train(args: argparse.Namespace, log: Log, on_step: Callable[[int], None] | 
             done_epoch = step >= steps_per_epoch
             ep_loss, ep_n, ep_images = distributed.all_sum(dd, device, ep_loss, ep_n, ep_images)
             ips = ep_images / max(time.perf_counter() - t0, 1e-9)
-            bar.close(ema, ips)
+            bar.close(f"loss {ema:.4f}, {ips:.1f} images/s")
             if ep_n:
                 history.append({"epoch": epoch + 1, "loss": ep_loss / ep_n, "images_per_s": ips,
                                 "steps": int(round(ep_n / dd.world))})
