@@ -5,29 +5,45 @@ chosen is reported (ONNX Runtime silently falls back, so we ask the session, not
 model's declared input/output shapes are checked against the manifest and a one-image dry run
 confirms them, so a mismatched bundle is refused up front with a BundleError instead of producing
 vectors of the wrong size deep into an indexing run.
+
+ONNX Runtime itself is imported on first use (an ``ImageEncoder`` or ``default_providers()``), not with
+this module: tag scoring and ``unit`` need only numpy, and a process that only searches by text
+(``attalos-search WORDS``, the GUI until it embeds a photo) never pays the runtime's ~20 MB.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from types import ModuleType
 
 import numpy as np
+
+from .bundle import BundleError, ModelBundle
 
 # Privacy: ONNX Runtime keeps a local usage-event database with a device id under ~/.cache unless
 # this is set before it is first imported (attalos_desktop/__init__.py sets it too).
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
-import onnxruntime as ort  # noqa: E402
 
-from .bundle import BundleError, ModelBundle
+_ORT: ModuleType | None = None
 
-ort.set_default_logger_severity(3)
-# ...and no telemetry events either, before any session exists.
-if hasattr(ort, "disable_telemetry_events"):
-    try:
-        ort.disable_telemetry_events()
-    except Exception:  # noqa: BLE001 - never fatal
-        pass
+
+def _ort() -> ModuleType:
+    """The onnxruntime module, imported and quietened (no logging, no telemetry) on first use."""
+    global _ORT
+    if _ORT is None:
+        os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+        import onnxruntime as ort
+
+        ort.set_default_logger_severity(3)
+        # ...and no telemetry events either, before any session exists.
+        if hasattr(ort, "disable_telemetry_events"):
+            try:
+                ort.disable_telemetry_events()
+            except Exception:  # noqa: BLE001 - never fatal
+                pass
+        _ORT = ort
+    return _ORT
 
 
 def _gpu_present() -> bool:
@@ -37,7 +53,7 @@ def _gpu_present() -> bool:
 
 
 def default_providers() -> list[str]:
-    avail = ort.get_available_providers()
+    avail = _ort().get_available_providers()
     chosen = []
     if "CUDAExecutionProvider" in avail and _gpu_present() and not os.environ.get("ATTALOS_CPU_ONLY"):
         chosen.append("CUDAExecutionProvider")
@@ -59,6 +75,7 @@ class ImageEncoder:
 
     def __init__(self, bundle: ModelBundle, providers: list[str] | None = None, threads: int | None = None) -> None:
         self.bundle = bundle
+        ort = _ort()
         so = ort.SessionOptions()
         so.log_severity_level = 3
         so.intra_op_num_threads = threads or default_threads()

@@ -30,7 +30,7 @@ from .scanner import scan
 from .sidecar_sync import SidecarSync
 from .tags import normalize_tag
 from .text_encoder import TextEncoder
-from .vector_index import VectorIndex, verify_saved
+from .vector_index import VectorIndex, catalog_vector_ids, verify_saved
 from . import integrity
 
 __all__ = [
@@ -63,7 +63,7 @@ class Root:
     photo_count: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a 100k-photo grid holds one per photo
 class PhotoRow:
     id: int
     path: str
@@ -131,8 +131,15 @@ class IndexReport:
         return d
 
 
-def _row(r: tuple) -> PhotoRow:
+PHOTO_PAGE = 2000  # catalog rows read per query when listing photos
+
+
+def _row(r: tuple, memo: dict[Any, Any] | None = None) -> PhotoRow:
+    """A PhotoRow from a catalog row; ``memo`` shares the objects of values that repeat from photo to
+    photo (root, sizes, camera, lens), so a long listing holds one copy of each instead of one per row."""
     pid, path, root_id, w, h, taken, camera, lens, lat, lon, size, mtime_ns = r
+    if memo is not None:  # keyed with the type: 1 and 1.0 are equal but not the same value to show
+        root_id, w, h, camera, lens = (memo.setdefault((type(v), v), v) for v in (root_id, w, h, camera, lens))
     gps = (lat, lon) if lat is not None and lon is not None else None
     return PhotoRow(pid, path, root_id, w, h, taken, camera, lens, gps, size, mtime_ns / 1e9)
 
@@ -277,9 +284,26 @@ class Library:
             self._vi.remove(np.asarray(removed, dtype=np.int64))
 
     def photos(self, root_id: int | None = None) -> list[PhotoRow]:
-        if root_id is None:
-            return [_row(r) for r in self.catalog.photo_rows("ORDER BY id")]
-        return [_row(r) for r in self.catalog.photo_rows("WHERE root_id=? ORDER BY id", (root_id,))]
+        """All photos (of one root), by id. Read a page at a time: the catalog's raw rows of a 100k
+        library never exist all at once next to the PhotoRows made from them."""
+        where, args = ("WHERE id>?", []) if root_id is None else ("WHERE root_id=? AND id>?", [root_id])
+        out: list[PhotoRow] = []
+        memo: dict[Any, Any] = {}
+        last = -1
+        db = self.catalog.db
+        own = not db.in_transaction
+        if own:
+            db.execute("BEGIN")  # one read snapshot for all pages, as a single SELECT had
+        try:
+            while True:
+                page = self.catalog.photo_rows(f"{where} ORDER BY id LIMIT {PHOTO_PAGE}", (*args, last))
+                out.extend(_row(r, memo) for r in page)
+                if len(page) < PHOTO_PAGE:
+                    return out
+                last = page[-1][0]
+        finally:
+            if own and db.in_transaction:
+                db.execute("COMMIT")
 
     def photo(self, photo_id: int) -> PhotoRow:
         rows = self.catalog.photo_rows("WHERE id=?", (photo_id,))
@@ -355,7 +379,7 @@ class Library:
         library grows or shrinks, so it stays put while the user tags)."""
         key = (enc, self.catalog.count_vectors(enc))
         if self._bg is None or self._bg[0] != key:
-            ids = background_sample(self.catalog.vector_ids(enc), ())
+            ids = background_sample(catalog_vector_ids(self.catalog, enc), ())
             got_ids, got = [], []
             for chunk_ids, chunk in self.catalog.iter_vectors(enc, ids.tolist()):
                 got_ids.append(chunk_ids)

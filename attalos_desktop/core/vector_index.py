@@ -44,6 +44,7 @@ DEFAULT_EF = 200
 MIN_CAPACITY = 1024
 FORMAT = 2  # 2: files carry sha256 + size in current.json; older generations are rebuilt
 _HNSW_HEADER = struct.Struct("<QQQQQQiIQQQdQ")  # hnswlib 0.8 saveIndex header (96 bytes)
+_CHECK_CHUNK = 1 << 20  # bytes of the level-0 records checked at a time (small: repeated checks do not grow the heap)
 
 
 class IndexDamaged(Exception):
@@ -97,12 +98,14 @@ class VectorIndex:
         checked = _check_saved(directory, dim, encoder_id)
         if checked is None:
             return None
-        meta, live_ids, known_ids, capacity = checked
+        meta, live_ids, known_ids, _ = checked
         try:
             vi = cls(directory, dim, encoder_id, M=int(meta.get("M", DEFAULT_M)),
                      ef_construction=int(meta.get("ef_construction", DEFAULT_EF_CONSTRUCTION)),
                      ef=kw.get("ef", DEFAULT_EF), threads=kw.get("threads", -1), fresh=False)
-            vi.index.load_index(str(directory / meta["index"]), max_elements=capacity)
+            # Room for exactly what is there: hnswlib builds a lock and a level slot per element of
+            # capacity up front (the saved capacity can be twice the count); add() grows it when needed.
+            vi.index.load_index(str(directory / meta["index"]), max_elements=max(MIN_CAPACITY, len(known_ids)))
             vi.index.set_ef(vi.ef)
             vi.index.set_num_threads(vi.threads)
             if vi.index.element_count != len(known_ids):
@@ -260,7 +263,7 @@ class VectorIndex:
         ``progress(done, total)`` is called after each chunk added. Ids whose catalog vectors are not
         finite end up in ``self.skipped`` (the caller drops those vectors so the photos are re-embedded).
         """
-        cat_ids = catalog.vector_ids(self.encoder_id)
+        cat_ids = catalog_vector_ids(catalog, self.encoder_id)
         live = self.live_ids()
         extra = np.setdiff1d(live, cat_ids, assume_unique=True)
         self.remove(extra)
@@ -276,6 +279,17 @@ class VectorIndex:
             got = np.flatnonzero(self._live).astype(np.int64)
             self.skipped.extend(int(i) for i in np.setdiff1d(missing, got, assume_unique=True) if int(i) not in self.skipped)
         return added, len(extra)
+
+
+def catalog_vector_ids(catalog: "Catalog", encoder_id: str, page: int = 4096) -> np.ndarray:
+    """The ids of the catalog's vectors for ``encoder_id`` (what ``Catalog.vector_ids`` answers), read a
+    page at a time: a fetchall holds a tuple and an int object per photo (~9 MB per 100k photos), and
+    this runs right after the index is loaded, when the process is at its largest."""
+    cur = catalog.db.execute("SELECT photo_id FROM vectors WHERE encoder_id=?", (encoder_id,))
+    parts = []
+    while rows := cur.fetchmany(page):
+        parts.append(np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)))
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
 
 def _check_saved(directory: Path, dim: int, encoder_id: str) -> tuple[dict, np.ndarray, np.ndarray, int] | None:
@@ -301,12 +315,12 @@ def _check_saved(directory: Path, dim: int, encoder_id: str) -> tuple[dict, np.n
         known_ids = np.load(directory / meta["known"], allow_pickle=False)
         if live_ids.ndim != 1 or known_ids.ndim != 1 or live_ids.dtype.kind not in "iu" or known_ids.dtype.kind not in "iu":
             raise IndexDamaged("id lists have the wrong shape")
-        live_ids, known_ids = live_ids.astype(np.int64), known_ids.astype(np.int64)
+        live_ids, known_ids = live_ids.astype(np.int64, copy=False), known_ids.astype(np.int64, copy=False)
         capacity = max(MIN_CAPACITY, int(meta["capacity"]))
         labels, deleted = _validate_hnsw(directory / meta["index"], dim, M, capacity)
         if len(labels) != len(known_ids) or not np.array_equal(np.sort(labels), known_ids):
             raise IndexDamaged("the index's labels differ from its list of known ids")
-        if len(np.unique(known_ids)) != len(known_ids) or len(np.unique(live_ids)) != len(live_ids):
+        if _has_duplicates(known_ids) or _has_duplicates(live_ids):
             raise IndexDamaged("duplicate ids")
         if known_ids.min(initial=0) < 0 or live_ids.min(initial=0) < 0:
             raise IndexDamaged("negative ids")
@@ -357,9 +371,11 @@ def _fsync(path: Path, strict: bool = False) -> None:
 
 def _sha256(path: Path) -> tuple[str, int]:
     h = hashlib.sha256()  # hashlib.file_digest is Python 3.11+; this runs on 3.10 too
+    buf = bytearray(1 << 20)  # one buffer, refilled: no new megabyte object per block
+    view = memoryview(buf)
     with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
+        while k := fh.readinto(buf):
+            h.update(view[:k])
         return h.hexdigest(), fh.tell()
 
 
@@ -397,11 +413,18 @@ def _expected_hnsw_size(path: Path) -> int:
         return -1
 
 
+def _has_duplicates(ids: np.ndarray) -> bool:
+    """Whether an id appears twice (a sorted copy compared with itself shifted: no hash table)."""
+    s = np.sort(ids)
+    return bool((s[1:] == s[:-1]).any())
+
+
 def _validate_hnsw(path: Path, dim: int, M: int, capacity: int) -> tuple[np.ndarray, np.ndarray]:
     """Parse an hnswlib 0.8 index file without hnswlib and check everything its search trusts.
 
     Returns (labels, deleted mask) by internal id; IndexDamaged when anything is off. Cost: one pass
-    over the file in numpy (the upper-level lists, ~1/M of the elements, in a Python loop).
+    over the file in numpy, a few MB at a time (the upper-level lists, ~1/M of the elements, in a
+    Python loop), so checking never holds more than a chunk of the file in memory.
     """
     size = path.stat().st_size
     with open(path, "rb") as fh:
@@ -421,38 +444,54 @@ def _validate_hnsw(path: Path, dim: int, M: int, capacity: int) -> tuple[np.ndar
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
     if not (0 <= entry < n) or maxlevel < 0:
         raise IndexDamaged("index entry point out of range")
-    mm = np.memmap(path, dtype=np.uint8, mode="r", offset=_HNSW_HEADER.size, shape=(n, per))
+    # One element's level-0 record: link count (u16), flags (u8: 1 = deleted), a pad byte, maxM0 links,
+    # the vector, the label. The header checks above make its size exactly ``per``.
+    rec = np.dtype([("count", "<u2"), ("flags", "u1"), ("pad", "u1"), ("links", "<u4", (maxM0,)),
+                    ("data", "<f4", (dim,)), ("label", "<u8")])
     labels = np.empty(n, dtype=np.int64)
     deleted = np.empty(n, dtype=bool)
-    step = max(1, (64 << 20) // per)
-    cols = np.arange(maxM0)
-    for a in range(0, n, step):
-        block = np.array(mm[a:a + step])
-        count = block[:, 0:2].copy().view("<u2")[:, 0]
-        flags = block[:, 2]
-        if (count > maxM0).any() or (flags & ~np.uint8(1)).any():
-            raise IndexDamaged("index neighbour list damaged (level 0)")
-        links = block[:, 4:links0].copy().view("<u4")
-        used = cols[None, :] < count[:, None]
-        if (links[used] >= n).any():
-            raise IndexDamaged("index neighbour id out of range (level 0)")
-        data = block[:, data_off:label_off].copy().view("<f4")
-        if not np.isfinite(data).all():
-            raise IndexDamaged("index holds non-finite vectors")
-        lab = block[:, label_off:per].copy().view("<u8")[:, 0]
-        if (lab > np.iinfo(np.int64).max).any():
-            raise IndexDamaged("index label out of range")
-        labels[a:a + len(block)] = lab.astype(np.int64)
-        deleted[a:a + len(block)] = (flags & 1).astype(bool)
-    del mm
-    if len(np.unique(labels)) != n:
+    # Streamed through one small reused buffer: the file is as large as the index hnswlib then loads
+    # (~2 KB per photo), and mapping or reading it whole would double the peak memory of every opener.
+    step = max(1, _CHECK_CHUNK // per)
+    buf = bytearray(step * per)
+    view = memoryview(buf)
+    # per-chunk results go to buffers made once: no large temporaries left to fragment the heap
+    used = np.empty((step, maxM0), dtype=bool)
+    bad = np.empty((step, maxM0), dtype=bool)
+    finite = np.empty((step, dim), dtype=bool)
+    cols = np.arange(maxM0, dtype=np.uint16)
+    with open(path, "rb") as fh:
+        fh.seek(_HNSW_HEADER.size)
+        for a in range(0, n, step):
+            m = min(step, n - a)
+            if fh.readinto(view[:m * per]) != m * per:
+                raise IndexDamaged("index file truncated")
+            block = np.frombuffer(buf, dtype=rec, count=m)
+            count, flags = block["count"], block["flags"]
+            if (count > maxM0).any() or (flags & ~np.uint8(1)).any():
+                raise IndexDamaged("index neighbour list damaged (level 0)")
+            np.less(cols[None, :], count[:, None], out=used[:m])
+            np.greater_equal(block["links"], n, out=bad[:m])
+            if (bad[:m] & used[:m]).any():
+                raise IndexDamaged("index neighbour id out of range (level 0)")
+            if not np.isfinite(block["data"], out=finite[:m]).all():
+                raise IndexDamaged("index holds non-finite vectors")
+            lab = block["label"]
+            if (lab > np.iinfo(np.int64).max).any():
+                raise IndexDamaged("index label out of range")
+            labels[a:a + m] = lab
+            deleted[a:a + m] = (flags & 1).astype(bool)
+    del block, view, buf, used, bad, finite
+    if _has_duplicates(labels):
         raise IndexDamaged("index has duplicate labels")
+    per_level = 4 + maxM * 4
+    if size - body > n * (4 + maxlevel * per_level):  # more than the upper levels could ever take
+        raise IndexDamaged("index file has trailing bytes")
     with open(path, "rb") as fh:
         fh.seek(body)
         tail = fh.read()
-    per_level = 4 + maxM * 4
     off = 0
-    levels = np.zeros(n, dtype=np.int64)
+    levels = np.zeros(n, dtype=np.uint8)  # maxlevel <= 64 (header check)
     owners: list[int] = []  # element with upper levels, and where its lists start in ``tail``
     starts: list[int] = []
     unpack = struct.unpack_from
