@@ -1,16 +1,35 @@
 """How long can the GUI thread go without running its event loop while a real index job runs?
 
     python bench/bench_gui_responsiveness.py [--photos 300] [--photo-dir DIR] [--json bench/out/gui_resp.json]
+                                             [--pump exec|spin] [--probe] [--probe-events] [--profile gui.prof]
 
 A 10 ms QTimer ticks on the GUI thread of a real MainWindow (offscreen) while the window indexes a
 folder through its worker. Every gap between ticks longer than the interval is time the user would
-have felt as a frozen window. The same measurement on the idle window, in the same run, is the
-baseline (timer jitter of this machine). Prints longest gap and percentiles, writes JSON.
+have felt as a frozen window. The measured window runs from "Add folder" until the run has ended and
+the window's reloads after it (grid, sidebar, words) are answered. The same measurement on the idle
+window, before and after, in the same run, is the baseline (timer jitter and load of this machine).
+Prints longest gap and percentiles, writes JSON.
+
+The GUI thread sleeps in a blocking event loop between events, as in the application (``--pump
+spin`` calls processEvents() in a loop instead, the way this bench measured until 2026-12: a GUI
+thread that never sleeps is scheduled as a CPU hog on a loaded machine and its gaps come out longer).
+
+--probe explains the worst gaps: for each, how much of it the GUI thread spent running (its CPU
+time), waiting for a CPU while runnable (the kernel's run-queue wait, /proc/thread-self/schedstat:
+machine load), and neither (asleep until the timer was due, or blocked on the GIL held by another
+thread of this process, whose CPU time in the gap is shown too), plus the garbage-collector passes
+in the gap and on the GUI thread overall (--probe-threads adds each other thread's CPU and run-queue
+wait: a thread that waits for a CPU while holding the GIL stalls the GUI thread too; reading every
+thread's counters each tick costs the GUI thread ~0.5 ms, so it inflates what it measures).
+--probe-events lists the events that took the GUI thread
+over 2 ms of CPU, with what inside them took over 0.5 ms (which widget painted, which object's
+queued call ran). --profile writes a cProfile of the GUI thread while measuring.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import shutil
 import os
@@ -18,6 +37,7 @@ import random
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -53,6 +73,22 @@ def main() -> int:
     ap.add_argument("--interval-ms", type=int, default=10)
     ap.add_argument("--max-baseline-s", type=float, default=20.0, help="longest idle baseline after the run")
     ap.add_argument("--json", default="bench/out/gui_responsiveness.json")
+    ap.add_argument(
+        "--pump",
+        choices=("exec", "spin"),
+        default="exec",
+        help="exec: run a blocking event loop, as the application does (default); spin: call processEvents() "
+        "in a loop, the GUI thread never sleeps (how this bench measured before 2026-12; a busy thread "
+        "that the kernel schedules behind other processes on a loaded machine)",
+    )
+    ap.add_argument("--probe", action="store_true", help="explain the worst gaps (CPU, run-queue wait, GIL, GC)")
+    ap.add_argument(
+        "--probe-threads",
+        action="store_true",
+        help="with --probe: each other thread's CPU and run-queue wait per gap (costs the GUI thread ~0.5 ms a tick)",
+    )
+    ap.add_argument("--probe-events", action="store_true", help="list the events that took the GUI thread over 2 ms of CPU")
+    ap.add_argument("--profile", help="write a cProfile of the GUI thread while indexing to this file")
     args = ap.parse_args()
 
     from PySide6.QtCore import QCoreApplication, QEventLoop, QObject, QTimer, Slot
@@ -74,14 +110,99 @@ def main() -> int:
             img, tags = render_photo(rng, size=(w, h))
             img.save(folder / f"{i:05d}_{'-'.join(tags)}.jpg", quality=90)
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    slow_events: list[tuple[float, float, float, str, str]] = []  # at, CPU ms, wall ms, event type, receiver
+
+    class ProbeApp(QApplication):
+        """Times each event the GUI thread delivers (outermost only): which ones take its CPU."""
+
+        depth = 0
+        recording = False
+        inner: list = []
+
+        def notify(self, obj, ev) -> bool:  # noqa: N802
+            if not self.recording or threading.get_ident() != main_ident:
+                return super().notify(obj, ev)
+            self.depth += 1
+            c0, w0 = time.thread_time(), time.perf_counter()
+            try:
+                return super().notify(obj, ev)
+            finally:
+                self.depth -= 1
+                cpu = time.thread_time() - c0
+                if self.depth == 0 and cpu > 0.002:
+                    name = f"{type(obj).__name__}:{obj.objectName()}" if isinstance(obj, QObject) else type(obj).__name__
+                    slow_events.append((w0, cpu * 1000, (time.perf_counter() - w0) * 1000, ev.type().name, name))
+                    slow_events.extend(self.inner)
+                if self.depth == 0:
+                    self.inner = []
+                elif self.depth == 1 and cpu > 0.0005:  # what the outermost event spent its time on
+                    name = f"{type(obj).__name__}:{obj.objectName()}" if isinstance(obj, QObject) else type(obj).__name__
+                    self.inner.append((w0, cpu * 1000, (time.perf_counter() - w0) * 1000, "  " + ev.type().name, name))
+
+    app = QApplication.instance() or (ProbeApp if args.probe_events else QApplication)(sys.argv[:1])
     from attalos_desktop.gui.window import MainWindow
+
+    main_ident = threading.get_ident()
+    main_tid = threading.get_native_id()
+    gc_passes: list[tuple[float, float, int, bool, int]] = []  # start, ms, generation, on GUI thread, collected
+    gc_open: dict[int, float] = {}
+
+    def on_gc(phase: str, info: dict) -> None:
+        now = time.perf_counter()
+        tid = threading.get_ident()
+        if phase == "start":
+            gc_open[tid] = now
+        elif tid in gc_open:
+            t = gc_open.pop(tid)
+            gc_passes.append((t, (now - t) * 1000, info["generation"], tid == main_ident, info["collected"]))
+
+    try:  # opened on the GUI thread: /proc/thread-self is that thread
+        schedstat = os.open("/proc/thread-self/schedstat", os.O_RDONLY)
+    except OSError:
+        schedstat = None
+
+    def sched() -> tuple[float, float]:
+        """(CPU ms, run-queue wait ms) of the GUI thread so far."""
+        if schedstat is not None:
+            try:
+                run, wait, _ = os.pread(schedstat, 128, 0).split()
+                return int(run) / 1e6, int(wait) / 1e6
+            except (OSError, ValueError):
+                pass
+        return time.thread_time() * 1000, 0.0
+
+    def threads_sched() -> dict[int, tuple[str, float, float]]:
+        """{tid: (name, CPU ms, run-queue wait ms)} of this process's other threads."""
+        out = {}
+        for tid in os.listdir("/proc/self/task"):
+            if int(tid) == main_tid:
+                continue
+            try:
+                with open(f"/proc/self/task/{tid}/schedstat") as f:
+                    run, wait, _ = f.read().split()
+                with open(f"/proc/self/task/{tid}/comm") as f:
+                    name = f.read().strip()
+            except (OSError, ValueError):
+                continue
+            out[int(tid)] = (name, int(run) / 1e6, int(wait) / 1e6)
+        return out
+
+    def other_threads(before: dict, after: dict) -> list[tuple[str, float, float]]:
+        """(name, CPU ms, run-queue wait ms) in a gap, for the threads that did either for over 1 ms."""
+        rows = []
+        for tid, (name, run, wait) in after.items():
+            _, run0, wait0 = before.get(tid, (name, 0.0, 0.0))
+            if run - run0 > 1 or wait - wait0 > 1:
+                rows.append((name, round(run - run0, 1), round(wait - wait0, 1)))
+        return sorted(rows, key=lambda r: -(r[1] + r[2]))
 
     class Ticks(QObject):
         def __init__(self) -> None:
             super().__init__()
             self.gaps: list[float] = []
             self.stamps: list[float] = []
+            self.probes: list[tuple[float, float, float]] = []  # GUI-thread CPU, its run-queue wait, process CPU (ms)
+            self.threads: list[dict] = []  # the other threads' schedstat, per tick
             self.last = time.perf_counter()
             self.timer = QTimer(self)
             self.timer.setInterval(args.interval_ms)
@@ -93,17 +214,65 @@ def main() -> int:
             self.gaps.append((now - self.last) * 1000)
             self.stamps.append(now)
             self.last = now
+            if args.probe:
+                self.probes.append((*sched(), time.process_time() * 1000))
+                if args.probe_threads:
+                    self.threads.append(threads_sched())
 
         def reset(self) -> None:
             self.gaps = []
             self.stamps = []
+            self.probes = []
+            self.threads = []
             self.last = time.perf_counter()
+            if args.probe:
+                self.probes.append((*sched(), time.process_time() * 1000))
+                if args.probe_threads:
+                    self.threads.append(threads_sched())
+
+        def explain(self, t0: float, n: int = 8) -> list[dict]:
+            """The ``n`` longest gaps, each split into CPU / run-queue wait / blocked, with the GC in it."""
+            out = []
+            order = sorted(range(len(self.gaps)), key=lambda i: -self.gaps[i])[:n]
+            for i in order:
+                (c0, w0, p0), (c1, w1, p1) = self.probes[i], self.probes[i + 1]
+                end = self.stamps[i]
+                start = end - self.gaps[i] / 1000
+                gcs = [(round(ms, 1), gen, main) for t, ms, gen, main, _ in gc_passes if start <= t <= end]
+                cpu, runq = c1 - c0, w1 - w0
+                out.append({
+                    "gap_ms": round(self.gaps[i], 1),
+                    "at_s": round(end - t0, 2),
+                    "gui_cpu_ms": round(cpu, 1),
+                    "runqueue_wait_ms": round(runq, 1),
+                    # neither running nor runnable: asleep until the timer was due (up to one
+                    # interval), or waiting for the GIL that another thread of this process holds
+                    "asleep_or_blocked_ms": round(self.gaps[i] - cpu - runq, 1),
+                    "other_threads_cpu_ms": round((p1 - p0) - cpu, 1),
+                    # the other threads of this process that ran or waited for a CPU in the gap: one
+                    # that waited while holding the GIL kept the GUI thread waiting too
+                    "other_threads": other_threads(self.threads[i], self.threads[i + 1]) if self.threads else None,
+                    "gc": gcs,
+                })
+            return out
 
     def pump(cond, limit: float) -> None:
         end = time.monotonic() + limit
-        while time.monotonic() < end and not cond():
-            QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
+        if args.pump == "spin":
+            while time.monotonic() < end and not cond():
+                QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
+            return
+        # The application's own way: the GUI thread sleeps in the event loop until there is work.
+        loop = QEventLoop()
+        check = QTimer()
+        check.setInterval(20)
+        check.timeout.connect(lambda: (time.monotonic() >= end or cond()) and loop.quit())
+        if time.monotonic() < end and not cond():
+            check.start()
+            loop.exec()
+            check.stop()
 
+    load_at_start = os.getloadavg()[0]
     win = MainWindow(home=str(tmp / "home"))
     win.resize(1280, 800)
     win.show()
@@ -114,19 +283,66 @@ def main() -> int:
     pump(lambda: False, 3.0)
     idle = percentiles(ticks.gaps)
 
+    if args.probe:
+        gc.callbacks.append(on_gc)
+    prof = None
+    if args.profile:
+        import cProfile
+
+        prof = cProfile.Profile()
     ticks.reset()
     t0 = time.perf_counter()
+    if isinstance(app, ProbeApp):
+        app.recording = True
+    if prof is not None:
+        prof.enable()
     win.add_folders([str(folder)])
     pump(lambda: not win.indexing, 3600)
     busy_s = time.perf_counter() - t0
+    # The end of the run is part of it: the window reloads the grid, the sidebar and the words, and
+    # the gap in which the run ended is only closed by the next tick.
+    pump(lambda: not win.query.busy and not win.loader.busy, 30)
+    settled_s = time.perf_counter() - t0
+    if prof is not None:
+        prof.disable()
+        prof.dump_stats(args.profile)
     indexing = percentiles(ticks.gaps)
+    if isinstance(app, ProbeApp):
+        app.recording = False
+        indexing["slow_events"] = [
+            {"at_s": round(t - t0, 2), "cpu_ms": round(c, 1), "wall_ms": round(w, 1), "event": e, "receiver": r}
+            for t, c, w, e, r in slow_events
+        ]
     worst = sorted(zip(ticks.gaps, ticks.stamps), reverse=True)[:5]
     indexing["worst_ms_at_s"] = [(round(g, 1), round(t - t0, 2)) for g, t in worst]
+    if args.probe:
+        gc.callbacks.remove(on_gc)
+        indexing["worst_explained"] = ticks.explain(t0)
+        gui_gc = [ms for t, ms, gen, main, _ in gc_passes if main]
+        indexing["gc_on_gui_thread"] = {
+            "passes": len(gui_gc),
+            "max_ms": round(max(gui_gc, default=0.0), 1),
+            "total_ms": round(sum(gui_gc), 1),
+            "by_generation": {g: sum(1 for _, _, gen, main, _ in gc_passes if main and gen == g) for g in (0, 1, 2)},
+            "over_5ms": [
+                {"at_s": round(t - t0, 2), "ms": round(ms, 1), "generation": gen, "collected": n}
+                for t, ms, gen, main, n in gc_passes
+                if main and ms > 5
+            ],
+        }
+        cpu = [c1 - c0 for (c0, _, _), (c1, _, _) in zip(ticks.probes, ticks.probes[1:])]
+        runq = [w1 - w0 for (_, w0, _), (_, w1, _) in zip(ticks.probes, ticks.probes[1:])]
+        indexing["gui_thread"] = {
+            "cpu_ms_total": round(sum(cpu), 1),
+            "cpu_ms_max_in_one_gap": round(max(cpu, default=0.0), 1),
+            "runqueue_wait_ms_total": round(sum(runq), 1),
+            "runqueue_wait_ms_max_in_one_gap": round(max(runq, default=0.0), 1),
+            "process_cpu_ms_total": round(ticks.probes[-1][2] - ticks.probes[0][2], 1) if ticks.probes else 0.0,
+        }
     report = win.last_report
     n_shown = win.model.rowCount()
     # Second baseline: the idle window again, as long as the run took (capped), after the run. On a
     # shared machine the other processes' load shows up here too, so the two can be compared.
-    pump(lambda: not win.query.busy and not win.loader.busy, 30)
     ticks.reset()
     pump(lambda: False, min(max(busy_s, 3.0), args.max_baseline_s))
     idle_after = percentiles(ticks.gaps)
@@ -138,8 +354,12 @@ def main() -> int:
         "photos": getattr(report, "new", None),
         "shown_in_grid": n_shown,
         "index_seconds": round(busy_s, 2),
+        "measured_seconds": round(settled_s, 2),  # indexing, then until the window's reloads are answered
         "provider": getattr(report, "provider", None),
         "interval_ms": args.interval_ms,
+        "pump": args.pump,
+        # other processes' load (1-minute average) when the run started and ended: the gaps grow with it
+        "load_average": [round(load_at_start, 2), round(os.getloadavg()[0], 2)],
         "idle_baseline": idle,
         "idle_baseline_after": idle_after,
         "while_indexing": indexing,
@@ -154,6 +374,10 @@ def main() -> int:
         f"p99 {indexing['p99_ms']}, gaps over 50 ms: {indexing['over_50ms']} of {indexing['ticks']}"
     )
     print("worst gaps (ms, seconds after Add folder):", indexing["worst_ms_at_s"])
+    if args.probe:
+        print("GUI thread while indexing:", indexing["gui_thread"], "GC there:", indexing["gc_on_gui_thread"])
+        for w in indexing["worst_explained"]:
+            print("  ", w)
     if args.json:
         out = Path(args.json)
         out.parent.mkdir(parents=True, exist_ok=True)

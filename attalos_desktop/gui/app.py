@@ -126,6 +126,13 @@ def main(argv: list[str] | None = None) -> int:
 
     from attalos_desktop.gui.window import MainWindow
 
+    # PySide6's import hook reads the source of every module imported after it (looking for
+    # "PySide6"), and linecache keeps those lines: ~5 MB for the app, numpy, Pillow and the core. It is
+    # only a cache for tracebacks; drop it now, while no other Python thread can be reading it.
+    import linecache
+
+    linecache.clearcache()
+
     try:
         window = MainWindow(home=args.library)
     except Exception as exc:  # noqa: BLE001 - e.g. an unusable model bundle: say what is wrong

@@ -75,3 +75,73 @@ def test_core_notices_show_in_the_status_bar_once(qtbot, make_window, library_co
     assert w.status.text() == msg
     w.status.poll_notices()
     assert w.status.notices.count(msg) == 1
+
+
+def test_grid_cards_lay_out_each_name_once_and_show_the_state(qtbot, tmp_path, monkeypatch):
+    """A repaint of the grid (every batch an index run adds) reuses the laid-out names and placeholders."""
+    from PySide6.QtCore import QRect, Qt
+    from PySide6.QtGui import QImage, QPainter
+    from PySide6.QtWidgets import QApplication, QStyleOptionViewItem
+
+    from attalos_desktop.core.library import PhotoRow
+    from attalos_desktop.core.thumbnails import ThumbnailCache
+    from attalos_desktop.gui import grid
+    from attalos_desktop.gui.grid import PhotoDelegate, PhotoGridModel
+    from attalos_desktop.gui.workers import ThumbnailLoader
+
+    laid_out: list[str] = []
+    real_static_text = grid.QStaticText
+
+    def counting_static_text(text: str):
+        laid_out.append(text)
+        return real_static_text(text)
+
+    monkeypatch.setattr(grid, "QStaticText", counting_static_text)
+
+    loader = ThumbnailLoader(ThumbnailCache(tmp_path / "cache"), threads=1)
+    try:
+        model = PhotoGridModel(loader, 64)
+        long_name = tmp_path / ("a-very-long-file-name-" * 6 + "end.jpg")  # missing: its thumbnail fails
+        model.set_photos([PhotoRow(1, str(long_name), 1, 10, 10, None, None, None, None, 1, 0.0)])
+        delegate = PhotoDelegate(64)
+        option = QStyleOptionViewItem()
+        option.font = QApplication.font()
+        option.palette = QApplication.palette()
+        option.rect = QRect(0, 0, 76, 98)
+
+        def paint() -> QImage:
+            img = QImage(76, 98, QImage.Format.Format_ARGB32_Premultiplied)
+            img.fill(Qt.GlobalColor.transparent)
+            p = QPainter(img)
+            delegate.paint(p, option, model.index(0))
+            p.end()
+            return img
+
+        loading = paint()
+        assert model.data(model.index(0), Role.STATE) == "loading"
+        qtbot.waitUntil(lambda: model.data(model.index(0), Role.STATE) == "broken", timeout=10000)
+        broken = paint()
+        paint()
+        assert len(laid_out) == 1  # one name, laid out (and elided) once for three paints
+        shown = laid_out[0]
+        assert "…" in shown and shown.startswith("a-") and shown.endswith(".jpg")  # elided in the middle
+        # The placeholder is drawn in both states; "unreadable" adds red text to the broken one.
+        assert loading.pixelColor(38, 50).alpha() > 0 and loading.pixelColor(38, 10).alpha() == 0  # the box, below its top quarter
+        reds = sum(1 for x in range(76) for y in range(20, 80) if (c := broken.pixelColor(x, y)).red() > c.green() + 40)
+        assert reds > 0 and loading != broken
+    finally:
+        loader.shutdown()
+
+
+def test_cancel_reaches_the_childs_flag_at_once():
+    """Cancel sets the child's shared flag itself: it does not wait for the supervising thread's poll."""
+    import ctypes
+
+    from attalos_desktop.gui.workers import IndexWorker
+
+    w = IndexWorker(None, [])
+    w.cancel()  # before the child exists: run() forwards it when it makes the flag
+    assert w.cancel_event.is_set()
+    w._child_cancel = ctypes.c_byte(0)  # what run() makes (a shared byte)
+    w.cancel()
+    assert w._child_cancel.value == 1
