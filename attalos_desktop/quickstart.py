@@ -84,8 +84,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"quick start: {exc}", file=sys.stderr)
             return 1
         samples = True
-        _say(f"== nothing in ~/Pictures: copied {len(copied)} sample photos from scikit-image to {short_path(folder)}/ "
-             "(licences in README.md)")
+        _say(
+            f"== nothing in ~/Pictures: copied {len(copied)} sample photos from scikit-image to {short_path(folder)}/ "
+            "(licences in README.md)"
+        )
     elif not os.path.isdir(folder):
         print(f"quick start: {folder} is not a folder", file=sys.stderr)
         return 1

@@ -34,26 +34,86 @@ class Sample:
 
 
 SAMPLES: tuple[Sample, ...] = (
-    Sample("chelsea.png", "chelsea", "Chelsea the cat", "CC0, Stefan van der Walt",
-           "CC0 by the photographer (Stefan van der Walt)", ("cat", "tabby", "animal")),
-    Sample("coffee.png", "coffee", "a cup of coffee on a wooden table", "CC0, Rachel Michetti",
-           "CC0 by the photographer (Rachel Michetti)", ("coffee", "cup", "drink")),
-    Sample("astronaut.png", "astronaut", "the astronaut Eileen Collins", "public domain, NASA",
-           "released into the public domain", ("astronaut", "woman", "person")),
-    Sample("rocket.jpg", "rocket", "a Falcon 9 rocket lifting off", "public domain, SpaceX",
-           "released in the public domain", ("rocket", "launch", "sky")),
-    Sample("hubble_deep_field.jpg", "hubble_deep_field", "the Hubble eXtreme Deep Field", "public domain, NASA",
-           "may be freely used in the public domain", ("space", "galaxies", "stars")),
-    Sample("camera.png", "camera", "a photographer with a camera (grey)", "CC0, Lav Varshney",
-           "CC0 by the photographer (Lav Varshney)", ("man", "camera", "photographer")),
-    Sample("clock_motion.png", "clock", "a wall clock, motion-blurred (grey)", "public domain, Stefan van der Walt",
-           "Released into the public domain by the photographer (Stefan van der Walt)", ("clock", "wall")),
-    Sample("grass.png", "grass", "grass (grey)", "CC0, linolafett (DeviantArt)",
-           "licensed under the Creative Commons CC0 License", ("grass", "plants")),
-    Sample("brick.png", "brick", "a brick wall (grey)", "CC0, CC0Textures",
-           "licensed under the Creative Commons CC0 License", ("brick", "wall")),
-    Sample("gravel.png", "gravel", "gravel (grey)", "CC0, CC0Textures",
-           "licensed under the Creative Commons CC0 License", ("gravel", "stones", "ground")),
+    Sample(
+        "chelsea.png",
+        "chelsea",
+        "Chelsea the cat",
+        "CC0, Stefan van der Walt",
+        "CC0 by the photographer (Stefan van der Walt)",
+        ("cat", "tabby", "animal"),
+    ),
+    Sample(
+        "coffee.png",
+        "coffee",
+        "a cup of coffee on a wooden table",
+        "CC0, Rachel Michetti",
+        "CC0 by the photographer (Rachel Michetti)",
+        ("coffee", "cup", "drink"),
+    ),
+    Sample(
+        "astronaut.png",
+        "astronaut",
+        "the astronaut Eileen Collins",
+        "public domain, NASA",
+        "released into the public domain",
+        ("astronaut", "woman", "person"),
+    ),
+    Sample(
+        "rocket.jpg",
+        "rocket",
+        "a Falcon 9 rocket lifting off",
+        "public domain, SpaceX",
+        "released in the public domain",
+        ("rocket", "launch", "sky"),
+    ),
+    Sample(
+        "hubble_deep_field.jpg",
+        "hubble_deep_field",
+        "the Hubble eXtreme Deep Field",
+        "public domain, NASA",
+        "may be freely used in the public domain",
+        ("space", "galaxies", "stars"),
+    ),
+    Sample(
+        "camera.png",
+        "camera",
+        "a photographer with a camera (grey)",
+        "CC0, Lav Varshney",
+        "CC0 by the photographer (Lav Varshney)",
+        ("man", "camera", "photographer"),
+    ),
+    Sample(
+        "clock_motion.png",
+        "clock",
+        "a wall clock, motion-blurred (grey)",
+        "public domain, Stefan van der Walt",
+        "Released into the public domain by the photographer (Stefan van der Walt)",
+        ("clock", "wall"),
+    ),
+    Sample(
+        "grass.png",
+        "grass",
+        "grass (grey)",
+        "CC0, linolafett (DeviantArt)",
+        "licensed under the Creative Commons CC0 License",
+        ("grass", "plants"),
+    ),
+    Sample(
+        "brick.png",
+        "brick",
+        "a brick wall (grey)",
+        "CC0, CC0Textures",
+        "licensed under the Creative Commons CC0 License",
+        ("brick", "wall"),
+    ),
+    Sample(
+        "gravel.png",
+        "gravel",
+        "gravel (grey)",
+        "CC0, CC0Textures",
+        "licensed under the Creative Commons CC0 License",
+        ("gravel", "stones", "ground"),
+    ),
 )
 
 
@@ -87,7 +147,9 @@ def check(data_dir: Path | None = None) -> tuple[list[Sample], list[str]]:
     try:
         funcs = _docstrings(data_dir)
     except (OSError, SyntaxError, UnicodeDecodeError) as exc:
-        raise SamplesUnavailable(f"cannot read scikit-image's licence statements ({data_dir / '_fetchers.py'}): {exc}") from exc
+        raise SamplesUnavailable(
+            f"cannot read scikit-image's licence statements ({data_dir / '_fetchers.py'}): {exc}"
+        ) from exc
     ok: list[Sample] = []
     skipped: list[str] = []
     for s in SAMPLES:

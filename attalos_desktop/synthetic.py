@@ -132,7 +132,20 @@ def _polygon(shape: str, cx: float, cy: float, r: float, rot: float) -> list[tup
         return ring(5, [r * 1.15, r * 0.45], -math.pi / 2)
     if shape == "cross":
         a, b = r, r * 0.36
-        base = [(-b, -a), (b, -a), (b, -b), (a, -b), (a, b), (b, b), (b, a), (-b, a), (-b, b), (-a, b), (-a, -b), (-b, -b)]
+        base = [
+            (-b, -a),
+            (b, -a),
+            (b, -b),
+            (a, -b),
+            (a, b),
+            (b, b),
+            (b, a),
+            (-b, a),
+            (-b, b),
+            (-a, b),
+            (-a, -b),
+            (-b, -b),
+        ]
         c, s = math.cos(rot), math.sin(rot)
         return [(cx + x * c - y * s, cy + x * s + y * c) for x, y in base]
     raise ValueError(f"unknown shape {shape!r}; choose one of {', '.join(SHAPES)}")
@@ -170,8 +183,12 @@ def _check_spec(spec: Mapping[str, Any]) -> tuple[str | None, list[tuple[str, st
 
 
 def render_photo(
-    rng: random.Random, size: tuple[int, int] = (160, 120), spec: Mapping[str, Any] | None = None,
-    *, max_objects: int = MAX_OBJECTS, min_objects: int = 1,
+    rng: random.Random,
+    size: tuple[int, int] = (160, 120),
+    spec: Mapping[str, Any] | None = None,
+    *,
+    max_objects: int = MAX_OBJECTS,
+    min_objects: int = 1,
 ) -> tuple[Image.Image, list[str]]:
     """Render one photo; return it with its tags (background, then colours and shapes).
 

@@ -80,12 +80,21 @@ def measure(rank: int, world: int, args: argparse.Namespace, port: int, q: objec
                     sample_ms.append(1e3 * t_s)
                     n_rows.append(len(rows))
             u = int(statistics.median(n_rows))
-            rows_out.append({"world": world, "vocab": v, "dim": args.dim, "photos_per_process": b,
-                             "rows_per_process": u, "exchange_ms": statistics.median(ex_ms),
-                             "agree_ms": statistics.median(agree_ms), "update_ms": statistics.median(up_ms),
-                             "sampling_ms": statistics.median(sample_ms),
-                             "received_bytes": distributed.exchange_bytes(u, args.dim, world),
-                             "table_rss_mb": mem_mb})
+            rows_out.append(
+                {
+                    "world": world,
+                    "vocab": v,
+                    "dim": args.dim,
+                    "photos_per_process": b,
+                    "rows_per_process": u,
+                    "exchange_ms": statistics.median(ex_ms),
+                    "agree_ms": statistics.median(agree_ms),
+                    "update_ms": statistics.median(up_ms),
+                    "sampling_ms": statistics.median(sample_ms),
+                    "received_bytes": distributed.exchange_bytes(u, args.dim, world),
+                    "table_rss_mb": mem_mb,
+                }
+            )
         del table, sampler, freq
     if dd.main:
         q.put(rows_out)  # type: ignore[attr-defined]
@@ -115,9 +124,12 @@ def run(world: int, args: argparse.Namespace) -> list[dict]:
 
 def table_bytes(v: int, d: int) -> dict[str, float]:
     """What the trainer allocates per process for V tags (computed)."""
-    return {"weight_gb": v * d * 4 / 1e9, "adagrad_state_gb": v * 4 / 1e9,
-            "sampler_gb": v * (8 + 8 + 8) / 1e9,  # cdf float64, freq float64, vocab.freq int64
-            "total_gb": (v * d * 4 + v * 4 + v * 24) / 1e9}
+    return {
+        "weight_gb": v * d * 4 / 1e9,
+        "adagrad_state_gb": v * 4 / 1e9,
+        "sampler_gb": v * (8 + 8 + 8) / 1e9,  # cdf float64, freq float64, vocab.freq int64
+        "total_gb": (v * d * 4 + v * 4 + v * 24) / 1e9,
+    }
 
 
 def main() -> int:
@@ -133,20 +145,27 @@ def main() -> int:
     rows = []
     for w in [int(x) for x in args.worlds.split(",")]:
         rows += run(w, args)
-    print(f"{'procs':>5} {'tags':>8} {'photos':>6} {'rows':>5} {'exchange':>9} {'agree':>7} {'update':>7} "
-          f"{'sample':>7} {'recv KB':>8} {'table MB':>8}")
+    print(
+        f"{'procs':>5} {'tags':>8} {'photos':>6} {'rows':>5} {'exchange':>9} {'agree':>7} {'update':>7} "
+        f"{'sample':>7} {'recv KB':>8} {'table MB':>8}"
+    )
     for r in rows:
-        print(f"{r['world']:>5} {r['vocab']:>8} {r['photos_per_process']:>6} {r['rows_per_process']:>5} "
-              f"{r['exchange_ms']:>7.3f}ms {r['agree_ms']:>5.3f}ms {r['update_ms']:>5.3f}ms "
-              f"{r['sampling_ms']:>5.2f}ms {r['received_bytes'] / 1e3:>8.1f} {r['table_rss_mb']:>8.1f}")
+        print(
+            f"{r['world']:>5} {r['vocab']:>8} {r['photos_per_process']:>6} {r['rows_per_process']:>5} "
+            f"{r['exchange_ms']:>7.3f}ms {r['agree_ms']:>5.3f}ms {r['update_ms']:>5.3f}ms "
+            f"{r['sampling_ms']:>5.2f}ms {r['received_bytes'] / 1e3:>8.1f} {r['table_rss_mb']:>8.1f}"
+        )
     memory = {str(v): table_bytes(v, args.dim) for v in (400_000, 6_000_000)}
     for v, m in memory.items():
-        print(f"tag table per process at {int(v):,} tags, d={args.dim} (computed from the allocation): "
-              f"{m['weight_gb']:.3f} GB weight + {m['adagrad_state_gb']:.4f} GB Adagrad + "
-              f"{m['sampler_gb']:.3f} GB sampler = {m['total_gb']:.2f} GB")
+        print(
+            f"tag table per process at {int(v):,} tags, d={args.dim} (computed from the allocation): "
+            f"{m['weight_gb']:.3f} GB weight + {m['adagrad_state_gb']:.4f} GB Adagrad + "
+            f"{m['sampler_gb']:.3f} GB sampler = {m['total_gb']:.2f} GB"
+        )
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps({"rows": rows, "memory_computed": memory, "cpu_threads": 1,
-                                           "backend": "gloo (loopback)"}, indent=2))
+    Path(args.json).write_text(
+        json.dumps({"rows": rows, "memory_computed": memory, "cpu_threads": 1, "backend": "gloo (loopback)"}, indent=2)
+    )
     print(f"wrote {args.json}")
     return 0
 

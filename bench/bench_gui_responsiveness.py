@@ -87,7 +87,9 @@ def main() -> int:
         action="store_true",
         help="with --probe: each other thread's CPU and run-queue wait per gap (costs the GUI thread ~0.5 ms a tick)",
     )
-    ap.add_argument("--probe-events", action="store_true", help="list the events that took the GUI thread over 2 ms of CPU")
+    ap.add_argument(
+        "--probe-events", action="store_true", help="list the events that took the GUI thread over 2 ms of CPU"
+    )
     ap.add_argument("--profile", help="write a cProfile of the GUI thread while indexing to this file")
     args = ap.parse_args()
 
@@ -130,13 +132,17 @@ def main() -> int:
                 self.depth -= 1
                 cpu = time.thread_time() - c0
                 if self.depth == 0 and cpu > 0.002:
-                    name = f"{type(obj).__name__}:{obj.objectName()}" if isinstance(obj, QObject) else type(obj).__name__
+                    name = (
+                        f"{type(obj).__name__}:{obj.objectName()}" if isinstance(obj, QObject) else type(obj).__name__
+                    )
                     slow_events.append((w0, cpu * 1000, (time.perf_counter() - w0) * 1000, ev.type().name, name))
                     slow_events.extend(self.inner)
                 if self.depth == 0:
                     self.inner = []
                 elif self.depth == 1 and cpu > 0.0005:  # what the outermost event spent its time on
-                    name = f"{type(obj).__name__}:{obj.objectName()}" if isinstance(obj, QObject) else type(obj).__name__
+                    name = (
+                        f"{type(obj).__name__}:{obj.objectName()}" if isinstance(obj, QObject) else type(obj).__name__
+                    )
                     self.inner.append((w0, cpu * 1000, (time.perf_counter() - w0) * 1000, "  " + ev.type().name, name))
 
     app = QApplication.instance() or (ProbeApp if args.probe_events else QApplication)(sys.argv[:1])
@@ -240,20 +246,22 @@ def main() -> int:
                 start = end - self.gaps[i] / 1000
                 gcs = [(round(ms, 1), gen, main) for t, ms, gen, main, _ in gc_passes if start <= t <= end]
                 cpu, runq = c1 - c0, w1 - w0
-                out.append({
-                    "gap_ms": round(self.gaps[i], 1),
-                    "at_s": round(end - t0, 2),
-                    "gui_cpu_ms": round(cpu, 1),
-                    "runqueue_wait_ms": round(runq, 1),
-                    # neither running nor runnable: asleep until the timer was due (up to one
-                    # interval), or waiting for the GIL that another thread of this process holds
-                    "asleep_or_blocked_ms": round(self.gaps[i] - cpu - runq, 1),
-                    "other_threads_cpu_ms": round((p1 - p0) - cpu, 1),
-                    # the other threads of this process that ran or waited for a CPU in the gap: one
-                    # that waited while holding the GIL kept the GUI thread waiting too
-                    "other_threads": other_threads(self.threads[i], self.threads[i + 1]) if self.threads else None,
-                    "gc": gcs,
-                })
+                out.append(
+                    {
+                        "gap_ms": round(self.gaps[i], 1),
+                        "at_s": round(end - t0, 2),
+                        "gui_cpu_ms": round(cpu, 1),
+                        "runqueue_wait_ms": round(runq, 1),
+                        # neither running nor runnable: asleep until the timer was due (up to one
+                        # interval), or waiting for the GIL that another thread of this process holds
+                        "asleep_or_blocked_ms": round(self.gaps[i] - cpu - runq, 1),
+                        "other_threads_cpu_ms": round((p1 - p0) - cpu, 1),
+                        # the other threads of this process that ran or waited for a CPU in the gap: one
+                        # that waited while holding the GIL kept the GUI thread waiting too
+                        "other_threads": other_threads(self.threads[i], self.threads[i + 1]) if self.threads else None,
+                        "gc": gcs,
+                    }
+                )
             return out
 
     def pump(cond, limit: float) -> None:
@@ -367,8 +375,10 @@ def main() -> int:
     }
     print(f"indexed {result['photos']} photos in {busy_s:.1f} s ({result['provider']}); grid shows {n_shown}")
     print(f"idle baseline : max {idle['max_ms']} ms, p50 {idle['p50_ms']}, p95 {idle['p95_ms']}, p99 {idle['p99_ms']}")
-    print(f"idle, after   : max {idle_after['max_ms']} ms, p50 {idle_after['p50_ms']}, p95 {idle_after['p95_ms']}, "
-          f"p99 {idle_after['p99_ms']}, gaps over 50 ms: {idle_after['over_50ms']} of {idle_after['ticks']}")
+    print(
+        f"idle, after   : max {idle_after['max_ms']} ms, p50 {idle_after['p50_ms']}, p95 {idle_after['p95_ms']}, "
+        f"p99 {idle_after['p99_ms']}, gaps over 50 ms: {idle_after['over_50ms']} of {idle_after['ticks']}"
+    )
     print(
         f"while indexing: max {indexing['max_ms']} ms, p50 {indexing['p50_ms']}, p95 {indexing['p95_ms']}, "
         f"p99 {indexing['p99_ms']}, gaps over 50 ms: {indexing['over_50ms']} of {indexing['ticks']}"

@@ -74,8 +74,16 @@ def build_library(home: Path, n: int, seed: int = 0) -> dict:
                 for k in range(m):
                     i = start + k
                     path = str(folder / f"{i // 1000:03d}" / f"IMG_{i:06d}.jpg")
-                    info = PhotoInfo(width=4000, height=3000, taken=f"2024-01-{1 + i % 28:02d}T12:00:00", camera="Synthetic", format="JPEG")
-                    pid = cat.upsert_photo(path, root.id, 3_000_000 + i, 1_700_000_000_000_000_000 + i, f"{i:016x}", info)
+                    info = PhotoInfo(
+                        width=4000,
+                        height=3000,
+                        taken=f"2024-01-{1 + i % 28:02d}T12:00:00",
+                        camera="Synthetic",
+                        format="JPEG",
+                    )
+                    pid = cat.upsert_photo(
+                        path, root.id, 3_000_000 + i, 1_700_000_000_000_000_000 + i, f"{i:016x}", info
+                    )
                     cat.put_vector(pid, b.encoder_id, vecs[k])
                     got.append(pid)
             vi.add(np.asarray(got, dtype=np.int64), vecs)
@@ -158,7 +166,12 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="attalos-bench-mem-"))
     home = Path(args.library) if args.library else tmp / "library"
     env = dict(os.environ)
-    env.update(ATTALOS_CONFIG_DIR=str(tmp / "config"), ATTALOS_CACHE_DIR=str(tmp / "cache"), QT_QPA_PLATFORM="offscreen", ATTALOS_GUI_NO_POPUPS="1")
+    env.update(
+        ATTALOS_CONFIG_DIR=str(tmp / "config"),
+        ATTALOS_CACHE_DIR=str(tmp / "cache"),
+        QT_QPA_PLATFORM="offscreen",
+        ATTALOS_GUI_NO_POPUPS="1",
+    )
     result: dict = {"photos": args.photos, "goal_mb": GOAL_MB}
     have = library_count(home) if home.exists() else 0
     if have != args.photos:
@@ -177,7 +190,8 @@ def main() -> int:
         desktop = shutil.which("attalos-desktop", path=str(bindir)) or "attalos-desktop"
         shot = tmp / "shot.png"
         runs["attalos-desktop"] = measure(
-            [desktop, "--library", str(home), "--screenshot", str(shot), "--search", args.query, "--timeout", "300"], env
+            [desktop, "--library", str(home), "--screenshot", str(shot), "--search", args.query, "--timeout", "300"],
+            env,
         )
     result["runs"] = runs
     for name, r in runs.items():

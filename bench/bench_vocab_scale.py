@@ -66,7 +66,7 @@ def bench_size(v: int, args: argparse.Namespace, tower: torch.nn.Module, images:
     full, tag_only = [], []
     for i in range(args.warmup + args.steps):
         tags = [sampler.draw(rng, 3) for _ in range(args.batch)]  # 3 tags a photo, frequent ones most often
-        rows = pool[i * args.batch:(i + 1) * args.batch] if pool is not None else None
+        rows = pool[i * args.batch : (i + 1) * args.batch] if pool is not None else None
         t = time.perf_counter()
         pos, neg, valid = sample_batch(args.strategy, (0, 0, i), 0, sampler, tags, args.positives, args.negatives)
         train_step(tower, table, opt, None, images, pos, neg, valid, device)
@@ -86,8 +86,14 @@ def bench_size(v: int, args: argparse.Namespace, tower: torch.nn.Module, images:
         if i >= args.warmup:
             full.append(dt)
             tag_only.append(dt_tag)
-    out = {"vocab": v, "step_ms": 1e3 * statistics.median(full), "tag_layer_ms": 1e3 * statistics.median(tag_only),
-           "build_s": build_s, "rss_gb": rss_gb(), "table_gb": v * args.dim * 4 / 1e9}
+    out = {
+        "vocab": v,
+        "step_ms": 1e3 * statistics.median(full),
+        "tag_layer_ms": 1e3 * statistics.median(tag_only),
+        "build_s": build_s,
+        "rss_gb": rss_gb(),
+        "table_gb": v * args.dim * 4 / 1e9,
+    }
     del table, sampler, freq, pool
     gc.collect()
     return out
@@ -117,15 +123,20 @@ def main() -> int:
         r = bench_size(v, args, tower, images)
         results.append(r)
         base = results[0]
-        print(f"V={v:>9,}  step {r['step_ms']:7.1f} ms (x{r['step_ms'] / base['step_ms']:.2f})  "
-              f"tag layer {r['tag_layer_ms']:6.2f} ms (x{r['tag_layer_ms'] / base['tag_layer_ms']:.2f})  "
-              f"table {r['table_gb']:.2f} GB built in {r['build_s']:.1f} s  RSS {r['rss_gb']:.2f} GB", flush=True)
+        print(
+            f"V={v:>9,}  step {r['step_ms']:7.1f} ms (x{r['step_ms'] / base['step_ms']:.2f})  "
+            f"tag layer {r['tag_layer_ms']:6.2f} ms (x{r['tag_layer_ms'] / base['tag_layer_ms']:.2f})  "
+            f"table {r['table_gb']:.2f} GB built in {r['build_s']:.1f} s  RSS {r['rss_gb']:.2f} GB",
+            flush=True,
+        )
     base = results[0]
     for r in results:
         r["step_ratio"] = r["step_ms"] / base["step_ms"]
         r["tag_layer_ratio"] = r["tag_layer_ms"] / base["tag_layer_ms"]
-    print(f"ratio {results[0]['vocab']:,} -> {results[-1]['vocab']:,}: full step x{results[-1]['step_ratio']:.2f} "
-          f"(goal <= 1.2), tag layer alone x{results[-1]['tag_layer_ratio']:.2f}")
+    print(
+        f"ratio {results[0]['vocab']:,} -> {results[-1]['vocab']:,}: full step x{results[-1]['step_ratio']:.2f} "
+        f"(goal <= 1.2), tag layer alone x{results[-1]['tag_layer_ratio']:.2f}"
+    )
     if args.json:
         Path(args.json).write_text(json.dumps({"settings": vars(args), "results": results}, indent=2))
     return 0

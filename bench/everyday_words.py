@@ -31,8 +31,14 @@ from trainer.data import read_labels  # noqa: E402
 from trainer.hypernyms import WordNet, wnid_of  # noqa: E402
 
 WORDS = ("dog", "cat", "car", "bird", "person", "tree", "water", "sky", "fish", "truck", "boat", "insect", "flower")
-COREL_WORDS = {"person": ("people",), "bird": ("birds",), "car": ("cars",), "flower": ("flowers",),
-               "boat": ("boats",), "insect": ("insect",)}
+COREL_WORDS = {
+    "person": ("people",),
+    "bird": ("birds",),
+    "car": ("cars",),
+    "flower": ("flowers",),
+    "boat": ("boats",),
+    "insect": ("insect",),
+}
 
 
 def library_folder(data: Path, dest: Path) -> dict[str, set[str]]:
@@ -77,10 +83,13 @@ def run(data: Path, bundles: dict[str, Path]) -> dict[str, object]:
         photos = Path(tmp) / "photos"
         relevant = library_folder(data, photos)
         positives = {w: {n for n, ws in relevant.items() if w in ws} for w in WORDS}
-        out: dict[str, object] = {"photos": len(relevant),
-                                  "positives": {w: {"tiny": sum(n.startswith("tiny-") for n in p),
-                                                    "corel": sum(n.startswith("corel-") for n in p)}
-                                                for w, p in positives.items()}}
+        out: dict[str, object] = {
+            "photos": len(relevant),
+            "positives": {
+                w: {"tiny": sum(n.startswith("tiny-") for n in p), "corel": sum(n.startswith("corel-") for n in p)}
+                for w, p in positives.items()
+            },
+        }
         for label, bundle in bundles.items():
             t0 = time.perf_counter()
             with Library.open(Path(tmp) / f"lib-{label}", bundle) as lib:
@@ -90,10 +99,17 @@ def run(data: Path, bundles: dict[str, Path]) -> dict[str, object]:
                     if positives[w]:
                         hits = lib.search(w, limit=len(relevant))
                         aps[w] = average_precision([Path(h.path).name for h in hits], positives[w])
-            out[label] = {"bundle": str(bundle), "ap": aps, "map": float(np.mean(list(aps.values()))),
-                          "seconds": round(time.perf_counter() - t0, 1)}
-            print(f"{label}: mAP {out[label]['map']:.3f}  " + "  ".join(f"{w} {a:.3f}" for w, a in aps.items()),  # type: ignore[index]
-                  file=sys.stderr, flush=True)
+            out[label] = {
+                "bundle": str(bundle),
+                "ap": aps,
+                "map": float(np.mean(list(aps.values()))),
+                "seconds": round(time.perf_counter() - t0, 1),
+            }
+            print(
+                f"{label}: mAP {out[label]['map']:.3f}  " + "  ".join(f"{w} {a:.3f}" for w, a in aps.items()),  # type: ignore[index]
+                file=sys.stderr,
+                flush=True,
+            )
         return out
 
 

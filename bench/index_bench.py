@@ -100,7 +100,9 @@ def add_preview(src: Path, dst: Path, size: tuple[int, int] = (160, 120)) -> Non
     os.replace(tmp, dst)
 
 
-def ensure_photos(folder: Path, n: int, size: tuple[int, int] = (4000, 3000), preview_folder: Path | None = None) -> list[Path]:
+def ensure_photos(
+    folder: Path, n: int, size: tuple[int, int] = (4000, 3000), preview_folder: Path | None = None
+) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     paths = [folder / f"photo{i:04d}.jpg" for i in range(n)]
     missing = [p for p in paths if not p.exists()]
@@ -170,11 +172,19 @@ def main() -> None:
     ap.add_argument("--naive-n", type=int, default=100, help="photos for the (slow) naive pipeline")
     ap.add_argument("--model", type=Path, default=None)
     ap.add_argument("--size", default="4000x3000", help="WIDTHxHEIGHT of the generated photos")
-    ap.add_argument("--photos", type=Path, default=None,
-                    help="folder of the generated photos (default: bench/out/photos12mp, or photos-WxH for --size); "
-                         "the copies with previews go to the same name + '-preview'")
-    ap.add_argument("--previews", choices=("both", "with", "without"), default="both",
-                    help="index the photos with 160x120 EXIF previews, without, or both (default)")
+    ap.add_argument(
+        "--photos",
+        type=Path,
+        default=None,
+        help="folder of the generated photos (default: bench/out/photos12mp, or photos-WxH for --size); "
+        "the copies with previews go to the same name + '-preview'",
+    )
+    ap.add_argument(
+        "--previews",
+        choices=("both", "with", "without"),
+        default="both",
+        help="index the photos with 160x120 EXIF previews, without, or both (default)",
+    )
     ap.add_argument("--workers", type=int, default=default_workers())
     ap.add_argument("--out", default="bench/out/index.json")
     args = ap.parse_args()
@@ -189,21 +199,38 @@ def main() -> None:
         sets["with"] = ensure_photos(photos, args.n, size, preview_folder=photos.with_name(photos.name + "-preview"))  # type: ignore[arg-type]
     if args.previews == "with":
         del sets["without"]
-    print(f"model {b.name} (input {b.preprocessing.input_size}px, resize {b.preprocessing.resize}, dim {b.dim}) on "
-          f"{enc.provider}, {os.cpu_count()} cores, {args.workers} decode threads", flush=True)
+    print(
+        f"model {b.name} (input {b.preprocessing.input_size}px, resize {b.preprocessing.resize}, dim {b.dim}) on "
+        f"{enc.provider}, {os.cpu_count()} cores, {args.workers} decode threads",
+        flush=True,
+    )
     r_naive = naive(plain[: args.naive_n], enc)
     print(f"naive pipeline                 : {r_naive:7.1f} photos/s  ({args.naive_n} photos)", flush=True)
-    out = {"model": b.name, "provider": enc.provider, "cores": os.cpu_count(), "workers": args.workers,
-           "photos": args.n, "megapixels": round(size[0] * size[1] / 1e6, 2), "preview_size": [160, 120],
-           "naive_photos_per_s": round(r_naive, 2)}
+    out = {
+        "model": b.name,
+        "provider": enc.provider,
+        "cores": os.cpu_count(),
+        "workers": args.workers,
+        "photos": args.n,
+        "megapixels": round(size[0] * size[1] / 1e6, 2),
+        "preview_size": [160, 120],
+        "naive_photos_per_s": round(r_naive, 2),
+    }
     for name, paths in sets.items():
         r_lib, report = library(paths, bundle, args.workers)
         r_dec, used = decode_ceiling(paths, enc, args.workers)
-        print(f"library index() {name:>7} previews: {r_lib:7.1f} photos/s  ({len(paths)} photos)  = "
-              f"{r_lib / r_naive:.1f}x naive; decode only {r_dec:7.1f} photos/s ({used} from previews)", flush=True)
-        out[f"{name}_previews"] = {"library_photos_per_s": round(r_lib, 2), "speedup": round(r_lib / r_naive, 2),
-                                   "decode_only_photos_per_s": round(r_dec, 2), "inputs_from_previews": used,
-                                   "report": report}
+        print(
+            f"library index() {name:>7} previews: {r_lib:7.1f} photos/s  ({len(paths)} photos)  = "
+            f"{r_lib / r_naive:.1f}x naive; decode only {r_dec:7.1f} photos/s ({used} from previews)",
+            flush=True,
+        )
+        out[f"{name}_previews"] = {
+            "library_photos_per_s": round(r_lib, 2),
+            "speedup": round(r_lib / r_naive, 2),
+            "decode_only_photos_per_s": round(r_dec, 2),
+            "inputs_from_previews": used,
+            "report": report,
+        }
     r_inf = infer_ceiling(enc, max(256, args.n))
     print(f"inference only                 : {r_inf:7.1f} photos/s (batch 32)", flush=True)
     out["inference_only_photos_per_s"] = round(r_inf, 2)
@@ -211,11 +238,23 @@ def main() -> None:
         r = out[f"{name}_previews"]
         serial = 1.0 / (1.0 / r["decode_only_photos_per_s"] + 1.0 / r_inf)
         r["decode_plus_inference_photos_per_s"] = round(serial, 2)
-        print(f"{name} previews: decode+inference back to back {serial:7.1f} photos/s; library reaches "
-              f"{r['library_photos_per_s'] / serial:.0%} of it", flush=True)
+        print(
+            f"{name} previews: decode+inference back to back {serial:7.1f} photos/s; library reaches "
+            f"{r['library_photos_per_s'] / serial:.0%} of it",
+            flush=True,
+        )
     if "without" in sets:  # the keys earlier runs wrote, for comparisons across commits
-        out.update({k: out["without_previews"][k] for k in ("library_photos_per_s", "speedup", "decode_only_photos_per_s",
-                                                           "decode_plus_inference_photos_per_s")})
+        out.update(
+            {
+                k: out["without_previews"][k]
+                for k in (
+                    "library_photos_per_s",
+                    "speedup",
+                    "decode_only_photos_per_s",
+                    "decode_plus_inference_photos_per_s",
+                )
+            }
+        )
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=2))
     print(f"wrote {args.out}")

@@ -35,9 +35,14 @@ VARIANTS: dict[str, list[str]] = {
     "softmax, optimised tag layer, WordNet up 4 (recipe)": ["--loss", "softmax"],
     "negative sampling II presampled, optimised": ["--loss", "negative-sampling", "--neg-strategy", "presampled"],
     "negative sampling I next-image, optimised": ["--loss", "negative-sampling", "--neg-strategy", "next-image"],
-    "negative sampling II presampled, frozen tag layer": ["--loss", "negative-sampling", "--neg-strategy",
-                                                          "presampled", "--tag-layer", "frozen"],
-    "softmax, frozen tag layer": ["--loss", "softmax", "--tag-layer", "frozen"],
+    "negative sampling II presampled, frozen tag layer": [
+        "--loss",
+        "negative-sampling",
+        "--neg-strategy",
+        "presampled",
+        "--tag-layer",
+        "frozen",
+    ],
 }
 DEPTHS = {"softmax, no WordNet words (up 0)": 0, "softmax, WordNet up 6": 6}
 
@@ -73,10 +78,16 @@ def measure(bundle_dir: Path, data: Path, held: Sequence[Any], general: list[str
     truth = truth_matrix(used, general)
     aps = [average_precision(scores[:, j], truth[:, j]) for j in range(len(general)) if truth[:, j].any()]
     known = sum(s == "tag" for s in sources)
-    return {"corel_f1": corel["lear_f1"], "corel_n_plus": corel["lear_n_plus"], "corel_map_words": corel["map_tags"],
-            "tiny_map_words": tiny["words_map_words"], "general_words": len(aps), "general_known": known,
-            "general_map": float(np.mean(aps)) if aps else None,
-            "final_loss": load_bundle(bundle_dir).manifest["training"].get("final_loss")}
+    return {
+        "corel_f1": corel["lear_f1"],
+        "corel_n_plus": corel["lear_n_plus"],
+        "corel_map_words": corel["map_tags"],
+        "tiny_map_words": tiny["words_map_words"],
+        "general_words": len(aps),
+        "general_known": known,
+        "general_map": float(np.mean(aps)) if aps else None,
+        "final_loss": load_bundle(bundle_dir).manifest["training"].get("final_loss"),
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -97,10 +108,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.only and not any(o in name for o in args.only):
             continue
         out = args.work / f"row{list(plan).index(name)}"
-        cmd = [sys.executable, "-m", "trainer.cli", "--recipe", str(RECIPE), "--data-root", str(args.data),
-               "--out", str(out), "--checkpoint", str(out) + ".ckpt.pt", "--epochs", str(args.epochs),
-               "--restart-epochs", "0", "--progressive", f"1.0:{args.size}", "--label-transfer", "",
-               "--cache", "/tmp/attalos-cache", "--threads", str(args.threads), "--quiet", *flags]
+        cmd = [
+            sys.executable,
+            "-m",
+            "trainer.cli",
+            "--recipe",
+            str(RECIPE),
+            "--data-root",
+            str(args.data),
+            "--out",
+            str(out),
+            "--checkpoint",
+            str(out) + ".ckpt.pt",
+            "--epochs",
+            str(args.epochs),
+            "--restart-epochs",
+            "0",
+            "--progressive",
+            f"1.0:{args.size}",
+            "--label-transfer",
+            "",
+            "--cache",
+            "/tmp/attalos-cache",
+            "--threads",
+            str(args.threads),
+            "--quiet",
+            *flags,
+        ]
         t0 = time.perf_counter()
         subprocess.run(cmd, check=True, cwd=ROOT)
         took = time.perf_counter() - t0

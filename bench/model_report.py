@@ -38,8 +38,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from attalos_desktop.core.bundle import load_bundle, update_metrics  # noqa: E402
 from attalos_desktop.core.text_encoder import TextEncoder  # noqa: E402
 from trainer.data import read_labels  # noqa: E402
-from trainer.evaluate import (embed_photos, lear, mean_average_precision, precision_recall_at_k,  # noqa: E402
-                              truth_matrix, zero_shot)
+from trainer.evaluate import (
+    embed_photos,
+    lear,
+    mean_average_precision,
+    precision_recall_at_k,  # noqa: E402
+    truth_matrix,
+    zero_shot,
+)
 
 COREL, TINY = "corel5k", "tiny-imagenet-200"
 SMOKE = False
@@ -54,8 +60,15 @@ def published_table(data: Path) -> list[dict[str, Any]]:
         m = re.match(r"\|\s*([^|]+?)\s*\|\s*([.\d]+)\s*\|\s*([.\d]+)\s*\|\s*(\d+)\s*\|", line)
         if m:
             p, r = float(m.group(2)), float(m.group(3))
-            rows.append({"method": m.group(1), "precision": p, "recall": r, "f1": 2 * p * r / (p + r),
-                         "n_plus": int(m.group(4))})
+            rows.append(
+                {
+                    "method": m.group(1),
+                    "precision": p,
+                    "recall": r,
+                    "f1": 2 * p * r / (p + r),
+                    "n_plus": int(m.group(4)),
+                }
+            )
     return rows
 
 
@@ -64,25 +77,26 @@ def colour_histograms(root: Path, records: Sequence[Any], bins: int = 8) -> np.n
     """Joint RGB histograms (bins^3), L1-normalised, of the whole photo."""
     from PIL import Image
 
-    out = np.zeros((len(records), bins ** 3), dtype=np.float32)
+    out = np.zeros((len(records), bins**3), dtype=np.float32)
     for i, r in enumerate(records):
         a = np.asarray(Image.open(root / r.file).convert("RGB"), dtype=np.int32) * bins // 256
         idx = (a[..., 0] * bins + a[..., 1]) * bins + a[..., 2]
-        h = np.bincount(idx.ravel(), minlength=bins ** 3).astype(np.float32)
+        h = np.bincount(idx.ravel(), minlength=bins**3).astype(np.float32)
         out[i] = h / h.sum()
     return out
 
 
-def histogram_nn_scores(train_h: np.ndarray, train_y: np.ndarray, query_h: np.ndarray, k: int,
-                        prior: np.ndarray) -> np.ndarray:
+def histogram_nn_scores(
+    train_h: np.ndarray, train_y: np.ndarray, query_h: np.ndarray, k: int, prior: np.ndarray
+) -> np.ndarray:
     """Label transfer from the k nearest photos by L1 histogram distance (rank-weighted votes)."""
     scores = np.zeros((len(query_h), train_y.shape[1]), dtype=np.float64)
     step = 16
     for s in range(0, len(query_h), step):
-        d = np.abs(query_h[s: s + step, None, :] - train_h[None, :, :]).sum(-1)
+        d = np.abs(query_h[s : s + step, None, :] - train_h[None, :, :]).sum(-1)
         nn = np.argsort(d, axis=1)[:, :k]
         w = 1.0 / (1.0 + np.arange(k))
-        scores[s: s + step] = np.einsum("k,nkv->nv", w, train_y[nn].astype(np.float64))
+        scores[s : s + step] = np.einsum("k,nkv->nv", w, train_y[nn].astype(np.float64))
     return scores + 1e-6 * prior[None, :]
 
 
@@ -155,8 +169,11 @@ def per_word(bundle: Any, emb: np.ndarray, truth: np.ndarray) -> dict[str, dict[
     out = {}
     for j in np.flatnonzero(truth.any(0)):
         c = int((pred[:, j] & truth[:, j]).sum())
-        out[bundle.tags[j]] = {"recall": c / int(truth[:, j].sum()), "precision": c / max(1, int(pred[:, j].sum())),
-                               "test_photos": int(truth[:, j].sum())}
+        out[bundle.tags[j]] = {
+            "recall": c / int(truth[:, j].sum()),
+            "precision": c / max(1, int(pred[:, j].sum())),
+            "test_photos": int(truth[:, j].sum()),
+        }
     return out
 
 
@@ -178,8 +195,14 @@ def tiny_accuracy(bundle: Any, data: Path, threads: int) -> dict[str, Any]:
     order = np.argsort(-scores, axis=1)
     top1 = float((order[:, 0] == truth).mean())
     top5 = float((order[:, :5] == truth[:, None]).any(1).mean())
-    return {"test_images": len(used), "classes": len(names), "top1": top1, "top5": top5,
-            "names_as_tags": sum(s == "tag" for s in sources), "chance_top1": 1 / len(names)}
+    return {
+        "test_images": len(used),
+        "classes": len(names),
+        "top1": top1,
+        "top5": top5,
+        "names_as_tags": sum(s == "tag" for s in sources),
+        "chance_top1": 1 / len(names),
+    }
 
 
 # ----------------------------------------------------------------------------------- word-side ablations
@@ -198,8 +221,14 @@ def _save(im: Any, path: Path) -> None:
     im.convert("P", palette=1, colors=64).save(path, optimize=True)  # Image.Palette.ADAPTIVE == 1
 
 
-def bars(ax_rows: list[tuple[str, float, str]], title: str, colour: tuple[int, int, int], width: int = 470,
-         xmax: float = 1.0, label_w: int = 170) -> Any:
+def bars(
+    ax_rows: list[tuple[str, float, str]],
+    title: str,
+    colour: tuple[int, int, int],
+    width: int = 470,
+    xmax: float = 1.0,
+    label_w: int = 170,
+) -> Any:
     from PIL import Image, ImageDraw
 
     f, fs = _font(12), _font(14)
@@ -220,25 +249,42 @@ def bars(ax_rows: list[tuple[str, float, str]], title: str, colour: tuple[int, i
 def chart_words(pw: dict[str, dict[str, float]], path: Path, n: int = 20) -> None:
     from PIL import Image, ImageDraw
 
-    items = sorted(((w, v) for w, v in pw.items() if v["test_photos"] >= 3),
-                   key=lambda kv: (-kv[1]["recall"], -kv[1]["test_photos"]))
+    items = sorted(
+        ((w, v) for w, v in pw.items() if v["test_photos"] >= 3),
+        key=lambda kv: (-kv[1]["recall"], -kv[1]["test_photos"]),
+    )
     best, worst = items[:n], items[-n:][::-1]
-    a = bars([(f"{w} ({v['test_photos']})", v["recall"], f"{v['recall']:.2f}") for w, v in best],
-             f"{n} best words: recall", (59, 138, 90))
-    b = bars([(f"{w} ({v['test_photos']})", v["recall"], f"{v['recall']:.2f}") for w, v in worst],
-             f"{n} worst words: recall", (181, 84, 60))
+    a = bars(
+        [(f"{w} ({v['test_photos']})", v["recall"], f"{v['recall']:.2f}") for w, v in best],
+        f"{n} best words: recall",
+        (59, 138, 90),
+    )
+    b = bars(
+        [(f"{w} ({v['test_photos']})", v["recall"], f"{v['recall']:.2f}") for w, v in worst],
+        f"{n} worst words: recall",
+        (181, 84, 60),
+    )
     im = Image.new("RGB", (a.width + b.width, max(a.height, b.height) + 26), "white")
     im.paste(a, (0, 0))
     im.paste(b, (a.width, 0))
-    ImageDraw.Draw(im).text((8, im.height - 20), "Corel-5k test, LEAR protocol (5 tags per photo); "
-                            "test photos with the word in brackets; words with at least 3", fill=(90, 90, 90),
-                            font=_font(11))
+    ImageDraw.Draw(im).text(
+        (8, im.height - 20),
+        "Corel-5k test, LEAR protocol (5 tags per photo); test photos with the word in brackets; words with at least 3",
+        fill=(90, 90, 90),
+        font=_font(11),
+    )
     _save(im, path)
 
 
 def chart_compare(rows: list[dict[str, Any]], path: Path) -> None:
-    im = bars([(r["method"], r["f1"], f"F1 {r['f1']:.2f}  N+ {r['n_plus']}") for r in rows],
-              "Corel-5k test, LEAR F1 (ours in blue)", (47, 109, 179), width=680, xmax=0.6, label_w=290)
+    im = bars(
+        [(r["method"], r["f1"], f"F1 {r['f1']:.2f}  N+ {r['n_plus']}") for r in rows],
+        "Corel-5k test, LEAR F1 (ours in blue)",
+        (47, 109, 179),
+        width=680,
+        xmax=0.6,
+        label_w=290,
+    )
     from PIL import ImageDraw
 
     dr = ImageDraw.Draw(im)
@@ -253,12 +299,22 @@ def chart_compare(rows: list[dict[str, Any]], path: Path) -> None:
 def chart_ablation(rows: dict[str, Any], path: Path) -> None:
     from PIL import Image
 
-    a = bars([(k, v["corel_f1"], f"F1 {v['corel_f1']:.3f}  N+ {v['corel_n_plus']}") for k, v in rows.items()],
-             "Corel-5k test, LEAR F1 of the bare model (no label transfer)", (47, 109, 179), width=720, xmax=0.3,
-             label_w=380)
-    b = bars([(k, v["general_map"] or 0.0, f"mAP {v['general_map'] or 0:.3f}") for k, v in rows.items()],
-             "held-out Tiny ImageNet photos: mAP of WordNet general words", (59, 138, 90), width=720, xmax=0.5,
-             label_w=380)
+    a = bars(
+        [(k, v["corel_f1"], f"F1 {v['corel_f1']:.3f}  N+ {v['corel_n_plus']}") for k, v in rows.items()],
+        "Corel-5k test, LEAR F1 of the bare model (no label transfer)",
+        (47, 109, 179),
+        width=720,
+        xmax=0.3,
+        label_w=380,
+    )
+    b = bars(
+        [(k, v["general_map"] or 0.0, f"mAP {v['general_map'] or 0:.3f}") for k, v in rows.items()],
+        "held-out Tiny ImageNet photos: mAP of WordNet general words",
+        (59, 138, 90),
+        width=720,
+        xmax=0.5,
+        label_w=380,
+    )
     im = Image.new("RGB", (a.width, a.height + b.height), "white")
     im.paste(a, (0, 0))
     im.paste(b, (0, a.height))
@@ -270,10 +326,17 @@ def chart_everyday(ev: dict[str, Any], path: Path) -> None:
 
     models = [k for k in ev if isinstance(ev[k], dict) and "ap" in ev[k]]
     colours = [(154, 163, 173), (47, 109, 179), (59, 138, 90)]
-    panels = [bars([(w, ev[m]["ap"].get(w, 0.0), f"{ev[m]['ap'].get(w, 0.0):.2f}") for w in ev[models[0]]["ap"]]
-                   + [("mean", ev[m]["map"], f"{ev[m]['map']:.3f}")],
-                   f"{m}: AP of the app's search", colours[i % 3], width=330, label_w=70)
-              for i, m in enumerate(models)]
+    panels = [
+        bars(
+            [(w, ev[m]["ap"].get(w, 0.0), f"{ev[m]['ap'].get(w, 0.0):.2f}") for w in ev[models[0]]["ap"]]
+            + [("mean", ev[m]["map"], f"{ev[m]['map']:.3f}")],
+            f"{m}: AP of the app's search",
+            colours[i % 3],
+            width=330,
+            label_w=70,
+        )
+        for i, m in enumerate(models)
+    ]
     im = Image.new("RGB", (sum(p.width for p in panels), max(p.height for p in panels)), "white")
     x = 0
     for p in panels:
@@ -312,8 +375,13 @@ def chart_grid(bundle: Any, path: Path, n: int = 8) -> list[dict[str, Any]]:
             for j, (t, s) in enumerate(tags):
                 dr.text((x, y + ph + 3 + j * 16), f"{t}  {s:.2f}", fill=(30, 30, 30), font=f)
             shown.append({"generated_with": truth, "suggested": [[t, round(s, 3)] for t, s in tags]})
-    dr.text((7, im.height - 20), "Top-5 suggested tags (sigmoid score) on generated photos (attalos_desktop.synthetic): "
-            "the benchmark photos may not be shipped.", fill=(90, 90, 90), font=_font(11))
+    dr.text(
+        (7, im.height - 20),
+        "Top-5 suggested tags (sigmoid score) on generated photos (attalos_desktop.synthetic): "
+        "the benchmark photos may not be shipped.",
+        fill=(90, 90, 90),
+        font=_font(11),
+    )
     im.convert("P", palette=1, colors=96).save(path, optimize=True)
     return shown
 
@@ -330,10 +398,12 @@ def write_card(rep: dict[str, Any], path: Path) -> None:
     a = L.append
     a(f"# Model card: {b['name']}")
     a("")
-    a(f"*Generated by `bench/model_report.py` on {rep['generated']} from the bundle in "
-      f"`resources/models/{b['name']}/`; every figure below was measured by that script on the test splits, "
-      f"with the bundle run as the app runs it (ONNX Runtime on CPU, the app's photo decoder and tag matrix). "
-      f"Machine-readable twin: `docs/model-card.json`.*")
+    a(
+        f"*Generated by `bench/model_report.py` on {rep['generated']} from the bundle in "
+        f"`resources/models/{b['name']}/`; every figure below was measured by that script on the test splits, "
+        f"with the bundle run as the app runs it (ONNX Runtime on CPU, the app's photo decoder and tag matrix). "
+        f"Machine-readable twin: `docs/model-card.json`.*"
+    )
     a("")
     a("## What it is")
     a("")
@@ -341,67 +411,93 @@ def write_card(rep: dict[str, Any], path: Path) -> None:
     general = sorted({w for c in corpora for ws in (c.get("general_words") or {}).values() for w in ws})
     m = re.match(r"\[f\(x\) (\d+), label-transfer votes (\d+)", dep.get("embedding_layout", ""))
     bank_words = int(m.group(2)) if m else None
-    a(f"The default model of Attalos Desktop: it suggests tags for photos and embeds photos and search words in one "
-      f"space. Vocabulary: {b['vocabulary_size']} tags ({bank_words} Corel-5k scene words, the Tiny ImageNet object "
-      f"names and {len(general)} general WordNet words above those names, a few shared); any other word is searched "
-      f"through its WordLlama vector ({b['extra_words']} everyday and annotation-set words ship with their vectors, "
-      f"anything else is composed from character n-grams).")
+    a(
+        f"The default model of Attalos Desktop: it suggests tags for photos and embeds photos and search words in one "
+        f"space. Vocabulary: {b['vocabulary_size']} tags ({bank_words} Corel-5k scene words, the Tiny ImageNet object "
+        f"names and {len(general)} general WordNet words above those names, a few shared); any other word is searched "
+        f"through its WordLlama vector ({b['extra_words']} everyday and annotation-set words ship with their vectors, "
+        f"anything else is composed from character n-grams)."
+    )
     a("")
-    a(f"- Made by one command from a short recipe, `trainer/recipes/attalos-photo.toml` (its text is in the "
-      f"bundle's manifest): `{rep['rebuild']}`.")
-    a(f"- Image tower: {tr.get('backbone')} (ResNet-18 through its third stage, 2.8 M parameters, trained from random "
-      f"initialisation: no pretrained image weights), {tr.get('image_size')} px input, linear projection to the "
-      f"{tr.get('tower_dim')}-d word space. Its weights ship in the bundle (`tower.safetensors`), so "
-      f"`attalos-desktop-train --init` and fine-tuning continue from it.")
-    a("- Trained on " + " and ".join(f"{c['train_photos']} {c['name']} train photos ({c['photos_per_step']} a step, "
-                                     f"{c['held_out_photos']} held out, negatives: {c['scope']} tags)"
-                                     for c in corpora)
-      + f" at once, {tr.get('epochs')} epochs over the first (the held-out photos made every choice; the test splits "
-      "were used for nothing but this report).")
+    a(
+        f"- Made by one command from a short recipe, `trainer/recipes/attalos-photo.toml` (its text is in the "
+        f"bundle's manifest): `{rep['rebuild']}`."
+    )
+    a(
+        f"- Image tower: {tr.get('backbone')} (ResNet-18 through its third stage, 2.8 M parameters, trained from random "
+        f"initialisation: no pretrained image weights), {tr.get('image_size')} px input, linear projection to the "
+        f"{tr.get('tower_dim')}-d word space. Its weights ship in the bundle (`tower.safetensors`), so "
+        f"`attalos-desktop-train --init` and fine-tuning continue from it."
+    )
+    a(
+        "- Trained on "
+        + " and ".join(
+            f"{c['train_photos']} {c['name']} train photos ({c['photos_per_step']} a step, "
+            f"{c['held_out_photos']} held out, negatives: {c['scope']} tags)"
+            for c in corpora
+        )
+        + f" at once, {tr.get('epochs')} epochs over the first (the held-out photos made every choice; the test splits "
+        "were used for nothing but this report)."
+    )
     if general:
         ex = next((c["general_words"] for c in corpora if c.get("general_words")), {})
-        a(f"- General words: each Tiny ImageNet photo also carries the WordNet 3.0 hypernyms of its class within the "
-          f"recipe's depth that are everyday words with a word vector ({len(general)} words, e.g. "
-          + "; ".join(f"{k} -> {', '.join(v)}" for k, v in list(ex.items())[:4]) + "), so that a bulldog is a "
-          "dog and a tabby a cat. The depth was chosen on held-out photos (Ablations).")
-    a(f"- Loss: {tr.get('loss')} (chosen by the ablation below), tag layer {tr.get('tag_layer')} "
-      f"({tr.get('tag_optimizer')}), initialised from WordLlama vectors.")
+        a(
+            f"- General words: each Tiny ImageNet photo also carries the WordNet 3.0 hypernyms of its class within the "
+            f"recipe's depth that are everyday words with a word vector ({len(general)} words, e.g. "
+            + "; ".join(f"{k} -> {', '.join(v)}" for k, v in list(ex.items())[:4])
+            + "), so that a bulldog is a "
+            "dog and a tabby a cat. The depth was chosen on held-out photos (Ablations)."
+        )
+    a(
+        f"- Loss: {tr.get('loss')} (chosen by the ablation below), tag layer {tr.get('tag_layer')} "
+        f"({tr.get('tag_optimizer')}), initialised from WordLlama vectors."
+    )
     descs = dep.get("label_transfer_descriptors") or {}
-    a(f"- Deployed as one ONNX graph: test-time flip averaging; label transfer over the "
-      f"{dep.get('label_transfer_bank')} in the manner of 2PKNN: for every word, its k1 = {dep.get('label_transfer_k1')} "
-      f"nearest train photos carrying it vote with the kernel exp(-(d - d_min)/{dep.get('label_transfer_tau')}), so a "
-      f"rare word is not drowned by frequent ones; the distance d is a weighted sum (TagProp, JEC) over "
-      + ", ".join(f"{n} ({x['dims']}-d, weight {x['weight']:g})" for n, x in descs.items())
-      + "; the model's own score is added with weight 1/" + f"{dep.get('label_transfer_weight'):g}"
-      + f" of the votes' and a per-tag frequency calibration (beta = {dep.get('frequency_calibration_beta'):g}) "
-      f"raises rare words; a logistic fit makes the app's sigmoid read as a probability. "
-      f"The encoder outputs {dep.get('embedding_layout')} (f(x) at a fixed length and a pad, so that every embedding has the same length and the app's cosine search ranks as the tag scores do); the tag vectors carry the matching weights, so the bundle "
-      f"is an ordinary format-1 bundle.")
-    a("- Descriptors: `cnn` is the tower's flip-averaged embedding and `trunk` its trunk features before the "
-      "projection (both compared by angle); the others are computed from the "
-      "same 96x96 input inside the graph (`trainer/handcrafted.py`): square-rooted joint colour histograms in RGB "
-      "(8x8x8), HSV (16x4x4) and Lab (4x8x8), the same for three horizontal bands (`rgb3`, `hsv3`: sky above, ground "
-      "below) and oriented edge energy on a 4x4 grid at two scales (`gabor`); each is "
-      "reduced by PCA fitted on the train photos, and its distance divided by its mean over train pairs.")
+    a(
+        f"- Deployed as one ONNX graph: test-time flip averaging; label transfer over the "
+        f"{dep.get('label_transfer_bank')} in the manner of 2PKNN: for every word, its k1 = {dep.get('label_transfer_k1')} "
+        f"nearest train photos carrying it vote with the kernel exp(-(d - d_min)/{dep.get('label_transfer_tau')}), so a "
+        f"rare word is not drowned by frequent ones; the distance d is a weighted sum (TagProp, JEC) over "
+        + ", ".join(f"{n} ({x['dims']}-d, weight {x['weight']:g})" for n, x in descs.items())
+        + "; the model's own score is added with weight 1/"
+        + f"{dep.get('label_transfer_weight'):g}"
+        + f" of the votes' and a per-tag frequency calibration (beta = {dep.get('frequency_calibration_beta'):g}) "
+        f"raises rare words; a logistic fit makes the app's sigmoid read as a probability. "
+        f"The encoder outputs {dep.get('embedding_layout')} (f(x) at a fixed length and a pad, so that every embedding has the same length and the app's cosine search ranks as the tag scores do); the tag vectors carry the matching weights, so the bundle "
+        f"is an ordinary format-1 bundle."
+    )
+    a(
+        "- Descriptors: `cnn` is the tower's flip-averaged embedding and `trunk` its trunk features before the "
+        "projection (both compared by angle); the others are computed from the "
+        "same 96x96 input inside the graph (`trainer/handcrafted.py`): square-rooted joint colour histograms in RGB "
+        "(8x8x8), HSV (16x4x4) and Lab (4x8x8), the same for three horizontal bands (`rgb3`, `hsv3`: sky above, ground "
+        "below) and oriented edge energy on a 4x4 grid at two scales (`gabor`); each is "
+        "reduced by PCA fitted on the train photos, and its distance divided by its mean over train pairs."
+    )
     per_step = sum(c["photos_per_step"] for c in corpora) or 1
     seconds = sum(h["steps"] * per_step / h["images_per_s"] for h in tr.get("history", []) if h.get("images_per_s"))
-    a(f"- Bundle: {b['bytes'] / 1e6:.1f} MB; training took {seconds / 60:.0f} min of CPU time "
-      f"on 2 shared cores.")
+    a(f"- Bundle: {b['bytes'] / 1e6:.1f} MB; training took {seconds / 60:.0f} min of CPU time on 2 shared cores.")
     if tr.get("note"):
         a(f"- How this bundle's run deviated from the recipe's defaults: {tr['note']}")
     for s in rep.get("index_speed") or []:
-        a(f"- Indexing speed, `attalos-index`'s pipeline end to end on 2 cores (`bench/index_bench.py`, "
-          f"{s['photos']} JPEGs of {s['megapixels']} megapixels, decode included): **{s['photos_per_s']:.1f} photos/s** "
-          f"(decoding alone {s['decode_only_photos_per_s']:.0f}/s, the encoder alone {s['inference_only_photos_per_s']:.0f}/s).")
+        a(
+            f"- Indexing speed, `attalos-index`'s pipeline end to end on 2 cores (`bench/index_bench.py`, "
+            f"{s['photos']} JPEGs of {s['megapixels']} megapixels, decode included): **{s['photos_per_s']:.1f} photos/s** "
+            f"(decoding alone {s['decode_only_photos_per_s']:.0f}/s, the encoder alone {s['inference_only_photos_per_s']:.0f}/s)."
+        )
     if rep.get("index_speed"):
-        a("  On 12-megapixel photos decoding is the bound: the synthetic stand-in model, whose encoder costs almost "
-          "nothing, indexes them at about the same rate in the same benchmark.")
+        a(
+            "  On 12-megapixel photos decoding is the bound: the synthetic stand-in model, whose encoder costs almost "
+            "nothing, indexes them at about the same rate in the same benchmark."
+        )
     a(f"- Rebuild: `{rep['rebuild']}`")
     a("")
     a("## Corel-5k test split (LEAR protocol)")
     a("")
-    a("5 tags per test photo; P and R per word, averaged over the test words; F1 = 2PR/(P+R); N+ = words with "
-      f"recall > 0. {c['test_images']} test photos, {c['lear']['tags_evaluated']} test words.")
+    a(
+        "5 tags per test photo; P and R per word, averaged over the test words; F1 = 2PR/(P+R); N+ = words with "
+        f"recall > 0. {c['test_images']} test photos, {c['lear']['tags_evaluated']} test words."
+    )
     a("")
     a("| method | P | R | F1 | N+ |")
     a("|---|---|---|---|---|")
@@ -409,9 +505,11 @@ def write_card(rep: dict[str, Any], path: Path) -> None:
         name = f"**{r['method']}**" if r.get("ours") else r["method"]
         a(f"| {name} | {r['precision']:.3f} | {r['recall']:.3f} | {r['f1']:.3f} | {r['n_plus']} |")
     a("")
-    a("Published rows are from the benchmark's README; the baselines and ours were computed by this script on the "
-      f"same {c['test_images']} photos. The colour-histogram tagger transfers the tags of the k nearest train photos by L1 distance "
-      f"between 8x8x8 RGB histograms (k = {c['histogram_baseline']['k']}, chosen on held-out train photos).")
+    a(
+        "Published rows are from the benchmark's README; the baselines and ours were computed by this script on the "
+        f"same {c['test_images']} photos. The colour-histogram tagger transfers the tags of the k nearest train photos by L1 distance "
+        f"between 8x8x8 RGB histograms (k = {c['histogram_baseline']['k']}, chosen on held-out train photos)."
+    )
     a("")
     a("![F1 beside the published methods and the baselines](model-compare.png)")
     a("")
@@ -424,44 +522,59 @@ def write_card(rep: dict[str, Any], path: Path) -> None:
     a("")
     lt = dep.get("held_out_choice", {}).get("label_transfer_f1")
     if lt:
-        a("Which descriptors the label transfer uses was chosen on the 500 held-out *train* photos (bank: the other "
-          "train photos). LEAR F1 of the label transfer alone with a light frequency calibration, there:")
+        a(
+            "Which descriptors the label transfer uses was chosen on the 500 held-out *train* photos (bank: the other "
+            "train photos). LEAR F1 of the label transfer alone with a light frequency calibration, there:"
+        )
         a("")
         a("| neighbours found by | held-out F1 |")
         a("|---|---|")
         for k, v in lt.items():
             a(f"| {k} | {v:.3f} |")
         a("")
-    a(f"Per-photo ranking: precision@1 {c['precision_at_1']:.3f}, precision@5 {c['precision_at_5']:.3f}, "
-      f"recall@5 {c['recall_at_5']:.3f}; mAP over photos {c['map_images']:.3f}, over words {c['map_tags']:.3f}"
-      + (f"; the app's search (its query vectors, cosine ranking as in the photo index) over the test words: mAP "
-         f"{c['search_map_app']:.3f}." if "search_map_app" in c else "."))
+    a(
+        f"Per-photo ranking: precision@1 {c['precision_at_1']:.3f}, precision@5 {c['precision_at_5']:.3f}, "
+        f"recall@5 {c['recall_at_5']:.3f}; mAP over photos {c['map_images']:.3f}, over words {c['map_tags']:.3f}"
+        + (
+            f"; the app's search (its query vectors, cosine ranking as in the photo index) over the test words: mAP "
+            f"{c['search_map_app']:.3f}."
+            if "search_map_app" in c
+            else "."
+        )
+    )
     a("")
     a("![Per-word recall, best and worst words](model-words.png)")
     a("")
     t = rep["tiny"]
     a("## Tiny ImageNet test split")
     a("")
-    a(f"{t['test_images']} test photos (official validation set), ranked over the {t['classes']} class names: "
-      f"**top-1 {t['top1']:.3f}, top-5 {t['top5']:.3f}** (chance {t['chance_top1']:.3f}). The photos are 64x64, "
-      f"upscaled by the app's preprocessing.")
+    a(
+        f"{t['test_images']} test photos (official validation set), ranked over the {t['classes']} class names: "
+        f"**top-1 {t['top1']:.3f}, top-5 {t['top5']:.3f}** (chance {t['chance_top1']:.3f}). The photos are 64x64, "
+        f"upscaled by the app's preprocessing."
+    )
     a("")
     ev = rep.get("everyday")
     a("## Everyday words through the app's search")
     a("")
     if ev:
         models = [k for k in ev if isinstance(ev[k], dict) and "ap" in ev[k]]
-        a(f"`bench/everyday_words.py`: for each model a fresh library indexes the same {ev['photos']} photos (the Tiny "
-          "ImageNet and Corel-5k test photos), then the app's own search (`Library.search`) ranks the whole library for "
-          "each word. A photo is relevant when its class is the word or a kind of it in WordNet (a golden retriever is "
-          "a dog) or its Corel tags carry the word. Average precision per word, models in the same run:")
+        a(
+            f"`bench/everyday_words.py`: for each model a fresh library indexes the same {ev['photos']} photos (the Tiny "
+            "ImageNet and Corel-5k test photos), then the app's own search (`Library.search`) ranks the whole library for "
+            "each word. A photo is relevant when its class is the word or a kind of it in WordNet (a golden retriever is "
+            "a dog) or its Corel tags carry the word. Average precision per word, models in the same run:"
+        )
         a("")
         a("| word | relevant photos (Tiny / Corel) | " + " | ".join(models) + " |")
         a("|---|---|" + "---|" * len(models))
         for w in ev[models[0]]["ap"]:
             pos = ev["positives"][w]
-            a(f"| {w} | {pos['tiny']} / {pos['corel']} | " + " | ".join(f"{ev[m]['ap'].get(w, 0):.3f}" for m in models)
-              + " |")
+            a(
+                f"| {w} | {pos['tiny']} / {pos['corel']} | "
+                + " | ".join(f"{ev[m]['ap'].get(w, 0):.3f}" for m in models)
+                + " |"
+            )
         a("| **mean (mAP)** | | " + " | ".join(f"**{ev[m]['map']:.3f}**" for m in models) + " |")
         a("")
         a("![AP per everyday word, models side by side](model-everyday.png)")
@@ -472,20 +585,23 @@ def write_card(rep: dict[str, Any], path: Path) -> None:
     a("## Ablations: the loss, the tag layer and the WordNet depth")
     a("")
     if ab:
-        first = next(iter(ab.values()))
-        a("`bench/loss_ablation.py`: each row is a real training run of the recipe at one budget (the same photos, "
-          f"seed and epochs at 64 px, about {first['seconds'] / 60:.0f} min each on 2 cores), changing only what the "
-          "row names, exported as the bare model (no label transfer: that stage is the same for every row and would "
-          "hide the differences) and measured as the app runs it. Corel: LEAR over 5 tags per test photo; Tiny: mAP "
-          "over the 200 names on its test photos; general words: mAP of WordNet general words (dog, cat, vehicle...) "
-          "on the recipe's held-out Tiny ImageNet train photos, scored by the tag vector when the model has the word "
-          "and zero-shot through the text encoder when it does not.")
+        a(
+            "`bench/loss_ablation.py`: each row is a real training run of the recipe at one budget (the same photos, "
+            "seed and optimiser, 6 epochs over Corel at 64 px, no second cycle), changing only what the "
+            "row names, exported as the bare model (no label transfer: that stage is the same for every row and would "
+            "hide the differences) and measured as the app runs it. Corel: LEAR over 5 tags per test photo; Tiny: mAP "
+            "over the 200 names on its test photos; general words: mAP of WordNet general words (dog, cat, vehicle...) "
+            "on the recipe's held-out Tiny ImageNet train photos, scored by the tag vector when the model has the word "
+            "and zero-shot through the text encoder when it does not."
+        )
         a("")
         a("| run | Corel F1 | Corel N+ | Corel mAP words | Tiny mAP names | general words mAP (known) |")
         a("|---|---|---|---|---|---|")
         for k, r in ab.items():
-            a(f"| {k} | {r['corel_f1']:.3f} | {r['corel_n_plus']} | {r['corel_map_words']:.3f} | "
-              f"{r['tiny_map_words']:.3f} | {_f(r['general_map'])} ({r['general_known']} of {r['general_words']}) |")
+            a(
+                f"| {k} | {r['corel_f1']:.3f} | {r['corel_n_plus']} | {r['corel_map_words']:.3f} | "
+                f"{r['tiny_map_words']:.3f} | {_f(r['general_map'])} ({r['general_known']} of {r['general_words']}) |"
+            )
         a("")
         a("![The ablation rows](model-ablation.png)")
     else:
@@ -495,10 +611,12 @@ def write_card(rep: dict[str, Any], path: Path) -> None:
     a("")
     a("![Suggested tags on generated photos](model-grid.png)")
     a("")
-    a("The benchmark photos (Corel: commercial stock photos; Tiny ImageNet: ImageNet's non-commercial terms) may "
-      "not be shipped, so this grid shows photos generated by `attalos_desktop.synthetic` instead. They are far from the "
-      "training photos (flat shapes on textures), so the grid shows how the model behaves off its home ground, "
-      "not its benchmark quality.")
+    a(
+        "The benchmark photos (Corel: commercial stock photos; Tiny ImageNet: ImageNet's non-commercial terms) may "
+        "not be shipped, so this grid shows photos generated by `attalos_desktop.synthetic` instead. They are far from the "
+        "training photos (flat shapes on textures), so the grid shows how the model behaves off its home ground, "
+        "not its benchmark quality."
+    )
     a("")
     a("## Left out")
     a("")
@@ -512,13 +630,15 @@ def write_card(rep: dict[str, Any], path: Path) -> None:
     a("")
     a("## Data and licences")
     a("")
-    a("Trained on Corel-5k (research benchmarking only) and Tiny ImageNet (ImageNet terms: non-commercial research "
-      "and education). No photo of either ships; the bundle carries the model weights and, for label transfer, "
-      "the tag lists of the Corel-5k train photos with their CNN embeddings and PCA-reduced colour-histogram and "
-      "edge descriptors: no pixels, nor anything a photo could be redrawn from (no thumbnail descriptor is used for "
-      "that reason). Word vectors: WordLlama (MIT). "
-      "Whoever redistributes the app commercially should retrain the model on data with suitable terms "
-      "(`attalos-desktop-train --recipe` takes any data root of the same layout).")
+    a(
+        "Trained on Corel-5k (research benchmarking only) and Tiny ImageNet (ImageNet terms: non-commercial research "
+        "and education). No photo of either ships; the bundle carries the model weights and, for label transfer, "
+        "the tag lists of the Corel-5k train photos with their CNN embeddings and PCA-reduced colour-histogram and "
+        "edge descriptors: no pixels, nor anything a photo could be redrawn from (no thumbnail descriptor is used for "
+        "that reason). Word vectors: WordLlama (MIT). "
+        "Whoever redistributes the app commercially should retrain the model on data with suitable terms "
+        "(`attalos-desktop-train --recipe` takes any data root of the same layout)."
+    )
     path.write_text("\n".join(L) + "\n", encoding="utf-8")
 
 
@@ -529,9 +649,15 @@ def index_speeds(paths: Sequence[Path]) -> list[dict[str, Any]] | None:
             continue
         j = json.loads(p.read_text())
         if j.get("library_photos_per_s"):
-            out.append({"photos_per_s": float(j["library_photos_per_s"]), "megapixels": j.get("megapixels"),
-                        "photos": j.get("photos"), "decode_only_photos_per_s": j.get("decode_only_photos_per_s"),
-                        "inference_only_photos_per_s": j.get("inference_only_photos_per_s")})
+            out.append(
+                {
+                    "photos_per_s": float(j["library_photos_per_s"]),
+                    "megapixels": j.get("megapixels"),
+                    "photos": j.get("photos"),
+                    "decode_only_photos_per_s": j.get("decode_only_photos_per_s"),
+                    "inference_only_photos_per_s": j.get("inference_only_photos_per_s"),
+                }
+            )
     return out or None
 
 
@@ -542,10 +668,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--docs", type=Path, default=Path("docs"))
     ap.add_argument("--loss-ablation", type=Path, help="bench/loss_ablation.py's JSON")
     ap.add_argument("--everyday", type=Path, help="bench/everyday_words.py's JSON")
-    ap.add_argument("--index-json", type=Path, nargs="*", default=[],
-                    help="bench/index_bench.py outputs measured with this bundle (one per photo size)")
-    ap.add_argument("--card-only", action="store_true",
-                    help="re-render the card from docs/model-card.json (new --index-json figures), measure nothing")
+    ap.add_argument(
+        "--index-json",
+        type=Path,
+        nargs="*",
+        default=[],
+        help="bench/index_bench.py outputs measured with this bundle (one per photo size)",
+    )
+    ap.add_argument(
+        "--card-only",
+        action="store_true",
+        help="re-render the card from docs/model-card.json (new --index-json figures), measure nothing",
+    )
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--smoke", action="store_true", help="subsample everything (checks the script, not the model)")
@@ -554,11 +688,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.card_only:
         rep = json.loads((args.docs / "model-card.json").read_text(encoding="utf-8"))
         rep["index_speed"] = index_speeds(args.index_json) or rep.get("index_speed")
+        if args.loss_ablation:
+            rep["loss_ablation"] = json.loads(args.loss_ablation.read_text())
+            chart_ablation(rep["loss_ablation"], args.docs / "model-ablation.png")
+        if args.everyday:
+            rep["everyday"] = json.loads(args.everyday.read_text())
+            chart_everyday(rep["everyday"], args.docs / "model-everyday.png")
+        rep["left_out"] = [x for x in rep.get("left_out", []) if not (args.loss_ablation and "loss ablation" in x)]
         (args.docs / "model-card.json").write_text(json.dumps(rep, indent=1, default=float) + "\n", encoding="utf-8")
         write_card(rep, args.docs / "model-card.md")
         if rep["index_speed"]:
-            update_metrics(args.bundle, {"index_photos_per_s": {s["megapixels"]: s["photos_per_s"]
-                                                                 for s in rep["index_speed"]}})
+            update_metrics(
+                args.bundle, {"index_photos_per_s": {s["megapixels"]: s["photos_per_s"] for s in rep["index_speed"]}}
+            )
         return 0
     log = lambda s: print(f"[{time.strftime('%H:%M:%S')}] {s}", file=sys.stderr, flush=True)  # noqa: E731
     b = load_bundle(args.bundle)
@@ -578,8 +720,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     corel.update(precision_recall_at_k(scores, truth, 5))
     corel.update(mean_average_precision(scores, truth))
     corel["search_map_app"] = app_search_map(b, emb, used)
-    corel["zero_shot_test_words_outside_vocabulary"] = {k: v for k, v in zero_shot(emb, used, b).items()
-                                                        if k != "zero_shot_detail"}
+    corel["zero_shot_test_words_outside_vocabulary"] = {
+        k: v for k, v in zero_shot(emb, used, b).items() if k != "zero_shot_detail"
+    }
     log(f"Corel test: {corel['lear']}")
     prior = truth_matrix(train, b.tags).sum(0).astype(np.float64)
     corel["prior_baseline"] = lear(np.tile(prior, (len(used), 1)), truth)
@@ -620,36 +763,64 @@ def main(argv: Sequence[str] | None = None) -> int:
         "Label transfer votes only for Corel words (their train photos form the bank); Tiny ImageNet names and their "
         "general words come from the model alone, and their offset is lowered so that they do not crowd out voted "
         "scene words.",
-        (f"Per-word sigmoids (TagProp's sigma-ML) are used (ridge {pws.get('ridge')}, fitted on "
-         f"{pws.get('fitted_on', 'the bank photos, leave-one-out')}): held-out F1 {pws.get('f1', float('nan')):.3f} "
-         f"against {pws.get('shared_f1', float('nan')):.3f} with one shared calibration." if pws.get("ridge") else
-         f"Per-word sigmoids (TagProp's sigma-ML) lowered the held-out F1 (best {pws.get('fitted_best_f1', float('nan')):.3f}"
-         f" against {pws.get('shared_f1', float('nan')):.3f} with one shared calibration), so they are not used."),
+        (
+            f"Per-word sigmoids (TagProp's sigma-ML) are used (ridge {pws.get('ridge')}, fitted on "
+            f"{pws.get('fitted_on', 'the bank photos, leave-one-out')}): held-out F1 {pws.get('f1', float('nan')):.3f} "
+            f"against {pws.get('shared_f1', float('nan')):.3f} with one shared calibration."
+            if pws.get("ridge")
+            else f"Per-word sigmoids (TagProp's sigma-ML) lowered the held-out F1 (best {pws.get('fitted_best_f1', float('nan')):.3f}"
+            f" against {pws.get('shared_f1', float('nan')):.3f} with one shared calibration), so they are not used."
+        ),
         "What would move it further: ImageNet-pretrained weights (none can be obtained here; the trunk's descriptors "
         "are the strongest ones), a wider tower at 128 px trained on a GPU, descriptor weights learned per word "
         "(2PKNN+ML reaches 0.45 with metric learning), and a test-time crop ensemble if indexing speed allows.",
     ]
-    left_out = ["Cross-corpus on ESP Game / IAPR TC-12 / Visual Genome: those sets ship tags without images here, "
-                "so they served only as search words; the cross-corpus test is Tiny ImageNet instead."]
+    left_out = [
+        "Cross-corpus on ESP Game / IAPR TC-12 / Visual Genome: those sets ship tags without images here, "
+        "so they served only as search words; the cross-corpus test is Tiny ImageNet instead."
+    ]
     if not ablation:
         left_out.append("The loss ablation: not run for this report.")
     rep = {
         "left_out": left_out,
         "generated": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "bundle": {"name": b.name, "bytes": size, "vocabulary_size": len(b.tags), "extra_words": len(b.words),
-                   "word_dim": b.text.pretrained_dim, "embedding_dim": b.dim},
+        "bundle": {
+            "name": b.name,
+            "bytes": size,
+            "vocabulary_size": len(b.tags),
+            "extra_words": len(b.words),
+            "word_dim": b.text.pretrained_dim,
+            "embedding_dim": b.dim,
+        },
         "training": tr,
-        "rebuild": (f"attalos-desktop-train --recipe trainer/recipes/attalos-photo.toml --data-root ../shared/data "
-                    f"--out resources/models/{b.name} --cache /tmp/attalos-cache"),
-        "corel": corel, "comparison": comparison, "tiny": tiny, "loss_ablation": ablation, "everyday": everyday,
-        "grid": grid, "index_speed": speed, "limits": limits, "report_seconds": round(time.perf_counter() - t0, 1),
+        "rebuild": (
+            f"attalos-desktop-train --recipe trainer/recipes/attalos-photo.toml --data-root ../shared/data "
+            f"--out resources/models/{b.name} --cache /tmp/attalos-cache"
+        ),
+        "corel": corel,
+        "comparison": comparison,
+        "tiny": tiny,
+        "loss_ablation": ablation,
+        "everyday": everyday,
+        "grid": grid,
+        "index_speed": speed,
+        "limits": limits,
+        "report_seconds": round(time.perf_counter() - t0, 1),
     }
     (args.docs / "model-card.json").write_text(json.dumps(rep, indent=1, default=float) + "\n", encoding="utf-8")
     write_card(rep, args.docs / "model-card.md")
-    head = {"corel5k_lear_precision": corel["lear"]["precision"], "corel5k_lear_recall": corel["lear"]["recall"],
-            "corel5k_lear_f1": corel["lear"]["f1"], "corel5k_lear_n_plus": corel["lear"]["n_plus"],
-            "corel5k_map_tags": corel["map_tags"], "corel5k_search_map": corel["search_map_app"], "tiny_imagenet_top1": tiny["top1"], "tiny_imagenet_top5": tiny["top5"],
-            "corel5k_prior_f1": corel["prior_baseline"]["f1"], "corel5k_histogram_knn_f1": corel["histogram_baseline"]["f1"]}
+    head = {
+        "corel5k_lear_precision": corel["lear"]["precision"],
+        "corel5k_lear_recall": corel["lear"]["recall"],
+        "corel5k_lear_f1": corel["lear"]["f1"],
+        "corel5k_lear_n_plus": corel["lear"]["n_plus"],
+        "corel5k_map_tags": corel["map_tags"],
+        "corel5k_search_map": corel["search_map_app"],
+        "tiny_imagenet_top1": tiny["top1"],
+        "tiny_imagenet_top5": tiny["top5"],
+        "corel5k_prior_f1": corel["prior_baseline"]["f1"],
+        "corel5k_histogram_knn_f1": corel["histogram_baseline"]["f1"],
+    }
     if everyday and b.name in everyday:
         head["everyday_words_search_map"] = everyday[b.name]["map"]
     if speed:

@@ -45,8 +45,14 @@ from attalos_desktop.core.library import Library  # noqa: E402
 from attalos_desktop.core.text_encoder import TextEncoder  # noqa: E402
 
 EVERYDAY = {
-    "dog": ["chihuahua", "german shepherd", "golden retriever", "labrador retriever", "standard poodle",
-            "yorkshire terrier"],
+    "dog": [
+        "chihuahua",
+        "german shepherd",
+        "golden retriever",
+        "labrador retriever",
+        "standard poodle",
+        "yorkshire terrier",
+    ],
     "cat": ["egyptian cat", "persian cat", "tabby"],
     "car": ["convertible", "sports car", "limousine", "beach wagon"],
     "bird": ["albatross", "black stork", "goose", "king penguin"],
@@ -96,13 +102,21 @@ def scenario(classes: dict[str, list[str]], rng: random.Random, new_words: int, 
     words: dict[str, dict] = {}
     for i, cls in enumerate(rng.sample(pool, new_words)):
         pos = sorted(by_class[cls])
-        words[f"zq{i:02d}{cls.split()[0][:3]}"] = {"kind": "new", "class": cls, "positives": pos,
-                                                    "tagged": rng.sample(pos, per_word)}
+        words[f"zq{i:02d}{cls.split()[0][:3]}"] = {
+            "kind": "new",
+            "class": cls,
+            "positives": pos,
+            "tagged": rng.sample(pos, per_word),
+        }
     for word, cs in EVERYDAY.items():
         pos = sorted(p for c in cs for p in by_class.get(c, []))
         # A person tags a few photos of the word, spread over what it covers.
-        words[word] = {"kind": "everyday", "class": "+".join(cs), "positives": pos,
-                       "tagged": rng.sample(pos, min(len(pos), per_word * 2))}
+        words[word] = {
+            "kind": "everyday",
+            "class": "+".join(cs),
+            "positives": pos,
+            "tagged": rng.sample(pos, min(len(pos), per_word * 2)),
+        }
     return words
 
 
@@ -115,8 +129,9 @@ def average_precision(scores: np.ndarray, labels: np.ndarray) -> float:
     return float((prec * hits).sum() / hits.sum())
 
 
-def evaluate(name: str, score_matrix: np.ndarray, top5: list[set[str]], words: list[str],
-             truth: np.ndarray, kinds: list[str]) -> dict:
+def evaluate(
+    name: str, score_matrix: np.ndarray, top5: list[set[str]], words: list[str], truth: np.ndarray, kinds: list[str]
+) -> dict:
     """Mean AP and LEAR-style P/R/F1 (word among the photo's 5 best suggestions), per kind of word."""
     out: dict[str, dict] = {}
     for kind in ("new", "everyday", "all"):
@@ -129,10 +144,21 @@ def evaluate(name: str, score_matrix: np.ndarray, top5: list[set[str]], words: l
             p.append(tp / pred.sum() if pred.sum() else 0.0)
             r.append(tp / max(truth[:, c].sum(), 1))
         mp, mr = float(np.mean(p)), float(np.mean(r))
-        out[kind] = {"map": round(float(np.mean(ap)), 4), "precision": round(mp, 4), "recall": round(mr, 4),
-                     "f1": round(2 * mp * mr / (mp + mr) if mp + mr else 0.0, 4), "words": len(cols)}
-    print(f"{name:<26}" + "  ".join(f"{k}: mAP {v['map']:.3f} P {v['precision']:.3f} R {v['recall']:.3f} "
-                                    f"F1 {v['f1']:.3f}" for k, v in out.items()), flush=True)
+        out[kind] = {
+            "map": round(float(np.mean(ap)), 4),
+            "precision": round(mp, 4),
+            "recall": round(mr, 4),
+            "f1": round(2 * mp * mr / (mp + mr) if mp + mr else 0.0, 4),
+            "words": len(cols),
+        }
+    print(
+        f"{name:<26}"
+        + "  ".join(
+            f"{k}: mAP {v['map']:.3f} P {v['precision']:.3f} R {v['recall']:.3f} F1 {v['f1']:.3f}"
+            for k, v in out.items()
+        ),
+        flush=True,
+    )
     return out
 
 
@@ -155,8 +181,7 @@ def run_systems(home: Path, words: dict[str, dict], fine_tune: bool, epochs: int
         rows = [r for r in rows if r.id in vec]
         raw = np.stack([vec[r.id] for r in rows])
         truth = np.array([[r.path in set(words[w]["positives"]) for w in names] for r in rows])
-        print(f"{len(rows)} untagged photos scored for {len(names)} words "
-              f"({int(truth.sum())} positives)", flush=True)
+        print(f"{len(rows)} untagged photos scored for {len(names)} words ({int(truth.sum())} positives)", flush=True)
         results: dict[str, dict] = {}
 
         base = model_scores(lib.bundle, raw, names)
@@ -217,9 +242,14 @@ def main(argv: list[str] | None = None) -> int:
     home, classes = build_library(args.data, work, model)
     words = scenario(classes, random.Random(args.seed), args.new_words, args.per_word)
     results = run_systems(home, words, not args.no_fine_tune, args.epochs)
-    report = {"model": load_bundle(model).name, "per_word": args.per_word, "new_words": args.new_words,
-              "everyday_words": {w: v["class"] for w, v in words.items() if v["kind"] == "everyday"},
-              "tagged_photos": sum(len(v["tagged"]) for v in words.values()), "results": results}
+    report = {
+        "model": load_bundle(model).name,
+        "per_word": args.per_word,
+        "new_words": args.new_words,
+        "everyday_words": {w: v["class"] for w, v in words.items() if v["kind"] == "everyday"},
+        "tagged_photos": sum(len(v["tagged"]) for v in words.values()),
+        "results": results,
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {args.out}")

@@ -77,8 +77,11 @@ def main() -> None:
     test = [r for r in read_labels(args.data) if r.split == "test" and r.tags]
     if args.n:
         test = test[: args.n]
-    print(f"model {b.name} (input {pre.input_size}px, resize {pre.resize}); {len(test)} Corel-5k test photos "
-          f"re-saved at ~{args.megapixels:g} MP with a 160x120 EXIF preview", flush=True)
+    print(
+        f"model {b.name} (input {pre.input_size}px, resize {pre.resize}); {len(test)} Corel-5k test photos "
+        f"re-saved at ~{args.megapixels:g} MP with a 160x120 EXIF preview",
+        flush=True,
+    )
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
 
@@ -100,8 +103,10 @@ def main() -> None:
             rows = list(ex.map(one, range(len(test))))
     print(f"made and decoded {len(rows)} photos in {time.perf_counter() - t0:.0f} s", flush=True)
     stack = lambda k: np.stack([r[k] for r in rows])  # noqa: E731
-    emb = {name: np.concatenate([enc.embed(x[i:i + 64]) for i in range(0, len(x), 64)])
-           for name, x in (("preview", stack(0)), ("full_decode", stack(1)), ("original_file", stack(2)))}
+    emb = {
+        name: np.concatenate([enc.embed(x[i : i + 64]) for i in range(0, len(x), 64)])
+        for name, x in (("preview", stack(0)), ("full_decode", stack(1)), ("original_file", stack(2)))
+    }
     if args.save_embeddings:
         np.savez(args.save_embeddings, **emb, **{f"tensor_{k}": stack(i) for i, k in enumerate(emb)})
     scores = {k: np.stack([tag_scores(b, v) for v in e]) for k, e in emb.items()}
@@ -121,35 +126,52 @@ def main() -> None:
         f = {k: lear(s[idx], truth[idx])["f1"] for k, s in scores.items()}
         boot["preview_minus_full_decode"].append(f["preview"] - f["full_decode"])
         boot["preview_minus_original_file"].append(f["preview"] - f["original_file"])
-    delta = {k: {"f1_difference": round(res["preview"]["f1"] - res[k.split("_minus_")[1]]["f1"], 4),
-                 "bootstrap_95": [round(float(np.percentile(v, 2.5)), 4), round(float(np.percentile(v, 97.5)), 4)]}
-             for k, v in boot.items()}
+    delta = {
+        k: {
+            "f1_difference": round(res["preview"]["f1"] - res[k.split("_minus_")[1]]["f1"], 4),
+            "bootstrap_95": [round(float(np.percentile(v, 2.5)), 4), round(float(np.percentile(v, 97.5)), 4)],
+        }
+        for k, v in boot.items()
+    }
     used = sum(r[3] for r in rows)
     out = {
-        "model": b.name, "photos": len(rows), "megapixels": args.megapixels,
+        "model": b.name,
+        "photos": len(rows),
+        "megapixels": args.megapixels,
         "photo_sizes": sorted({f"{r[4][0]}x{r[4][1]}" for r in rows}),
         "inputs_from_preview": int(used),
         "top5_agreement_mean_overlap": round(float(overlap.mean()), 4),
         "top5_identical_sets": round(float((overlap == 1.0).mean()), 4),
         "top1_same": round(top1_same, 4),
-        "embedding_cosine_mean": round(float(cos.mean()), 4), "embedding_cosine_min": round(float(cos.min()), 4),
+        "embedding_cosine_mean": round(float(cos.mean()), 4),
+        "embedding_cosine_min": round(float(cos.min()), 4),
         "lear": {k: {m: (round(v, 4) if isinstance(v, float) else v) for m, v in r.items()} for k, r in res.items()},
         "lear_f1_difference": delta,
-        "decode_ms_median": {"preview": round(1000 * float(np.median([r[5] for r in rows])), 2),
-                             "full_decode": round(1000 * float(np.median([r[6] for r in rows])), 2)},
+        "decode_ms_median": {
+            "preview": round(1000 * float(np.median([r[5] for r in rows])), 2),
+            "full_decode": round(1000 * float(np.median([r[6] for r in rows])), 2),
+        },
     }
     print(f"inputs from the preview: {used} of {len(rows)}")
-    print(f"top-5 tags, preview vs full decode: mean overlap {out['top5_agreement_mean_overlap']:.3f}, "
-          f"identical sets {out['top5_identical_sets']:.1%}, same top-1 {top1_same:.1%}; "
-          f"embedding cosine mean {cos.mean():.4f} (min {cos.min():.4f})")
+    print(
+        f"top-5 tags, preview vs full decode: mean overlap {out['top5_agreement_mean_overlap']:.3f}, "
+        f"identical sets {out['top5_identical_sets']:.1%}, same top-1 {top1_same:.1%}; "
+        f"embedding cosine mean {cos.mean():.4f} (min {cos.min():.4f})"
+    )
     for k, r in res.items():
-        print(f"LEAR {k:>13}: P {r['precision']:.3f}  R {r['recall']:.3f}  F1 {r['f1']:.3f}  N+ {r['n_plus']};  "
-              f"per photo P@5 {r['precision_at_5']:.3f}  R@5 {r['recall_at_5']:.3f}")
+        print(
+            f"LEAR {k:>13}: P {r['precision']:.3f}  R {r['recall']:.3f}  F1 {r['f1']:.3f}  N+ {r['n_plus']};  "
+            f"per photo P@5 {r['precision_at_5']:.3f}  R@5 {r['recall_at_5']:.3f}"
+        )
     for k, d in delta.items():
         lo, hi = d["bootstrap_95"]
-        print(f"LEAR F1 {k.replace('_', ' ')}: {d['f1_difference']:+.4f} (paired bootstrap 95%: {lo:+.4f} .. {hi:+.4f})")
-    print(f"decode time median: preview {out['decode_ms_median']['preview']} ms, "
-          f"full (draft) {out['decode_ms_median']['full_decode']} ms")
+        print(
+            f"LEAR F1 {k.replace('_', ' ')}: {d['f1_difference']:+.4f} (paired bootstrap 95%: {lo:+.4f} .. {hi:+.4f})"
+        )
+    print(
+        f"decode time median: preview {out['decode_ms_median']['preview']} ms, "
+        f"full (draft) {out['decode_ms_median']['full_decode']} ms"
+    )
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=2))
     print(f"wrote {args.out}")

@@ -74,10 +74,18 @@ def main() -> None:
     t = time.perf_counter()
     walked = walk_stat(tree)
     t_walk = time.perf_counter() - t
-    print(f"no-op rescan of {args.n} files: {min(times):.2f} s best, {sorted(times)[1]:.2f} s median "
-          f"(os.walk+stat baseline {t_walk:.2f} s for {walked} files)", flush=True)
-    out = {"files": args.n, "first_index_s": round(t_first, 1), "first_index_new": first.new, "noop_rescan_s": [round(x, 3) for x in times],
-           "walk_stat_baseline_s": round(t_walk, 3)}
+    print(
+        f"no-op rescan of {args.n} files: {min(times):.2f} s best, {sorted(times)[1]:.2f} s median "
+        f"(os.walk+stat baseline {t_walk:.2f} s for {walked} files)",
+        flush=True,
+    )
+    out = {
+        "files": args.n,
+        "first_index_s": round(t_first, 1),
+        "first_index_new": first.new,
+        "noop_rescan_s": [round(x, 3) for x in times],
+        "walk_stat_baseline_s": round(t_walk, 3),
+    }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=2))
     print(f"wrote {args.out}")

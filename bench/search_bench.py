@@ -92,16 +92,32 @@ def run(n: int, dim: int, n_queries: int, efs: list[int], seed: int, threads: in
                 cpu[j] = time.thread_time() - c0
                 found[j, : len(ids)] = ids - 1
             recall = float(np.mean([len(set(found[j]) & set(truth[j])) / 10 for j in range(n_queries)]))
-            rows.append({"ef": ef, "p50_ms": round(float(np.percentile(lat, 50)) * 1e3, 3),
-                         "p99_ms": round(float(np.percentile(lat, 99)) * 1e3, 3), "recall_at_10": round(recall, 4),
-                         "cpu_p50_ms": round(float(np.percentile(cpu, 50)) * 1e3, 3),
-                         "cpu_p99_ms": round(float(np.percentile(cpu, 99)) * 1e3, 3)})
-            print(f"  n={n:>8} ef={ef:>4}  p50 {rows[-1]['p50_ms']:7.3f} ms  p99 {rows[-1]['p99_ms']:7.3f} ms  "
-                  f"recall@10 {recall:.4f}   (CPU time p50 {rows[-1]['cpu_p50_ms']:.3f} p99 {rows[-1]['cpu_p99_ms']:.3f} ms)",
-                  flush=True)
-    return {"n": n, "dim": dim, "M": DEFAULT_M, "ef_construction": DEFAULT_EF_CONSTRUCTION, "default_ef": DEFAULT_EF,
-            "build_s": build_s, "exact_ms_per_query": round(exact_s * 1e3, 3), "queries": n_queries,
-            "results": rows}
+            rows.append(
+                {
+                    "ef": ef,
+                    "p50_ms": round(float(np.percentile(lat, 50)) * 1e3, 3),
+                    "p99_ms": round(float(np.percentile(lat, 99)) * 1e3, 3),
+                    "recall_at_10": round(recall, 4),
+                    "cpu_p50_ms": round(float(np.percentile(cpu, 50)) * 1e3, 3),
+                    "cpu_p99_ms": round(float(np.percentile(cpu, 99)) * 1e3, 3),
+                }
+            )
+            print(
+                f"  n={n:>8} ef={ef:>4}  p50 {rows[-1]['p50_ms']:7.3f} ms  p99 {rows[-1]['p99_ms']:7.3f} ms  "
+                f"recall@10 {recall:.4f}   (CPU time p50 {rows[-1]['cpu_p50_ms']:.3f} p99 {rows[-1]['cpu_p99_ms']:.3f} ms)",
+                flush=True,
+            )
+    return {
+        "n": n,
+        "dim": dim,
+        "M": DEFAULT_M,
+        "ef_construction": DEFAULT_EF_CONSTRUCTION,
+        "default_ef": DEFAULT_EF,
+        "build_s": build_s,
+        "exact_ms_per_query": round(exact_s * 1e3, 3),
+        "queries": n_queries,
+        "results": rows,
+    }
 
 
 def main() -> None:
@@ -119,7 +135,9 @@ def main() -> None:
     for n in args.n:
         print(f"building n={n} dim={args.dim} ...", flush=True)
         r = run(n, args.dim, args.queries, args.ef, args.seed, args.threads, args.cache)
-        print(f"  built in {r['build_s']} s (None: loaded from --cache); exact search {r['exact_ms_per_query']} ms/query (batched baseline)")
+        print(
+            f"  built in {r['build_s']} s (None: loaded from --cache); exact search {r['exact_ms_per_query']} ms/query (batched baseline)"
+        )
         results.append(r)
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(results, indent=2))

@@ -1,6 +1,6 @@
 """Render the app's SVG icon to the hicolor PNG sizes with Qt's own SVG renderer (no extra tool).
 
-    QT_QPA_PLATFORM=offscreen python packaging/render_icons.py ICON.svg OUT/hicolor
+QT_QPA_PLATFORM=offscreen python packaging/render_icons.py ICON.svg OUT/hicolor
 """
 
 from __future__ import annotations

@@ -82,7 +82,9 @@ def shape(block: str) -> list[str]:
             out.append("<index summary>")
         elif re.match(r"^Suggested tags for \d+ photos? \(model [^)]+\), best first:$", line):
             out.append("<tag summary>")
-        elif re.match(r"^Best \d+ of \d+ photos? (for|like) .+ \(model [^)]+\), with the relevance the app shows:$", line):
+        elif re.match(
+            r"^Best \d+ of \d+ photos? (for|like) .+ \(model [^)]+\), with the relevance the app shows:$", line
+        ):
             out.append("<search summary>")
         elif re.match(r"^ +\d{1,3}%  \S", line):
             out.append("<tag>")
@@ -97,7 +99,9 @@ def shape(block: str) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--no-setup", action="store_true", help="run the tour with .venv/bin/python, without scripts/setup.sh")
+    ap.add_argument(
+        "--no-setup", action="store_true", help="run the tour with .venv/bin/python, without scripts/setup.sh"
+    )
     ap.add_argument("--check", action="store_true", help="only compare the README's block with a fresh run")
     args = ap.parse_args(argv)
     text = README.read_text(encoding="utf-8")
@@ -108,8 +112,11 @@ def main(argv: list[str] | None = None) -> int:
     new = render(run_demo(setup=not args.no_setup))
     if args.check:
         same = shape(old) == shape(new)
-        print("the README's transcript has the shape of a fresh run" if same else
-              "the README's transcript differs from a fresh run: run python scripts/readme_transcript.py")
+        print(
+            "the README's transcript has the shape of a fresh run"
+            if same
+            else "the README's transcript differs from a fresh run: run python scripts/readme_transcript.py"
+        )
         return 0 if same else 1
     if new != old:
         README.write_text(text.replace(old, new), encoding="utf-8")

@@ -34,3 +34,9 @@ def test_core_types_check() -> None:
     """The core type-checks: annotated throughout, no ignores left unused (pyproject [tool.mypy])."""
     r = _run("mypy", "attalos_desktop/core")
     assert r.returncode == 0, r.stdout[-6000:] + r.stderr[-2000:]
+
+
+def test_formatted() -> None:
+    """One format for every file (ruff format, 120 columns): a diff shows what changed, not who typed it."""
+    r = _run("ruff", "format", "--check", "--no-cache", ".")
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]

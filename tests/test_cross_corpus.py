@@ -25,10 +25,24 @@ BUNDLE = resources_models_dir() / "synthetic-shapes-v1"
 # nothing for but sub-words.
 RENAME = {"water": "sea", "circle": "ball", "brick": "wall", "star": "zqxvorb"}
 WORD_SOURCE = {"sea": "word", "ball": "word", "wall": "word", "zqxvorb": "subword"}
-EXTRA_KEYS = ("words_total", "words_known", "words_zero_shot", "words_lear_precision", "words_lear_recall",
-              "words_lear_f1", "words_lear_n_plus", "words_lear_tags_evaluated", "words_map_words",
-              "words_map_images", "words_known_map_words", "words_known_map_count", "words_zero_shot_map_words",
-              "words_zero_shot_map_count", "words_zero_shot_sources", "words_summary")
+EXTRA_KEYS = (
+    "words_total",
+    "words_known",
+    "words_zero_shot",
+    "words_lear_precision",
+    "words_lear_recall",
+    "words_lear_f1",
+    "words_lear_n_plus",
+    "words_lear_tags_evaluated",
+    "words_map_words",
+    "words_map_images",
+    "words_known_map_words",
+    "words_known_map_count",
+    "words_zero_shot_map_words",
+    "words_zero_shot_map_count",
+    "words_zero_shot_sources",
+    "words_summary",
+)
 
 pytestmark = pytest.mark.skipif(not (BUNDLE / "manifest.json").is_file(), reason="stand-in bundle not present")
 
@@ -77,15 +91,23 @@ def test_counts_of_known_and_zero_shot_words(cross: dict, corpus_b: Path) -> Non
         sources[WORD_SOURCE[w]] = sources.get(WORD_SOURCE[w], 0) + 1
     assert cross["words_zero_shot_sources"] == sources
     assert cross["words_summary"].startswith(
-        f"the bundle knew {len(known)} of {len(words)} test words; {len(unknown)} scored zero-shot through the text encoder")
+        f"the bundle knew {len(known)} of {len(words)} test words; {len(unknown)} scored zero-shot through the text encoder"
+    )
     # The older keys are still there (annotation over the bundle's own tags).
     assert cross["test_tags_outside_vocabulary"] == len(unknown)
     assert {"lear_f1", "map_tags", "prior_lear_f1", "zero_shot_words"} <= set(cross)
 
 
 def test_metrics_are_in_range(cross: dict) -> None:
-    for key in ("words_lear_precision", "words_lear_recall", "words_lear_f1", "words_map_words", "words_map_images",
-                "words_known_map_words", "words_zero_shot_map_words"):
+    for key in (
+        "words_lear_precision",
+        "words_lear_recall",
+        "words_lear_f1",
+        "words_map_words",
+        "words_map_images",
+        "words_known_map_words",
+        "words_zero_shot_map_words",
+    ):
         assert 0.0 <= cross[key] <= 1.0, key
     assert 0 <= cross["words_lear_n_plus"] <= cross["words_lear_tags_evaluated"] == cross["words_total"]
     # The bundle sees colours, shapes and backgrounds: its known words rank their photos well above chance.
@@ -123,7 +145,9 @@ def test_words_score_as_the_app_scores_them(corpus_b: Path) -> None:
         np.testing.assert_allclose(scores[:, j], 1 / (1 + np.exp(-cos * scale)), rtol=1e-5)
 
 
-def test_cli_prints_the_summary_and_the_json_keys(corpus_b: Path, cross: dict, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_prints_the_summary_and_the_json_keys(
+    corpus_b: Path, cross: dict, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["--evaluate", str(BUNDLE), "--data", str(corpus_b), "--threads", "1"]) == 0
     out = capsys.readouterr().out
     assert cross["words_summary"] in out.splitlines()
@@ -152,7 +176,9 @@ def test_corpus_without_labels_is_exit_2(tmp_path: Path, capsys: pytest.CaptureF
     assert "labels.jsonl" in line
 
 
-def test_corpus_with_empty_test_split_is_exit_2(corpus_b: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_corpus_with_empty_test_split_is_exit_2(
+    corpus_b: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     rows = [json.loads(x) for x in (corpus_b / "labels.jsonl").read_text().splitlines()]
     train_only = tmp_path / "train-only"
     train_only.mkdir()

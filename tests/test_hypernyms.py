@@ -56,8 +56,10 @@ def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """data.noun and index.noun in WordNet 3.0's format (offsets are fields, not byte positions)."""
     root = tmp_path_factory.mktemp("wordnet")
     (root / "data.noun").write_text(HEADER + "".join(_data_line(o, *SYNSETS[o]) for o in sorted(SYNSETS)))
-    index = "".join(f"{w} n {len(offs)} 2 @ ~ {len(offs)} 1 {' '.join(f'{o:08d}' for o in offs)}  \n"
-                    for w, offs in sorted(INDEX.items()))
+    index = "".join(
+        f"{w} n {len(offs)} 2 @ ~ {len(offs)} 1 {' '.join(f'{o:08d}' for o in offs)}  \n"
+        for w, offs in sorted(INDEX.items())
+    )
     (root / "index.noun").write_text(HEADER + index)
     return root
 
@@ -75,10 +77,26 @@ def test_ancestors_are_breadth_first_each_once_within_up(tiny: WordNet) -> None:
     assert tiny.ancestors(GOLDEN, 4) == [(RETRIEVER, 1), (HUNTING, 2), (DOG, 3), (CANINE, 4), (DOMESTIC, 4)]
     assert tiny.ancestors(GOLDEN, 0) == []
     up = tiny.ancestors(DOG, 20)
-    assert up == [(CANINE, 1), (DOMESTIC, 1), (ANIMAL, 2), (ORGANISM, 3), (LIVING, 4), (WHOLE, 5), (OBJECT, 6),
-                  (PHYSICAL, 7), (ENTITY, 8)]  # animal reached twice, listed once; ~ and %m pointers ignored
-    assert tiny.ancestors(DOGMAN, 3) == [(DOG, 1), (PERSON, 1), (CANINE, 2), (DOMESTIC, 2), (ORGANISM, 2), (ANIMAL, 3),
-                                         (LIVING, 3)]
+    assert up == [
+        (CANINE, 1),
+        (DOMESTIC, 1),
+        (ANIMAL, 2),
+        (ORGANISM, 3),
+        (LIVING, 4),
+        (WHOLE, 5),
+        (OBJECT, 6),
+        (PHYSICAL, 7),
+        (ENTITY, 8),
+    ]  # animal reached twice, listed once; ~ and %m pointers ignored
+    assert tiny.ancestors(DOGMAN, 3) == [
+        (DOG, 1),
+        (PERSON, 1),
+        (CANINE, 2),
+        (DOMESTIC, 2),
+        (ORGANISM, 2),
+        (ANIMAL, 3),
+        (LIVING, 3),
+    ]
     assert tiny.ancestors(LASSIE, 1) == [(DOG, 1)]  # instance hypernym (@i)
     assert tiny.ancestors(ENTITY, 5) == []
 
@@ -115,12 +133,27 @@ def test_wnid_of() -> None:
 
 
 def test_general_words(tiny: WordNet) -> None:
-    assert general_words(tiny, GOLDEN, 4, 5, everything) == ["retriever", "hunting dog", "dog", "canine", "domestic animal"]
+    assert general_words(tiny, GOLDEN, 4, 5, everything) == [
+        "retriever",
+        "hunting dog",
+        "dog",
+        "canine",
+        "domestic animal",
+    ]
     assert general_words(tiny, DOG, 10, 6, everything) == ["canine", "domestic animal", "animal"]
-    assert general_words(tiny, DOG, 10, 0, everything)[-5:] == ["living thing", "whole", "object", "physical entity",
-                                                                 "entity"]
+    assert general_words(tiny, DOG, 10, 0, everything)[-5:] == [
+        "living thing",
+        "whole",
+        "object",
+        "physical entity",
+        "entity",
+    ]
     assert general_words(tiny, GOLDEN, 4, 5, lambda w: " " not in w) == ["retriever", "dog", "canine"]
-    assert general_words(tiny, HOUSE_DOG, 3, 5, everything) == ["canine", "domestic animal", "animal"]  # never its own "dog"
+    assert general_words(tiny, HOUSE_DOG, 3, 5, everything) == [
+        "canine",
+        "domestic animal",
+        "animal",
+    ]  # never its own "dog"
     assert general_words(tiny, LASSIE, 1, 5, everything) == ["dog"]
 
 
@@ -144,8 +177,13 @@ def test_expand_by_wnid(tiny: WordNet) -> None:
     ]
     assert [(r.file, r.split, r.line) for r in out] == [(r.file, r.split, r.line) for r in records]
     assert all(o is not r and o.tags is not r.tags for o, r in zip(out, records))
-    assert exp == Expansion(added={"golden retriever": ["retriever", "hunting dog", "dog", "canine", "domestic animal"],
-                                   "dog": ["canine", "domestic animal", "animal", "organism"]}, photos=3)
+    assert exp == Expansion(
+        added={
+            "golden retriever": ["retriever", "hunting dog", "dog", "canine", "domestic animal"],
+            "dog": ["canine", "domestic animal", "animal", "organism"],
+        },
+        photos=3,
+    )
 
 
 def test_expand_by_first_sense(tiny: WordNet) -> None:
@@ -157,12 +195,22 @@ def test_expand_by_first_sense(tiny: WordNet) -> None:
     before = copy.deepcopy(records)
     out, exp = expand_records(records, tiny, up=4, min_root_depth=5, keep=everything, senses="first")
     assert records == before
-    assert out[0].tags == ["golden retriever", "dog", "retriever", "hunting dog", "canine", "domestic animal", "animal",
-                           "organism"]  # dog's first sense, never frump's "person"
+    assert out[0].tags == [
+        "golden retriever",
+        "dog",
+        "retriever",
+        "hunting dog",
+        "canine",
+        "domestic animal",
+        "animal",
+        "organism",
+    ]  # dog's first sense, never frump's "person"
     assert out[1].tags == ["beach"]
     assert out[2].tags == ["dog", "canine", "domestic animal", "animal", "organism"]
-    assert exp.added == {"golden retriever": ["retriever", "hunting dog", "canine", "domestic animal"],
-                         "dog": ["animal", "organism", "canine", "domestic animal"]}
+    assert exp.added == {
+        "golden retriever": ["retriever", "hunting dog", "canine", "domestic animal"],
+        "dog": ["animal", "organism", "canine", "domestic animal"],
+    }
     assert exp.photos == 2
     with pytest.raises(TrainError, match="senses"):
         expand_records(records, tiny, up=4, min_root_depth=5, keep=everything, senses="all")

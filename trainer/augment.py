@@ -23,8 +23,9 @@ from .data import IMAGENET_MEAN, IMAGENET_STD
 AUGMENTS = ("crop", "flip", "none")
 
 
-def crop_tensor(im: Image.Image, pre: Preprocessing, rng: np.random.Generator | None = None,
-                augment: str = "crop") -> np.ndarray:
+def crop_tensor(
+    im: Image.Image, pre: Preprocessing, rng: np.random.Generator | None = None, augment: str = "crop"
+) -> np.ndarray:
     """[3,S,S] float32: the app's centre crop, or (with ``rng``) an augmented one.
 
     ``augment``: "crop" jitters scale and position and flips; "flip" only flips; "none" nothing.
@@ -50,8 +51,9 @@ def crop_tensor(im: Image.Image, pre: Preprocessing, rng: np.random.Generator | 
     return np.ascontiguousarray(arr.transpose(2, 0, 1))
 
 
-def random_boxes(rng: np.random.Generator, hw: np.ndarray, scale: tuple[float, float],
-                 ratio: tuple[float, float] = (3 / 4, 4 / 3)) -> np.ndarray:
+def random_boxes(
+    rng: np.random.Generator, hw: np.ndarray, scale: tuple[float, float], ratio: tuple[float, float] = (3 / 4, 4 / 3)
+) -> np.ndarray:
     """RandomResizedCrop boxes (x1, y1, x2, y2) inside each photo's real area."""
     h, w = hw[:, 0].astype(np.float64), hw[:, 1].astype(np.float64)
     n = len(hw)
@@ -68,8 +70,15 @@ _MEAN = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
 _STD = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
 
 
-def augment_batch(pixels: np.ndarray, hw: np.ndarray, size: int, rng: np.random.Generator,
-                  scale: tuple[float, float], jitter: float, rows: slice = slice(None)) -> torch.Tensor:
+def augment_batch(
+    pixels: np.ndarray,
+    hw: np.ndarray,
+    size: int,
+    rng: np.random.Generator,
+    scale: tuple[float, float],
+    jitter: float,
+    rows: slice = slice(None),
+) -> torch.Tensor:
     """Random resized crop (roi_align), flip, colour jitter and normalisation of a batch of decoded
     photos (uint8 [N,H,W,3] on a canvas, ``hw`` their real sizes) -> float [n,3,size,size].
 

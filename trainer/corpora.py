@@ -101,8 +101,9 @@ def held_out_indices(records: Sequence[Record], spec: CorpusSpec, seed: int) -> 
     return np.array(sorted(out), dtype=np.int64)
 
 
-def _expand(records: list[Record], spec: CorpusSpec, keep: Callable[[str], bool],
-            log: Log) -> tuple[list[Record], dict[str, list[str]]]:
+def _expand(
+    records: list[Record], spec: CorpusSpec, keep: Callable[[str], bool], log: Log
+) -> tuple[list[Record], dict[str, list[str]]]:
     """Add general words from WordNet (``hypernyms.py``) when the corpus asks for them."""
     h = spec.hypernyms
     if not h or int(h.get("up", 0)) <= 0:
@@ -110,17 +111,27 @@ def _expand(records: list[Record], spec: CorpusSpec, keep: Callable[[str], bool]
     from .hypernyms import WordNet, expand_records
 
     wn = WordNet.load(h.get("wordnet"))
-    out, exp = expand_records(records, wn, up=int(h["up"]), min_root_depth=int(h.get("min_root_depth", 5)),
-                              keep=keep, senses=str(h.get("senses", "wnid")))
+    out, exp = expand_records(
+        records,
+        wn,
+        up=int(h["up"]),
+        min_root_depth=int(h.get("min_root_depth", 5)),
+        keep=keep,
+        senses=str(h.get("senses", "wnid")),
+    )
     n_words = len({w for ws in exp.added.values() for w in ws})
-    log(f"{spec.name}: WordNet added {n_words} general words to {exp.photos} photos "
-        f"(up to {h['up']} levels; e.g. " + "; ".join(f"{k} -> {', '.join(v)}" for k, v in
-                                                      list(exp.added.items())[:3]) + ")")
+    log(
+        f"{spec.name}: WordNet added {n_words} general words to {exp.photos} photos "
+        f"(up to {h['up']} levels; e.g. "
+        + "; ".join(f"{k} -> {', '.join(v)}" for k, v in list(exp.added.items())[:3])
+        + ")"
+    )
     return out, exp.added
 
 
-def load_corpora(specs: Sequence[CorpusSpec], *, seed: int, min_count: int, keep_word: Callable[[str], bool],
-                 log: Log) -> tuple[list[Corpus], Vocabulary, set[str]]:
+def load_corpora(
+    specs: Sequence[CorpusSpec], *, seed: int, min_count: int, keep_word: Callable[[str], bool], log: Log
+) -> tuple[list[Corpus], Vocabulary, set[str]]:
     """Read every corpus, hold out, add general words, and build the shared vocabulary.
 
     Returns the corpora (tag ids and scopes set), the vocabulary, and the words some corpus labels
@@ -149,8 +160,11 @@ def load_corpora(specs: Sequence[CorpusSpec], *, seed: int, min_count: int, keep
     kept = sorted((t for t, c in counts.items() if c >= min_count), key=lambda t: (-counts[t], t))
     if not kept:
         raise TrainError(f"empty vocabulary: no tag occurs at least {min_count} times in the train photos")
-    vocab = Vocabulary(tags=kept, freq=np.array([counts[t] for t in kept], dtype=np.int64),
-                       dropped={t: c for t, c in counts.items() if c < min_count})
+    vocab = Vocabulary(
+        tags=kept,
+        freq=np.array([counts[t] for t in kept], dtype=np.int64),
+        dropped={t: c for t, c in counts.items() if c < min_count},
+    )
     corpora = []
     for spec, tr, held, test, added in expanded:
         keep_rows = [(r, np.array([vocab.index[t] for t in r.tags if t in vocab.index], dtype=np.int64)) for r in tr]
@@ -164,7 +178,9 @@ def load_corpora(specs: Sequence[CorpusSpec], *, seed: int, min_count: int, keep
     return corpora, vocab, labels
 
 
-def decode(root: Path, records: Sequence[Record], canvas: int, cache: Path | None, log: Log) -> tuple[np.ndarray, np.ndarray]:
+def decode(
+    root: Path, records: Sequence[Record], canvas: int, cache: Path | None, log: Log
+) -> tuple[np.ndarray, np.ndarray]:
     """uint8 [N, canvas, canvas, 3] photos (top-left aligned, shrunk to fit) and their sizes, cached."""
     key = None
     if cache is not None:
@@ -210,8 +226,18 @@ def crop_size(spec: CorpusSpec, size: int, image_size: int) -> int:
     return max(32, int(round(spec.crop * size / image_size / 8)) * 8)
 
 
-def step_batches(corpora: Sequence[Corpus], epoch: int, step: int, seed: int, size: int, image_size: int,
-                 rank: int, world: int, min_scale: float, jitter: float) -> Iterator[tuple[int, Any, list[np.ndarray]]]:
+def step_batches(
+    corpora: Sequence[Corpus],
+    epoch: int,
+    step: int,
+    seed: int,
+    size: int,
+    image_size: int,
+    rank: int,
+    world: int,
+    min_scale: float,
+    jitter: float,
+) -> Iterator[tuple[int, Any, list[np.ndarray]]]:
     """Each corpus's share of global step ``step``: (corpus number, images, tag ids) for this process.
 
     Photo order is a permutation per (seed, epoch, corpus); the first corpus is seen once per epoch,
@@ -227,6 +253,13 @@ def step_batches(corpora: Sequence[Corpus], epoch: int, step: int, seed: int, si
         rows = slice(rank * lb, (rank + 1) * lb)
         rng = np.random.default_rng([seed, epoch, step, c, 1])
         assert corpus.pixels is not None and corpus.hw is not None
-        images = augment_batch(corpus.pixels[idx], corpus.hw[idx], crop_size(corpus.spec, size, image_size), rng,
-                               (min_scale, 1.0), jitter, rows)
+        images = augment_batch(
+            corpus.pixels[idx],
+            corpus.hw[idx],
+            crop_size(corpus.spec, size, image_size),
+            rng,
+            (min_scale, 1.0),
+            jitter,
+            rows,
+        )
         yield c, images, [corpus.ids[i] for i in idx[rows]]

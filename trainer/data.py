@@ -83,7 +83,7 @@ def read_labels(data_dir: str | Path) -> list[Record]:
         if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
             raise TrainError(f"{path}:{lineno}: malformed line, 'tags' must be a list of strings")
         if split not in ("train", "test"):
-            raise TrainError(f"{path}:{lineno}: malformed line, 'split' must be \"train\" or \"test\", not {split!r}")
+            raise TrainError(f'{path}:{lineno}: malformed line, \'split\' must be "train" or "test", not {split!r}')
         norm: list[str] = []
         for t in tags:
             n = normalize_tag(t)
@@ -111,8 +111,9 @@ def build_vocabulary(records: Sequence[Record], min_count: int) -> Vocabulary:
 
 def preprocessing_for(image_size: int) -> Preprocessing:
     """The standard rule: shorter side to 8/7 of the input, centre crop (ImageNet's 256 -> 224)."""
-    return Preprocessing(input_size=image_size, resize=int(math.ceil(image_size * 8 / 7)),
-                         mean=IMAGENET_MEAN, std=IMAGENET_STD)
+    return Preprocessing(
+        input_size=image_size, resize=int(math.ceil(image_size * 8 / 7)), mean=IMAGENET_MEAN, std=IMAGENET_STD
+    )
 
 
 def load_rgb(path: Path, pre: Preprocessing) -> Image.Image:
@@ -136,8 +137,17 @@ class PhotoDataset:
     the number of workers, and a resumed run sees the same crops as an uninterrupted one.
     """
 
-    def __init__(self, root: Path, records: Sequence[Record], tag_ids: Sequence[np.ndarray],
-                 pre: Preprocessing, *, train: bool, seed: int = 0, augment: str = "crop") -> None:
+    def __init__(
+        self,
+        root: Path,
+        records: Sequence[Record],
+        tag_ids: Sequence[np.ndarray],
+        pre: Preprocessing,
+        *,
+        train: bool,
+        seed: int = 0,
+        augment: str = "crop",
+    ) -> None:
         self.root = Path(root)
         self.records = list(records)
         self.tag_ids = list(tag_ids)
@@ -174,7 +184,9 @@ def collate(batch: Sequence[tuple[int, Any]]) -> dict[str, Any]:
     return {"index": [i for i, _ in good], "images": images, "bad": bad}
 
 
-def split_records(records: Sequence[Record], vocab: Vocabulary, split: str) -> tuple[list[Record], list[np.ndarray], int]:
+def split_records(
+    records: Sequence[Record], vocab: Vocabulary, split: str
+) -> tuple[list[Record], list[np.ndarray], int]:
     """Records of one split whose tags (mapped to ids) are not all outside the vocabulary.
 
     Returns (records, tag id arrays, number of photos left without any known tag).

@@ -75,8 +75,7 @@ def init(device: torch.device, timeout_s: float = 1800.0) -> tuple[Dist, torch.d
         torch.cuda.set_device(device)
     backend = "nccl" if device.type == "cuda" else "gloo"
     if owns:
-        dist.init_process_group(backend, rank=rank, world_size=world,
-                                timeout=datetime.timedelta(seconds=timeout_s))
+        dist.init_process_group(backend, rank=rank, world_size=world, timeout=datetime.timedelta(seconds=timeout_s))
     else:
         backend = dist.get_backend()
     return Dist(rank=rank, world=world, local_rank=local, backend=backend, owns_group=owns), device

@@ -49,8 +49,13 @@ def lear(scores: np.ndarray, truth: np.ndarray, k: int = 5) -> dict[str, float]:
     prec = np.where(annotated > 0, correct / np.maximum(annotated, 1), 0.0)[present].mean()
     rec = (correct / np.maximum(relevant, 1))[present].mean()
     f1 = 2 * prec * rec / (prec + rec) if prec + rec > 0 else 0.0
-    return {"precision": float(prec), "recall": float(rec), "f1": float(f1),
-            "n_plus": int(((correct > 0) & present).sum()), "tags_evaluated": int(present.sum())}
+    return {
+        "precision": float(prec),
+        "recall": float(rec),
+        "f1": float(f1),
+        "n_plus": int(((correct > 0) & present).sum()),
+        "tags_evaluated": int(present.sum()),
+    }
 
 
 def precision_recall_at_k(scores: np.ndarray, truth: np.ndarray, k: int) -> dict[str, float]:
@@ -98,13 +103,14 @@ def auc(scores: np.ndarray, relevant: np.ndarray) -> float:
         j = i
         while j + 1 < len(allv) and sorted_v[j + 1] == sorted_v[i]:
             j += 1
-        ranks[order[i: j + 1]] = (i + j) / 2.0 + 1
+        ranks[order[i : j + 1]] = (i + j) / 2.0 + 1
         i = j + 1
     return float((ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
 
 
-def zero_shot(emb: np.ndarray, records: Sequence[Record], bundle: ModelBundle,
-              encoder: TextEncoder | None = None) -> dict[str, Any]:
+def zero_shot(
+    emb: np.ndarray, records: Sequence[Record], bundle: ModelBundle, encoder: TextEncoder | None = None
+) -> dict[str, Any]:
     """Rank test photos for each test tag the model was never trained on, via its word vector.
 
     Reports mean AUC (chance 0.5) and mean AP against its chance level (the tag's base rate).
@@ -125,8 +131,13 @@ def zero_shot(emb: np.ndarray, records: Sequence[Record], bundle: ModelBundle,
         words[t] = {"auc": a, "ap": ap, "chance_ap": float(rel.mean()), "source": wv.source}
     if not aucs:
         return {"zero_shot_words": 0}
-    return {"zero_shot_words": len(aucs), "zero_shot_auc": float(np.mean(aucs)), "zero_shot_map": float(np.mean(aps)),
-            "zero_shot_chance_map": float(np.mean(chance)), "zero_shot_detail": words}
+    return {
+        "zero_shot_words": len(aucs),
+        "zero_shot_auc": float(np.mean(aucs)),
+        "zero_shot_map": float(np.mean(aps)),
+        "zero_shot_chance_map": float(np.mean(chance)),
+        "zero_shot_detail": words,
+    }
 
 
 def truth_matrix(records: Sequence[Record], tags: Sequence[str]) -> np.ndarray:
@@ -144,8 +155,9 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(x, -60.0, 60.0)))
 
 
-def word_scores(emb: np.ndarray, words: Sequence[str], bundle: ModelBundle,
-                encoder: TextEncoder | None = None) -> tuple[np.ndarray, list[str]]:
+def word_scores(
+    emb: np.ndarray, words: Sequence[str], bundle: ModelBundle, encoder: TextEncoder | None = None
+) -> tuple[np.ndarray, list[str]]:
     """Scores in 0..1 [N,W] of photos ``emb`` [N,d] for ``words``, as the app shows them, and each word's source.
 
     A word the bundle has as a tag ("known", source "tag") scores sigmoid(tag vector . photo vector): the
@@ -182,29 +194,38 @@ def word_scores(emb: np.ndarray, words: Sequence[str], bundle: ModelBundle,
 
 def words_summary(m: dict[str, Any]) -> str:
     """One line: how many of the corpus's test words the bundle knew and how many it scored zero-shot."""
-    line = (f"the bundle knew {m['words_known']} of {m['words_total']} test words; "
-            f"{m['words_zero_shot']} scored zero-shot through the text encoder")
+    line = (
+        f"the bundle knew {m['words_known']} of {m['words_total']} test words; "
+        f"{m['words_zero_shot']} scored zero-shot through the text encoder"
+    )
     src = m.get("words_zero_shot_sources") or {}
     if src:
         said = {"word": "shipped word vectors", "subword": "sub-words"}
-        line += " (" + ", ".join(f"{n} from {said.get(s, s)}"
-                                 for s, n in sorted(src.items(), key=lambda x: (-x[1], x[0]))) + ")"
+        line += (
+            " ("
+            + ", ".join(f"{n} from {said.get(s, s)}" for s, n in sorted(src.items(), key=lambda x: (-x[1], x[0])))
+            + ")"
+        )
     return line
 
 
 def words_headline(m: dict[str, Any]) -> str:
     """The test-word metrics on one line (LEAR over the test words, mAP, known vs zero-shot)."""
+
     def kind(name: str, key: str) -> str:
         val = m.get(f"words_{key}_map_words")
         return f"{name} mAP {val:.3f} over {m[f'words_{key}_map_count']}" if val is not None else f"{name}: none"
 
-    return (f"test words: LEAR P {m['words_lear_precision']:.3f} R {m['words_lear_recall']:.3f} "
-            f"F1 {m['words_lear_f1']:.3f} N+ {m['words_lear_n_plus']}, mAP words {m['words_map_words']:.3f}, "
-            f"mAP photos {m['words_map_images']:.3f}; {kind('known', 'known')}; {kind('zero-shot', 'zero_shot')}")
+    return (
+        f"test words: LEAR P {m['words_lear_precision']:.3f} R {m['words_lear_recall']:.3f} "
+        f"F1 {m['words_lear_f1']:.3f} N+ {m['words_lear_n_plus']}, mAP words {m['words_map_words']:.3f}, "
+        f"mAP photos {m['words_map_images']:.3f}; {kind('known', 'known')}; {kind('zero-shot', 'zero_shot')}"
+    )
 
 
-def word_metrics(emb: np.ndarray, records: Sequence[Record], bundle: ModelBundle, k: int = 5,
-                      encoder: TextEncoder | None = None) -> dict[str, Any]:
+def word_metrics(
+    emb: np.ndarray, records: Sequence[Record], bundle: ModelBundle, k: int = 5, encoder: TextEncoder | None = None
+) -> dict[str, Any]:
     """Metrics over the test words (every tag of ``records``), known and zero-shot alike; ``words_*`` keys.
 
     LEAR annotates each photo with its ``k`` best test words; mAP is over words (ranking photos, as search
@@ -214,8 +235,11 @@ def word_metrics(emb: np.ndarray, records: Sequence[Record], bundle: ModelBundle
     scores, sources = word_scores(emb, words, bundle, encoder)
     known = np.array([s == "tag" for s in sources], dtype=bool)
     truth = truth_matrix(records, words)
-    out: dict[str, Any] = {"words_total": len(words), "words_known": int(known.sum()),
-                           "words_zero_shot": int((~known).sum())}
+    out: dict[str, Any] = {
+        "words_total": len(words),
+        "words_known": int(known.sum()),
+        "words_zero_shot": int((~known).sum()),
+    }
     out.update({f"words_lear_{key}": val for key, val in lear(scores, truth, k).items()})
     per_word = np.array([average_precision(scores[:, j], truth[:, j]) for j in range(len(words))], dtype=np.float64)
     defined = ~np.isnan(per_word)
@@ -259,8 +283,9 @@ def _decoder(bundle: ModelBundle):  # type: ignore[no-untyped-def]
         return lambda path: crop_tensor(load_rgb(Path(path), bundle.preprocessing), bundle.preprocessing)
 
 
-def embed_photos(bundle: ModelBundle, root: Path, records: Sequence[Record], batch: int = 64,
-                 threads: int = 0) -> tuple[np.ndarray, list[Record], int]:
+def embed_photos(
+    bundle: ModelBundle, root: Path, records: Sequence[Record], batch: int = 64, threads: int = 0
+) -> tuple[np.ndarray, list[Record], int]:
     """Embed photos with the bundle's ONNX encoder; returns (embeddings, records used, skipped)."""
     import onnxruntime as ort
 
@@ -289,8 +314,9 @@ def embed_photos(bundle: ModelBundle, root: Path, records: Sequence[Record], bat
     return (np.concatenate(out) if out else np.zeros((0, d), np.float32)), used, skipped
 
 
-def evaluate_bundle(bundle_dir: str | Path, data_dir: str | Path, *, split: str = "test", k: int = 5,
-                    threads: int = 0) -> dict[str, Any]:
+def evaluate_bundle(
+    bundle_dir: str | Path, data_dir: str | Path, *, split: str = "test", k: int = 5, threads: int = 0
+) -> dict[str, Any]:
     """Metrics of an exported bundle on a dataset split, computed as the app would see them.
 
     ``data_dir`` may be a corpus the bundle was never trained on: the ``words_*`` keys score the corpus's

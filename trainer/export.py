@@ -52,13 +52,30 @@ def export_onnx(tower: Tower, image_size: int, path: str | Path, exporter: str =
             with warnings.catch_warnings(), torch.no_grad():
                 warnings.simplefilter("ignore")
                 if kind == "legacy":
-                    torch.onnx.export(model, (x,), str(path), input_names=["images"], output_names=["embeddings"],
-                                      dynamic_axes={"images": {0: "batch"}, "embeddings": {0: "batch"}},
-                                      opset_version=OPSET, do_constant_folding=True, dynamo=False)
+                    torch.onnx.export(
+                        model,
+                        (x,),
+                        str(path),
+                        input_names=["images"],
+                        output_names=["embeddings"],
+                        dynamic_axes={"images": {0: "batch"}, "embeddings": {0: "batch"}},
+                        opset_version=OPSET,
+                        do_constant_folding=True,
+                        dynamo=False,
+                    )
                 else:
-                    torch.onnx.export(model, (x,), str(path), input_names=["images"], output_names=["embeddings"],
-                                      dynamic_shapes=({0: torch.export.Dim("batch", min=1, max=65536)},),
-                                      opset_version=18, dynamo=True, external_data=False, verbose=False)
+                    torch.onnx.export(
+                        model,
+                        (x,),
+                        str(path),
+                        input_names=["images"],
+                        output_names=["embeddings"],
+                        dynamic_shapes=({0: torch.export.Dim("batch", min=1, max=65536)},),
+                        opset_version=18,
+                        dynamo=True,
+                        external_data=False,
+                        verbose=False,
+                    )
             return kind
         except Exception as exc:  # noqa: BLE001 - try the other exporter, report both if all fail
             errors.append(f"{kind}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
@@ -92,12 +109,24 @@ def text_map_for(result: TrainResult) -> tuple[np.ndarray, dict[str, Any]]:
     return m, {"text_map": f"ridge fit over {int(known.sum())} tags, shrunk toward the initial map"}
 
 
-def write_model_bundle(result: TrainResult, out_dir: str | Path, *, name: str, description: str = "",
-                       encoder: torch.nn.Module | None = None, pre: Any = None, sample: torch.Tensor | None = None,
-                       float16: bool = False, tag_vectors: np.ndarray | None = None, text_map: np.ndarray | None = None,
-                       extra_training: dict[str, Any] | None = None, exporter: str = "auto",
-                       tower_dtype: str = "float32", log: Any = None,
-                       check_columns: tuple[int, np.ndarray] | None = None) -> tuple[Path, float]:
+def write_model_bundle(
+    result: TrainResult,
+    out_dir: str | Path,
+    *,
+    name: str,
+    description: str = "",
+    encoder: torch.nn.Module | None = None,
+    pre: Any = None,
+    sample: torch.Tensor | None = None,
+    float16: bool = False,
+    tag_vectors: np.ndarray | None = None,
+    text_map: np.ndarray | None = None,
+    extra_training: dict[str, Any] | None = None,
+    exporter: str = "auto",
+    tower_dtype: str = "float32",
+    log: Any = None,
+    check_columns: tuple[int, np.ndarray] | None = None,
+) -> tuple[Path, float]:
     """The one bundle writer of the trainer: ONNX export checked against torch, the tower's weights (so
     ``--init`` and fine-tuning continue from any bundle), the tag matrix, the text side and a manifest
     that says how the model was made. Plain exports pass only ``result``; export stages
@@ -124,36 +153,63 @@ def write_model_bundle(result: TrainResult, out_dir: str | Path, *, name: str, d
             raise TrainError(f"ONNX export disagrees with torch: relative diff {rel:.3g} > {limit}")
         weights = Path(tmp) / TOWER_WEIGHTS
         dtype = torch.float16 if tower_dtype == "float16" else torch.float32
-        save_file({k: v.detach().to(dtype if v.is_floating_point() else v.dtype).contiguous()
-                   for k, v in tower.state_dict().items()}, str(weights))
+        save_file(
+            {
+                k: v.detach().to(dtype if v.is_floating_point() else v.dtype).contiguous()
+                for k, v in tower.state_dict().items()
+            },
+            str(weights),
+        )
         if text_map is None:
             text_map, map_info = text_map_for(result)
         else:
             map_info = {"text_map": "ridge fit over the tags with a pretrained vector, shrunk toward the initial map"}
         training = dict(result.summary)
         training.update(map_info)
-        training.update({"onnx_exporter": kind, "onnx_parity_max_abs": diff, "onnx_parity_relative": rel,
-                         "onnx_weights": "float16" if float16 else "float32", "description": description,
-                         "tower_weights": TOWER_WEIGHTS, "tower_dim": setup.dim})
+        training.update(
+            {
+                "onnx_exporter": kind,
+                "onnx_parity_max_abs": diff,
+                "onnx_parity_relative": rel,
+                "onnx_weights": "float16" if float16 else "float32",
+                "description": description,
+                "tower_weights": TOWER_WEIGHTS,
+                "tower_dim": setup.dim,
+            }
+        )
         if getattr(args, "recipe_text", None):
             training["recipe"] = args.recipe_text
         if check_columns is not None:  # an export stage's extra outputs, checked against its numpy reference
             start, ref = check_columns
-            training["onnx_extra_columns_max_abs_diff"] = float(np.abs(out[:, start:start + ref.shape[1]] - ref).max())
+            training["onnx_extra_columns_max_abs_diff"] = float(
+                np.abs(out[:, start : start + ref.shape[1]] - ref).max()
+            )
         training.update(extra_training or {})
         if log is not None:
             log(f"ONNX ({training['onnx_weights']} weights, {kind} exporter) vs torch: relative diff {rel:.2e}")
         ts = setup.text
         path = write_bundle(
-            out_dir, name=name, encoder_onnx=onnx_path, preprocessing=pre,
-            text=TextConfig(ngram_min=ts.ngram_min, ngram_max=ts.ngram_max, buckets=ts.ngram_vectors.shape[0],
-                            pretrained_dim=ts.vectors.shape[1] if ts.vectors.size else setup.tag_pretrained.shape[1],
-                            source=setup.word_vectors.source),
-            tags=setup.vocab.tags, tag_vectors=tag_vectors if tag_vectors is not None else result.table.weight.numpy(),
-            tag_freq=setup.vocab.freq, words=ts.words,
+            out_dir,
+            name=name,
+            encoder_onnx=onnx_path,
+            preprocessing=pre,
+            text=TextConfig(
+                ngram_min=ts.ngram_min,
+                ngram_max=ts.ngram_max,
+                buckets=ts.ngram_vectors.shape[0],
+                pretrained_dim=ts.vectors.shape[1] if ts.vectors.size else setup.tag_pretrained.shape[1],
+                source=setup.word_vectors.source,
+            ),
+            tags=setup.vocab.tags,
+            tag_vectors=tag_vectors if tag_vectors is not None else result.table.weight.numpy(),
+            tag_freq=setup.vocab.freq,
+            words=ts.words,
             word_vectors=ts.vectors.reshape(len(ts.words), setup.tag_pretrained.shape[1]),
-            ngram_vectors=ts.ngram_vectors, text_map=text_map, training=training,
-            metrics={"onnx_parity_max_abs": diff}, extra_files={TOWER_WEIGHTS: weights},
+            ngram_vectors=ts.ngram_vectors,
+            text_map=text_map,
+            training=training,
+            metrics={"onnx_parity_max_abs": diff},
+            extra_files={TOWER_WEIGHTS: weights},
         )
     if description:
         import json
@@ -165,11 +221,19 @@ def write_model_bundle(result: TrainResult, out_dir: str | Path, *, name: str, d
     return path, diff
 
 
-def export_bundle(result: TrainResult, out_dir: str | Path, *, name: str, description: str = "",
-                  exporter: str = "auto", tower_dtype: str = "float32") -> tuple[Path, float]:
+def export_bundle(
+    result: TrainResult,
+    out_dir: str | Path,
+    *,
+    name: str,
+    description: str = "",
+    exporter: str = "auto",
+    tower_dtype: str = "float32",
+) -> tuple[Path, float]:
     """The plain export: the tower as the encoder, the learned tag table as the tag matrix."""
-    return write_model_bundle(result, out_dir, name=name, description=description, exporter=exporter,
-                              tower_dtype=tower_dtype)
+    return write_model_bundle(
+        result, out_dir, name=name, description=description, exporter=exporter, tower_dtype=tower_dtype
+    )
 
 
 def shrink_onnx(path: Path, min_elems: int = 4096) -> None:
@@ -184,8 +248,11 @@ def shrink_onnx(path: Path, min_elems: int = 4096) -> None:
         arr = numpy_helper.to_array(init)
         if init.data_type == TensorProto.FLOAT and arr.size >= min_elems:
             inits.append(numpy_helper.from_array(arr.astype(np.float16), init.name + "__fp16"))
-            casts.append(helper.make_node("Cast", [init.name + "__fp16"], [init.name], to=TensorProto.FLOAT,
-                                          name=init.name + "__cast"))
+            casts.append(
+                helper.make_node(
+                    "Cast", [init.name + "__fp16"], [init.name], to=TensorProto.FLOAT, name=init.name + "__cast"
+                )
+            )
         else:
             inits.append(numpy_helper.from_array(arr, init.name))
     nodes = casts + list(g.node)

@@ -43,8 +43,7 @@ from attalos_desktop.core.bundle import MANIFEST, REQUIRED_FILES, ModelBundle, w
 from attalos_desktop.core.text_encoder import TextEncoder
 
 from .errors import TrainError
-from .library_data import (LibraryData, Split, check_library, open_library_bundle, read_tags, read_vectors,
-                           split_words)
+from .library_data import LibraryData, Split, check_library, open_library_bundle, read_tags, read_vectors, split_words
 from .loss import negative_sampling_loss
 from .progress import Bar
 
@@ -154,8 +153,8 @@ def build_problem(data: LibraryData, split: Split, args: argparse.Namespace) -> 
     pos_mask = np.zeros((M, P), dtype=np.float32)
     neg_mask = np.zeros((M, W), dtype=np.float32)
     for r, (i, pl) in enumerate(zip(train, pos_lists)):
-        pos[r, :len(pl)] = pl
-        pos_mask[r, :len(pl)] = 1.0
+        pos[r, : len(pl)] = pl
+        pos_mask[r, : len(pl)] = 1.0
         neg_mask[r] = q
         neg_mask[r, pl] = 0.0
         for t in data.rejected[i]:
@@ -165,8 +164,10 @@ def build_problem(data: LibraryData, split: Split, args: argparse.Namespace) -> 
     emb = np.concatenate([x_train, data.background]) if n_bg else x_train
     return Problem(
         emb=torch.from_numpy(np.ascontiguousarray(emb, dtype=np.float32)),
-        pos=torch.from_numpy(pos), pos_mask=torch.from_numpy(pos_mask),
-        neg=torch.arange(W).expand(M, W).contiguous(), neg_mask=torch.from_numpy(neg_mask),
+        pos=torch.from_numpy(pos),
+        pos_mask=torch.from_numpy(pos_mask),
+        neg=torch.arange(W).expand(M, W).contiguous(),
+        neg_mask=torch.from_numpy(neg_mask),
         prior_scale=float((emb.astype(np.float64) ** 2).sum(1).mean()) if M else 1.0,
     )
 
@@ -180,8 +181,9 @@ class HeadResult:
     seconds: float
 
 
-def train_head(problem: Problem, v0: np.ndarray, *, prior: float, max_steps: int,
-               progress: Callable[[int, int], None]) -> HeadResult:
+def train_head(
+    problem: Problem, v0: np.ndarray, *, prior: float, max_steps: int, progress: Callable[[int, int], None]
+) -> HeadResult:
     """Minimise the weighted negative-sampling loss + prior * ||v - v0||^2 (full batch, L-BFGS)."""
     t0 = time.perf_counter()
     start = torch.from_numpy(v0.astype(np.float32))
@@ -191,12 +193,21 @@ def train_head(problem: Problem, v0: np.ndarray, *, prior: float, max_steps: int
 
     def objective() -> torch.Tensor:
         rows = start + delta
-        data = negative_sampling_loss(problem.emb, rows, problem.pos, problem.neg, problem.pos_mask,
-                                      problem.neg_mask) * m
+        data = (
+            negative_sampling_loss(problem.emb, rows, problem.pos, problem.neg, problem.pos_mask, problem.neg_mask) * m
+        )
         return data + lam * delta.pow(2).sum()
 
-    opt = torch.optim.LBFGS([delta], lr=1.0, max_iter=max_steps, max_eval=max_steps * 2, history_size=20,
-                            tolerance_grad=1e-9, tolerance_change=1e-10, line_search_fn="strong_wolfe")
+    opt = torch.optim.LBFGS(
+        [delta],
+        lr=1.0,
+        max_iter=max_steps,
+        max_eval=max_steps * 2,
+        history_size=20,
+        tolerance_grad=1e-9,
+        tolerance_change=1e-10,
+        line_search_fn="strong_wolfe",
+    )
     evals = 0
 
     def closure() -> torch.Tensor:
@@ -215,14 +226,21 @@ def train_head(problem: Problem, v0: np.ndarray, *, prior: float, max_steps: int
     progress(max_steps, max_steps)
     with torch.no_grad():
         end = float(objective())
-    return HeadResult(vectors=(start + delta).detach().numpy().astype(np.float32), steps=steps,
-                      loss_start=first / max(m, 1), loss_end=end / max(m, 1), seconds=time.perf_counter() - t0)
+    return HeadResult(
+        vectors=(start + delta).detach().numpy().astype(np.float32),
+        steps=steps,
+        loss_start=first / max(m, 1),
+        loss_end=end / max(m, 1),
+        seconds=time.perf_counter() - t0,
+    )
 
 
 # -- evaluation ----------------------------------------------------------------------------------------
-RULE = ("top-k: each held-out photo gets the k user words it scores highest, k = the number of user words "
-        "it truly has; precision and recall per word, averaged over the words on held-out photos (LEAR-style); "
-        "'at_0_5' predicts every word scoring >= 0.5 instead")
+RULE = (
+    "top-k: each held-out photo gets the k user words it scores highest, k = the number of user words "
+    "it truly has; precision and recall per word, averaged over the words on held-out photos (LEAR-style); "
+    "'at_0_5' predicts every word scoring >= 0.5 instead"
+)
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -242,8 +260,12 @@ def _per_word(pred: np.ndarray, truth: np.ndarray) -> dict[str, Any]:
 def _prf(prec: np.ndarray, rec: np.ndarray) -> dict[str, Any]:
     p = float(prec.mean()) if len(prec) else 0.0
     r = float(rec.mean()) if len(rec) else 0.0
-    return {"precision": round(p, 4), "recall": round(r, 4), "f1": round(2 * p * r / (p + r) if p + r else 0.0, 4),
-            "n_plus": int((rec > 0).sum())}
+    return {
+        "precision": round(p, 4),
+        "recall": round(r, 4),
+        "f1": round(2 * p * r / (p + r) if p + r else 0.0, 4),
+        "n_plus": int((rec > 0).sum()),
+    }
 
 
 def score_rules(scores: np.ndarray, truth: np.ndarray) -> dict[str, Any]:
@@ -278,8 +300,14 @@ def instant_scores(data: LibraryData, split: Split, x: np.ndarray) -> np.ndarray
     wset = set(split.words)
     tr = split.train
     votes = PersonalVotes.build(
-        data.ids[tr], data.vectors[tr], [data.tags[i] & wset for i in tr], [data.rejected[i] for i in tr],
-        background=data.background[:BACKGROUND], background_ids=data.background_ids[:BACKGROUND], min_photos=1)
+        data.ids[tr],
+        data.vectors[tr],
+        [data.tags[i] & wset for i in tr],
+        [data.rejected[i] for i in tr],
+        background=data.background[:BACKGROUND],
+        background_ids=data.background_ids[:BACKGROUND],
+        min_photos=1,
+    )
     return votes.scores(x, words=split.words)
 
 
@@ -294,8 +322,12 @@ def evaluate(data: LibraryData, split: Split, v0: np.ndarray, trained: np.ndarra
                 truth[r, col[t]] = True
     x = data.vectors[held]
     report: dict[str, Any] = {
-        "held_out_photos": int(len(held)), "train_photos": int(len(split.train)), "words": len(split.words),
-        "words_evaluated": int((truth.sum(0) > 0).sum()), "rule": RULE, "chance": chance(truth),
+        "held_out_photos": int(len(held)),
+        "train_photos": int(len(split.train)),
+        "words": len(split.words),
+        "words_evaluated": int((truth.sum(0) > 0).sum()),
+        "rule": RULE,
+        "chance": chance(truth),
     }
     if not len(held):
         return report
@@ -306,17 +338,21 @@ def evaluate(data: LibraryData, split: Split, v0: np.ndarray, trained: np.ndarra
 
 
 def report_table(ev: dict[str, Any]) -> str:
-    lines = [f"held-out evaluation: {ev['held_out_photos']} photos, {ev['words_evaluated']} of {ev['words']} user words "
-             f"(top-k per photo; and score >= 0.5)",
-             f"  {'system':<12} {'P':>6} {'R':>6} {'F1':>6} {'N+':>4}   {'P@.5':>6} {'R@.5':>6} {'F1@.5':>6}"]
+    lines = [
+        f"held-out evaluation: {ev['held_out_photos']} photos, {ev['words_evaluated']} of {ev['words']} user words "
+        f"(top-k per photo; and score >= 0.5)",
+        f"  {'system':<12} {'P':>6} {'R':>6} {'F1':>6} {'N+':>4}   {'P@.5':>6} {'R@.5':>6} {'F1@.5':>6}",
+    ]
     c = ev["chance"]
     lines.append(f"  {'chance':<12} {c['precision']:6.3f} {c['recall']:6.3f} {c['f1']:6.3f}")
     for key, label in (("base", "base bundle"), ("instant", "instant"), ("fine_tuned", "fine-tuned")):
         m = ev.get(key)
         if m:
             t = m["at_0_5"]
-            lines.append(f"  {label:<12} {m['precision']:6.3f} {m['recall']:6.3f} {m['f1']:6.3f} {m['n_plus']:4d}   "
-                         f"{t['precision']:6.3f} {t['recall']:6.3f} {t['f1']:6.3f}")
+            lines.append(
+                f"  {label:<12} {m['precision']:6.3f} {m['recall']:6.3f} {m['f1']:6.3f} {m['n_plus']:4d}   "
+                f"{t['precision']:6.3f} {t['recall']:6.3f} {t['f1']:6.3f}"
+            )
     return "\n".join(lines)
 
 
@@ -333,8 +369,18 @@ def default_out(home: Path, base: ModelBundle) -> Path:
     return out
 
 
-def export_head(base: ModelBundle, words: list[str], vectors: np.ndarray, counts: dict[str, int], out: Path, *,
-                name: str, description: str, training: dict[str, Any], metrics: dict[str, Any]) -> Path:
+def export_head(
+    base: ModelBundle,
+    words: list[str],
+    vectors: np.ndarray,
+    counts: dict[str, int],
+    out: Path,
+    *,
+    name: str,
+    description: str,
+    training: dict[str, Any],
+    metrics: dict[str, Any],
+) -> Path:
     """The base bundle with the user's rows: new words appended, known ones replaced; all else copied."""
     tags = list(base.tags)
     tv = base.tag_vectors.astype(np.float32).copy()
@@ -352,12 +398,28 @@ def export_head(base: ModelBundle, words: list[str], vectors: np.ndarray, counts
     if new_rows:
         tv = np.concatenate([tv, np.stack(new_rows)])
         freq = np.concatenate([freq, np.array(new_freq, dtype=np.int64)])
-    extras = {f: base.path / f for f in base.manifest.get("files", {})
-              if f not in REQUIRED_FILES and f != MANIFEST and (base.path / f).is_file()}
-    path = write_bundle(out, name=name, encoder_onnx=base.encoder_path, preprocessing=base.preprocessing,
-                        text=base.text, tags=tags, tag_vectors=tv, tag_freq=freq, words=base.words,
-                        word_vectors=base.word_vectors, ngram_vectors=base.ngram_vectors, text_map=base.text_map,
-                        training=training, metrics=metrics, extra_files=extras)
+    extras = {
+        f: base.path / f
+        for f in base.manifest.get("files", {})
+        if f not in REQUIRED_FILES and f != MANIFEST and (base.path / f).is_file()
+    }
+    path = write_bundle(
+        out,
+        name=name,
+        encoder_onnx=base.encoder_path,
+        preprocessing=base.preprocessing,
+        text=base.text,
+        tags=tags,
+        tag_vectors=tv,
+        tag_freq=freq,
+        words=base.words,
+        word_vectors=base.word_vectors,
+        ngram_vectors=base.ngram_vectors,
+        text_map=base.text_map,
+        training=training,
+        metrics=metrics,
+        extra_files=extras,
+    )
     mpath = path / MANIFEST
     manifest = json.loads(mpath.read_text(encoding="utf-8"))
     manifest["description"] = description
@@ -386,10 +448,14 @@ def run_library(args: argparse.Namespace) -> int:
     base, base_spec = open_library_bundle(home, init)
     if args.fine_tune == "tower":
         if not (base.path / TOWER_WEIGHTS).is_file():
-            raise TrainError(f"--fine-tune tower needs a bundle with tower weights ({TOWER_WEIGHTS}); {base.name} has "
-                             f"none, so only its tag layer can learn: use --fine-tune head")
-        raise TrainError("--fine-tune tower is not available yet: use --fine-tune head (the default), or train the "
-                         f"image encoder with --data DIR --init {base.path}")
+            raise TrainError(
+                f"--fine-tune tower needs a bundle with tower weights ({TOWER_WEIGHTS}); {base.name} has "
+                f"none, so only its tag layer can learn: use --fine-tune head"
+            )
+        raise TrainError(
+            "--fine-tune tower is not available yet: use --fine-tune head (the default), or train the "
+            f"image encoder with --data DIR --init {base.path}"
+        )
     out = Path(args.out) if args.out else default_out(home, base)
     if out.resolve() == base.path.resolve():
         raise TrainError(f"--out {out} is the bundle being fine-tuned; write the new one elsewhere")
@@ -400,21 +466,30 @@ def run_library(args: argparse.Namespace) -> int:
     data = read_tags(home)
     split = split_words(data, min_photos=args.min_photos, hold_out=args.hold_out, seed=args.seed)
     rep.start(len(split.train) + len(split.held_out), len(split.words), "head")
-    ok = read_vectors(data, np.concatenate([split.train, split.held_out]), base, background=args.background,
-                      seed=args.seed, progress=rep.progress)
+    ok = read_vectors(
+        data,
+        np.concatenate([split.train, split.held_out]),
+        base,
+        background=args.background,
+        seed=args.seed,
+        progress=rep.progress,
+    )
     if len(ok) < len(split.train) + len(split.held_out):
         split.train = np.intersect1d(split.train, ok)
         split.held_out = np.intersect1d(split.held_out, ok)
         rep.log(f"skipped {len(data.unreadable)} photos that could not be read (e.g. {data.unreadable[0][0]})")
         if not len(split.train):
             raise TrainError("none of the user-tagged photos could be read (moved or deleted? rescan the library)")
-    rep.log(f"{base.name}: {len(split.words)} user words on {len(split.train)} training and "
-            f"{len(split.held_out)} held-out photos; {len(data.background)} untagged photos as background")
+    rep.log(
+        f"{base.name}: {len(split.words)} user words on {len(split.train)} training and "
+        f"{len(split.held_out)} held-out photos; {len(data.background)} untagged photos as background"
+    )
     v0, sources = start_vectors(base, split.words)
     problem = build_problem(data, split, args)
     steps = args.epochs or 100
-    head = train_head(problem, v0, prior=args.prior, max_steps=steps,
-                      progress=lambda i, n: rep.progress("training", i, n))
+    head = train_head(
+        problem, v0, prior=args.prior, max_steps=steps, progress=lambda i, n: rep.progress("training", i, n)
+    )
     rep.progress("evaluating", 0, 1)
     ev = evaluate(data, split, v0, head.vectors)
     rep.progress("evaluating", 1, 1)
@@ -422,28 +497,55 @@ def run_library(args: argparse.Namespace) -> int:
         rep.log(report_table(ev))
     new_words = [w for w, s in zip(split.words, sources) if s != "tag"]
     summary = {
-        "mode": "head", "library": str(home), "base_bundle": base.name, "base_path": base_spec,
-        "base_encoder_id": base.encoder_id, "user_tagged_photos": data.user_tagged_photos,
-        "train_photos": int(len(split.train)), "held_out_photos": int(len(split.held_out)),
-        "background_photos": int(len(data.background)), "embedded_from_files": data.embedded_now,
-        "unreadable_photos": len(data.unreadable), "words": len(split.words), "new_words": len(new_words),
+        "mode": "head",
+        "library": str(home),
+        "base_bundle": base.name,
+        "base_path": base_spec,
+        "base_encoder_id": base.encoder_id,
+        "user_tagged_photos": data.user_tagged_photos,
+        "train_photos": int(len(split.train)),
+        "held_out_photos": int(len(split.held_out)),
+        "background_photos": int(len(data.background)),
+        "embedded_from_files": data.embedded_now,
+        "unreadable_photos": len(data.unreadable),
+        "words": len(split.words),
+        "new_words": len(new_words),
         "word_starts": {s: sources.count(s) for s in sorted(set(sources))},
-        "words_below_min_photos": len(split.dropped_words), "min_photos": args.min_photos,
-        "hold_out": args.hold_out, "seed": args.seed, "prior": args.prior,
-        "background_share": args.background_share, "negatives": args.negatives, "neg_power": args.neg_power,
-        "optimizer": "L-BFGS, full batch", "steps": head.steps, "loss_start": round(head.loss_start, 5),
-        "loss_end": round(head.loss_end, 5), "seconds": round(time.perf_counter() - t0, 2),
+        "words_below_min_photos": len(split.dropped_words),
+        "min_photos": args.min_photos,
+        "hold_out": args.hold_out,
+        "seed": args.seed,
+        "prior": args.prior,
+        "background_share": args.background_share,
+        "negatives": args.negatives,
+        "neg_power": args.neg_power,
+        "optimizer": "L-BFGS, full batch",
+        "steps": head.steps,
+        "loss_start": round(head.loss_start, 5),
+        "loss_end": round(head.loss_end, 5),
+        "seconds": round(time.perf_counter() - t0, 2),
     }
     training = dict(base.manifest.get("training", {}))  # keeps backbone and tower_weights: --init still works
     training["fine_tune"] = summary
     metrics = {"personal_eval": ev}
     metrics.update({k: v for k, v in base.manifest.get("metrics", {}).items() if k != "personal_eval"})
-    description = (f"{base.name} fine-tuned (tag layer only) on {len(split.words)} user words from "
-                   f"{len(split.train)} photos of the library {home}; the image encoder is the base bundle's. "
-                   f"Metrics other than personal_eval are the base bundle's.")
+    description = (
+        f"{base.name} fine-tuned (tag layer only) on {len(split.words)} user words from "
+        f"{len(split.train)} photos of the library {home}; the image encoder is the base bundle's. "
+        f"Metrics other than personal_eval are the base bundle's."
+    )
     rep.progress("exporting", 0, 1)
-    path = export_head(base, split.words, head.vectors, split.counts, out, name=name, description=description,
-                       training=training, metrics=metrics)
+    path = export_head(
+        base,
+        split.words,
+        head.vectors,
+        split.counts,
+        out,
+        name=name,
+        description=description,
+        training=training,
+        metrics=metrics,
+    )
     rep.progress("exporting", 1, 1)
     rep.log(f"bundle written to {path} ({head.steps} L-BFGS steps, {summary['seconds']:.1f} s)")
     rep.done(path, metrics)

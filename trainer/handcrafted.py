@@ -45,8 +45,10 @@ def rgb_to_hsv(x: torch.Tensor) -> torch.Tensor:
 def rgb_to_lab01(x: torch.Tensor) -> torch.Tensor:
     """[B,3,H,W] sRGB in [0,1] -> CIE Lab (D65) rescaled to [0,1) per channel."""
     lin = torch.where(x > 0.04045, ((x + 0.055) / 1.055).pow(2.4), x / 12.92)
-    m = torch.tensor([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]],
-                     dtype=x.dtype) / torch.tensor([0.9505, 1.0, 1.089], dtype=x.dtype)[:, None]
+    m = (
+        torch.tensor([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]], dtype=x.dtype)
+        / torch.tensor([0.9505, 1.0, 1.089], dtype=x.dtype)[:, None]
+    )
     xyz = torch.einsum("ij,bjhw->bihw", m, lin)
     f = torch.where(xyz > 0.008856, xyz.clamp_min(1e-6).pow(1.0 / 3.0), 7.787 * xyz + 16.0 / 116.0)
     lum = 116.0 * f[:, 1] - 16.0
@@ -73,7 +75,7 @@ def joint_histogram(x: torch.Tensor, bins: tuple[int, int, int]) -> torch.Tensor
 def strip_histograms(x: torch.Tensor, bins: tuple[int, int, int], strips: int = 3) -> torch.Tensor:
     """Joint histograms of ``strips`` horizontal bands (sky on top, ground below), concatenated."""
     h = x.shape[2]
-    parts = [joint_histogram(x[:, :, h * i // strips: h * (i + 1) // strips], bins) for i in range(strips)]
+    parts = [joint_histogram(x[:, :, h * i // strips : h * (i + 1) // strips], bins) for i in range(strips)]
     return torch.cat(parts, dim=1) / strips
 
 
@@ -82,11 +84,11 @@ def _derivative_kernels(sigma: float, orientations: int) -> torch.Tensor:
     r = int(math.ceil(3 * sigma))
     ax = torch.arange(-r, r + 1, dtype=torch.float32)
     yy, xx = torch.meshgrid(ax, ax, indexing="ij")
-    g = torch.exp(-(xx ** 2 + yy ** 2) / (2 * sigma ** 2))
+    g = torch.exp(-(xx**2 + yy**2) / (2 * sigma**2))
     ks = []
     for k in range(orientations):
         t = math.pi * k / orientations
-        d = -(xx * math.cos(t) + yy * math.sin(t)) / sigma ** 2 * g
+        d = -(xx * math.cos(t) + yy * math.sin(t)) / sigma**2 * g
         ks.append(d / d.abs().sum())
     return torch.stack(ks).unsqueeze(1)
 
@@ -114,7 +116,7 @@ class Handcrafted(nn.Module):
             "rgb3": strip_histograms(x, (4, 4, 4)).sqrt(),
             "hsv3": strip_histograms(hsv, (8, 3, 3)).sqrt(),
         }
-        gray = (0.299 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3])
+        gray = 0.299 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3]
         edges = []
         r = self.kernel.shape[-1] // 2
         for sc in self.scales:

@@ -51,8 +51,10 @@ class WordNet:
         folder = next((d for d in candidates if (d / "data.noun").is_file() and (d / "index.noun").is_file()), None)
         if folder is None:
             where = ", ".join(str(d) for d in candidates)
-            raise TrainError(f"WordNet noun files (data.noun, index.noun) not found in {where}; "
-                             "install Debian's wordnet-base (apt-get install wordnet-base) or pass the WordNet folder")
+            raise TrainError(
+                f"WordNet noun files (data.noun, index.noun) not found in {where}; "
+                "install Debian's wordnet-base (apt-get install wordnet-base) or pass the WordNet folder"
+            )
         try:
             data = (folder / "data.noun").read_text(encoding="utf-8", errors="replace")
             index_text = (folder / "index.noun").read_text(encoding="utf-8", errors="replace")
@@ -61,7 +63,7 @@ class WordNet:
         lines: dict[int, str] = {}
         for line in data.splitlines():
             if line and line[0] != " ":  # lines starting with spaces are the licence header
-                head = line[:line.find(" ")]
+                head = line[: line.find(" ")]
                 if not head.isdigit():
                     raise TrainError(f"{folder / 'data.noun'}: malformed line {line[:40]!r}")
                 lines[int(head)] = line
@@ -75,11 +77,14 @@ class WordNet:
             f = line.split(" | ", 1)[0].split()
             try:
                 n = int(f[3], 16)
-                words = [normalize_tag(w) for w in f[4:4 + 2 * n:2]]
+                words = [normalize_tag(w) for w in f[4 : 4 + 2 * n : 2]]
                 p = 4 + 2 * n
-                ptrs = f[p + 1:p + 1 + 4 * int(f[p])]
-                ups = [int(ptrs[i + 1]) for i in range(0, len(ptrs) - 3, 4)
-                       if ptrs[i] in _HYPERNYM and ptrs[i + 2] == "n" and int(ptrs[i + 1]) in self._lines]
+                ptrs = f[p + 1 : p + 1 + 4 * int(f[p])]
+                ups = [
+                    int(ptrs[i + 1])
+                    for i in range(0, len(ptrs) - 3, 4)
+                    if ptrs[i] in _HYPERNYM and ptrs[i + 2] == "n" and int(ptrs[i + 1]) in self._lines
+                ]
             except (IndexError, ValueError) as exc:
                 raise TrainError(f"{self._folder / 'data.noun'}: malformed line {line[:40]!r}") from exc
             self._parsed[offset] = (words, ups)
@@ -98,7 +103,7 @@ class WordNet:
             return []
         f = rest.split()  # pos synset_cnt p_cnt [ptr_symbol...] sense_cnt tagsense_cnt synset_offset...
         cnt = int(f[1])
-        return [int(x) for x in f[len(f) - cnt:]] if cnt else []
+        return [int(x) for x in f[len(f) - cnt :]] if cnt else []
 
     def lemma(self, offset: int) -> str:
         """The synset's first lemma as a tag ("dog"): the word people use most for it."""
@@ -165,8 +170,15 @@ class Expansion:
     photos: int = 0  # photos that gained at least one word
 
 
-def expand_records(records: Sequence[Record], wn: WordNet, *, up: int, min_root_depth: int,
-                   keep: Callable[[str], bool], senses: str = "wnid") -> tuple[list[Record], Expansion]:
+def expand_records(
+    records: Sequence[Record],
+    wn: WordNet,
+    *,
+    up: int,
+    min_root_depth: int,
+    keep: Callable[[str], bool],
+    senses: str = "wnid",
+) -> tuple[list[Record], Expansion]:
     """Copies of ``records`` with general words appended after each photo's own tags.
 
     ``senses="wnid"``: the synset named by the file's WordNet id (exact sense; files without one

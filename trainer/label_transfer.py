@@ -92,7 +92,9 @@ def word_lists(labels: np.ndarray, at_least: int = 1) -> np.ndarray:
     return out
 
 
-def word_groups(labels: np.ndarray, k1: int, widths: tuple[int, ...] = (32, 128, 512)) -> list[tuple[np.ndarray, np.ndarray]]:
+def word_groups(
+    labels: np.ndarray, k1: int, widths: tuple[int, ...] = (32, 128, 512)
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """The words split by how many photos carry them, each group with its own padded lists.
 
     One list matrix padded to the commonest word's count would make the graph gather V x max
@@ -122,9 +124,14 @@ def per_word_votes(dist: np.ndarray, labels: np.ndarray, k1: int, tau: float) ->
     return out / np.maximum(out.sum(1, keepdims=True), 1e-12)
 
 
-def choose_neighbourhood(q: dict[str, np.ndarray], b: dict[str, np.ndarray], labels: np.ndarray,
-                         score: Callable[[np.ndarray], float], log: Callable[[str], None],
-                         rounds: int = 2) -> tuple[Neighbourhood, float, dict[str, float]]:
+def choose_neighbourhood(
+    q: dict[str, np.ndarray],
+    b: dict[str, np.ndarray],
+    labels: np.ndarray,
+    score: Callable[[np.ndarray], float],
+    log: Callable[[str], None],
+    rounds: int = 2,
+) -> tuple[Neighbourhood, float, dict[str, float]]:
     """Coordinate search for the descriptor weights, then k1 and tau, maximising ``score(votes)``.
 
     The distances of each descriptor are computed once; every trial only re-weights them.
@@ -167,8 +174,10 @@ def choose_neighbourhood(q: dict[str, np.ndarray], b: dict[str, np.ndarray], lab
                     best, nb.weights = s, w
         best = tune_kernel(best)
         record[f"all, weights searched (round {r + 1})"] = best
-        log(f"  round {r + 1}: {best:.3f} (k1={nb.k1}, tau={nb.tau}) weights "
-            + ", ".join(f"{n} {w:g}" for n, w in nb.weights.items()))
+        log(
+            f"  round {r + 1}: {best:.3f} (k1={nb.k1}, tau={nb.tau}) weights "
+            + ", ".join(f"{n} {w:g}" for n, w in nb.weights.items())
+        )
     nb.weights = {n: w for n, w in nb.weights.items() if w}
     return nb, best, record
 
@@ -187,9 +196,16 @@ class Deployed(nn.Module):
     whose embedding happens to be short.
     """
 
-    def __init__(self, tower: nn.Module, nb: Neighbourhood, projections: dict[str, Projection],
-                 bank: dict[str, np.ndarray], labels: np.ndarray,
-                 group_widths: tuple[int, ...] = (32, 128, 512), f_scale: float = 1.0) -> None:
+    def __init__(
+        self,
+        tower: nn.Module,
+        nb: Neighbourhood,
+        projections: dict[str, Projection],
+        bank: dict[str, np.ndarray],
+        labels: np.ndarray,
+        group_widths: tuple[int, ...] = (32, 128, 512),
+        f_scale: float = 1.0,
+    ) -> None:
         super().__init__()
         self.tower = tower
         self.hand = Handcrafted()
@@ -205,7 +221,7 @@ class Deployed(nn.Module):
             self.register_buffer(f"bank{i}", torch.from_numpy(b16))
             self.register_buffer(f"norm{i}", torch.from_numpy((b16.astype(np.float32) ** 2).sum(1)))
         self.projected = [projections[n].basis is not None for n in self.names]
-        if len(labels) >= 2 ** 15:
+        if len(labels) >= 2**15:
             raise ValueError("the label-transfer bank holds at most 32767 photos (int16 lists)")
         groups = word_groups(labels, nb.k1, group_widths)
         for g, (_, lists) in enumerate(groups):
@@ -244,8 +260,9 @@ class Deployed(nn.Module):
 
 
 # ------------------------------------------------------------------------------------ per-word sigmoids
-def fit_word_sigmoids(s: np.ndarray, y: np.ndarray, a0: float, c0: float, rho: float,
-                      iters: int = 25) -> tuple[np.ndarray, np.ndarray]:
+def fit_word_sigmoids(
+    s: np.ndarray, y: np.ndarray, a0: float, c0: float, rho: float, iters: int = 25
+) -> tuple[np.ndarray, np.ndarray]:
     """One logistic ``sigmoid(a_w * s + c_w)`` per word (TagProp's sigma-ML), shrunk towards (a0, c0).
 
     A word's raw score is not comparable with another's: a rare word's votes are small even when

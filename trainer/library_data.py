@@ -103,16 +103,21 @@ def read_tags(home: Path) -> LibraryData:
             ids = sorted(tags)
             paths: dict[int, str] = {}
             for i in range(0, len(ids), 500):
-                chunk = ids[i:i + 500]
+                chunk = ids[i : i + 500]
                 q = ",".join("?" * len(chunk))
                 for pid, path in db.execute(f"SELECT id, path FROM photos WHERE id IN ({q})", chunk):
                     paths[int(pid)] = os.fsdecode(bytes(path))
     except sqlite3.Error as exc:
         raise TrainError(f"the catalog of {home} cannot be read: {exc}") from exc
     keep = [i for i in ids if i in paths]
-    return LibraryData(home=home, ids=np.array(keep, dtype=np.int64), paths=[paths[i] for i in keep],
-                       tags=[tags[i] for i in keep], rejected=[rejected.get(i, set()) for i in keep],
-                       user_tagged_photos=n_tagged)
+    return LibraryData(
+        home=home,
+        ids=np.array(keep, dtype=np.int64),
+        paths=[paths[i] for i in keep],
+        tags=[tags[i] for i in keep],
+        rejected=[rejected.get(i, set()) for i in keep],
+        user_tagged_photos=n_tagged,
+    )
 
 
 class _catalog:
@@ -129,8 +134,15 @@ class _catalog:
         self.db.close()
 
 
-def read_vectors(data: LibraryData, rows: np.ndarray, bundle: ModelBundle, *, background: int, seed: int,
-                 progress: Progress | None = None) -> np.ndarray:
+def read_vectors(
+    data: LibraryData,
+    rows: np.ndarray,
+    bundle: ModelBundle,
+    *,
+    background: int,
+    seed: int,
+    progress: Progress | None = None,
+) -> np.ndarray:
     """Fill ``data.vectors`` for ``rows`` (stored ones, else decoded and embedded from the file) and the
     background sample; returns the rows that have a vector (unreadable photos are left out). Read-only."""
     progress = progress or (lambda phase, done, total: None)
@@ -149,8 +161,9 @@ def read_vectors(data: LibraryData, rows: np.ndarray, bundle: ModelBundle, *, ba
             if missing:
                 _embed_files(data, bundle, missing, have, len(rows), progress)
             # Background: photos the user has not tagged, with a stored vector of this encoder.
-            all_ids = np.array([r[0] for r in db.execute("SELECT photo_id FROM vectors WHERE encoder_id=?", (enc_id,))],
-                               dtype=np.int64)
+            all_ids = np.array(
+                [r[0] for r in db.execute("SELECT photo_id FROM vectors WHERE encoder_id=?", (enc_id,))], dtype=np.int64
+            )
             pool = np.setdiff1d(all_ids, data.ids)
             rng = np.random.default_rng([seed, 7])
             pick = np.sort(rng.choice(pool, size=min(background, len(pool)), replace=False)) if len(pool) else pool
@@ -171,17 +184,23 @@ def read_vectors(data: LibraryData, rows: np.ndarray, bundle: ModelBundle, *, ba
 def _iter_vectors(db: sqlite3.Connection, enc_id: str, ids: list[int], dim: int):
     """(ids, vectors) in chunks; a damaged vector (wrong length, NaN) counts as none (as the catalog does)."""
     for i in range(0, len(ids), 500):
-        part = ids[i:i + 500]
-        got = [(int(pid), np.frombuffer(blob, dtype=np.float32)) for pid, blob in db.execute(
-            f"SELECT photo_id, vec FROM vectors WHERE encoder_id=? AND photo_id IN ({','.join('?' * len(part))})",
-            (enc_id, *part)) if len(blob) == 4 * dim]
+        part = ids[i : i + 500]
+        got = [
+            (int(pid), np.frombuffer(blob, dtype=np.float32))
+            for pid, blob in db.execute(
+                f"SELECT photo_id, vec FROM vectors WHERE encoder_id=? AND photo_id IN ({','.join('?' * len(part))})",
+                (enc_id, *part),
+            )
+            if len(blob) == 4 * dim
+        ]
         got = [(pid, v) for pid, v in got if np.isfinite(v).all()]
         if got:
             yield [pid for pid, _ in got], np.stack([v for _, v in got])
 
 
-def _embed_files(data: LibraryData, bundle: ModelBundle, rows: list[int], have: np.ndarray, total: int,
-                 progress: Progress) -> None:
+def _embed_files(
+    data: LibraryData, bundle: ModelBundle, rows: list[int], have: np.ndarray, total: int, progress: Progress
+) -> None:
     """Decode and embed photos without a stored vector for this encoder (nothing is written back)."""
     from attalos_desktop.core.encoder import ImageEncoder
     from attalos_desktop.core.imageio import ImageError, decode_for_model
@@ -232,7 +251,8 @@ def split_words(data: LibraryData, *, min_photos: int, hold_out: float, seed: in
         raise TrainError(
             f"the library has {n_tagged} user-tagged photo{'' if n_tagged == 1 else 's'} and no word on at least "
             f"{min_photos} of them; training needs a word tagged on at least {min_photos} photos "
-            f"(tag more photos, then run again)")
+            f"(tag more photos, then run again)"
+        )
     wset = set(words)
     useful = [i for i in range(len(data.tags)) if (data.tags[i] & wset) or (data.rejected[i] & wset)]
     tagged = [i for i in useful if data.tags[i] & wset]
@@ -249,5 +269,10 @@ def split_words(data: LibraryData, *, min_photos: int, hold_out: float, seed: in
                 taken[w] += 1
     held_set = set(held)
     train = [i for i in useful if i not in held_set]
-    return Split(words=words, counts={w: counts[w] for w in words}, train=np.array(train, dtype=np.int64),
-                 held_out=np.array(sorted(held), dtype=np.int64), dropped_words=dropped)
+    return Split(
+        words=words,
+        counts={w: counts[w] for w in words},
+        train=np.array(train, dtype=np.int64),
+        held_out=np.array(sorted(held), dtype=np.int64),
+        dropped_words=dropped,
+    )

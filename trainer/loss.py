@@ -15,8 +15,12 @@ LOSSES = ("negative-sampling", "softmax")
 
 
 def negative_sampling_loss(
-    emb: torch.Tensor, rows: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor,
-    pos_mask: torch.Tensor, neg_mask: torch.Tensor,
+    emb: torch.Tensor,
+    rows: torch.Tensor,
+    pos: torch.Tensor,
+    neg: torch.Tensor,
+    pos_mask: torch.Tensor,
+    neg_mask: torch.Tensor,
 ) -> torch.Tensor:
     """Mean over photos of -[sum log s(v_pos . f) + sum log s(-v_neg . f)].
 

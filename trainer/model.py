@@ -14,8 +14,18 @@ from torch import nn
 
 from .errors import TrainError
 
-BACKBONES = ("mobilenet_v3_small", "mobilenet_v3_large", "resnet18", "resnet34", "resnet50",
-             "efficientnet_b0", "efficientnet_b1", "convnext_tiny", "regnet_y_400mf", "resnet18_l3")
+BACKBONES = (
+    "mobilenet_v3_small",
+    "mobilenet_v3_large",
+    "resnet18",
+    "resnet34",
+    "resnet50",
+    "efficientnet_b0",
+    "efficientnet_b1",
+    "convnext_tiny",
+    "regnet_y_400mf",
+    "resnet18_l3",
+)
 # ResNet-18 cut after its third stage (256 channels, 2.8 M parameters): the default model's tower,
 # small enough to ship and to train on a laptop CPU.
 _CUT_AFTER_LAYER3 = {"resnet18_l3": "resnet18"}
@@ -79,8 +89,17 @@ def build_tower(backbone: str, dim: int, imagenet: str | None = None) -> Tower:
             raise TrainError(f"cannot load ImageNet weights {path} into {backbone}: {exc}".splitlines()[0]) from exc
     if backbone in _CUT_AFTER_LAYER3:
         m = model
-        model = nn.Sequential(m.conv1, m.bn1, m.relu, m.maxpool, m.layer1, m.layer2, m.layer3,  # type: ignore[arg-type]
-                              nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        model = nn.Sequential(
+            m.conv1,
+            m.bn1,
+            m.relu,
+            m.maxpool,
+            m.layer1,
+            m.layer2,
+            m.layer3,  # type: ignore[arg-type]
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+        )
         features = 256
     else:
         features = _strip_head(model)

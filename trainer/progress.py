@@ -10,15 +10,24 @@ from typing import Any
 class Bar:
     """A bar over ``total`` units; ``advance`` moves it on, ``to`` sets it (phases that report counts)."""
 
-    def __init__(self, total: int, desc: str, *, initial: int = 0, enabled: bool = True, unit: str = "step",
-                 leave: bool = True) -> None:
+    def __init__(
+        self, total: int, desc: str, *, initial: int = 0, enabled: bool = True, unit: str = "step", leave: bool = True
+    ) -> None:
         self.desc, self.enabled, self.bar = desc, enabled, None
         if enabled:
             try:
                 from tqdm import tqdm
 
-                self.bar = tqdm(total=total, initial=initial, desc=desc, unit=unit, mininterval=0.5,
-                                dynamic_ncols=True, leave=leave, file=sys.stderr)
+                self.bar = tqdm(
+                    total=total,
+                    initial=initial,
+                    desc=desc,
+                    unit=unit,
+                    mininterval=0.5,
+                    dynamic_ncols=True,
+                    leave=leave,
+                    file=sys.stderr,
+                )
             except ImportError:
                 self.bar = None
 

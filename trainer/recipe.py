@@ -39,8 +39,9 @@ def load_recipe(path: str | Path) -> dict[str, Any]:
         raise TrainError(f"--recipe {p}: not a readable TOML file ({exc})".splitlines()[0]) from exc
 
 
-def apply_recipe(parser: argparse.ArgumentParser, args: argparse.Namespace,
-                 argv: Sequence[str] | None) -> argparse.Namespace:
+def apply_recipe(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, argv: Sequence[str] | None
+) -> argparse.Namespace:
     """Parse ``argv`` again with the recipe's settings as defaults; attach its corpora and its text."""
     recipe = load_recipe(args.recipe)
     unknown = set(recipe) - {"train", "data", "export", "search_words", "name", "description"}
@@ -50,8 +51,10 @@ def apply_recipe(parser: argparse.ArgumentParser, args: argparse.Namespace,
     train = dict(recipe.get("train", {}))
     bad = sorted(k for k in train if k not in dests or k in ("data", "recipe", "out"))
     if bad:
-        raise TrainError(f"--recipe {args.recipe}: [train] has no setting {', '.join(bad)} "
-                         "(settings are attalos-desktop-train's flags, with _ for -)")
+        raise TrainError(
+            f"--recipe {args.recipe}: [train] has no setting {', '.join(bad)} "
+            "(settings are attalos-desktop-train's flags, with _ for -)"
+        )
     export = dict(recipe.get("export", {}))
     bad = sorted(set(export) - set(_EXPORT_KEYS))
     if bad:
@@ -72,8 +75,10 @@ def apply_recipe(parser: argparse.ArgumentParser, args: argparse.Namespace,
     for table in recipe.get("data", []):
         bad = sorted(set(table) - _SPEC_FIELDS)
         if bad or "path" not in table:
-            raise TrainError(f"--recipe {args.recipe}: a [[data]] table needs path and knows only "
-                             f"{', '.join(sorted(_SPEC_FIELDS))} (got {', '.join(bad) or 'no path'})")
+            raise TrainError(
+                f"--recipe {args.recipe}: a [[data]] table needs path and knows only "
+                f"{', '.join(sorted(_SPEC_FIELDS))} (got {', '.join(bad) or 'no path'})"
+            )
         spec = CorpusSpec(**{**table, "path": root / table["path"]})
         if not (spec.path / "labels.jsonl").is_file() and not spec.path.is_dir():
             raise TrainError(f"--recipe {args.recipe}: corpus {spec.path} not found under --data-root")

@@ -61,7 +61,7 @@ def _own_mask(neg: np.ndarray, tags: Sequence[np.ndarray]) -> np.ndarray:
         return np.zeros_like(neg, bool)
     pad = np.full((len(tags), max(1, max(len(t) for t in tags))), -1, dtype=np.int64)
     for i, t in enumerate(tags):
-        pad[i, :len(t)] = t
+        pad[i, : len(t)] = t
     return (neg[:, :, None] == pad[:, None, :]).any(axis=2)
 
 
@@ -121,7 +121,11 @@ def next_foreign_tags(tags: Sequence[np.ndarray], i: int) -> np.ndarray | None:
 
 
 def batch_negatives(
-    strategy: str, rng: np.random.Generator, sampler: NegativeSampler, tags: Sequence[np.ndarray], k: int,
+    strategy: str,
+    rng: np.random.Generator,
+    sampler: NegativeSampler,
+    tags: Sequence[np.ndarray],
+    k: int,
     pool_rows: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Negatives [B, k] and their validity mask for one batch."""
@@ -155,8 +159,13 @@ def _redraw_rng(key: Sequence[int], position: int) -> np.random.Generator:
 
 
 def sample_batch(
-    strategy: str, key: Sequence[int], first: int, sampler: NegativeSampler, tags: Sequence[np.ndarray],
-    p: int, k: int,
+    strategy: str,
+    key: Sequence[int],
+    first: int,
+    sampler: NegativeSampler,
+    tags: Sequence[np.ndarray],
+    p: int,
+    k: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Positives [B,p], negatives [B,k] and their validity for photos ``first ..`` of a step's global batch.
 
@@ -170,7 +179,7 @@ def sample_batch(
     lengths = np.array([len(t) for t in tags], dtype=np.int64)
     pad = np.zeros((b, max(1, int(lengths.max(initial=1)))), dtype=np.int64)
     for i, t in enumerate(tags):
-        pad[i, :len(t)] = t
+        pad[i, : len(t)] = t
     pick = np.minimum((u[:, :p] * lengths[:, None]).astype(np.int64), lengths[:, None] - 1)
     pos = np.take_along_axis(pad, pick, axis=1)
     if strategy == "presampled":
@@ -185,7 +194,9 @@ def sample_batch(
             bad = _own_mask(neg, tags)
         valid = np.ones((b, k), dtype=bool)
         for i in np.flatnonzero(bad.any(axis=1)):  # own tags hold most of the mass: the exact draw
-            neg[i:i + 1], valid[i:i + 1] = fix_collisions(_redraw_rng(key, first + i), sampler, neg[i:i + 1], [tags[i]])
+            neg[i : i + 1], valid[i : i + 1] = fix_collisions(
+                _redraw_rng(key, first + i), sampler, neg[i : i + 1], [tags[i]]
+            )
         return pos, neg, valid
     neg = np.zeros((b, k), dtype=np.int64)
     valid = np.zeros((b, k), dtype=bool)
@@ -199,5 +210,5 @@ def sample_batch(
         else:
             rng = _redraw_rng(key, first + i)
             neg[i] = sampler.draw(rng, k)
-            neg[i:i + 1], valid[i:i + 1] = fix_collisions(rng, sampler, neg[i:i + 1], [tags[i]])
+            neg[i : i + 1], valid[i : i + 1] = fix_collisions(rng, sampler, neg[i : i + 1], [tags[i]])
     return pos, neg, valid

@@ -11,8 +11,9 @@ import math
 from typing import Callable
 
 
-def lr_factor(step: int, total: int, warmup: int, floor: float = 0.05, restart: int = 0,
-              restart_scale: float = 0.3) -> float:
+def lr_factor(
+    step: int, total: int, warmup: int, floor: float = 0.05, restart: int = 0, restart_scale: float = 0.3
+) -> float:
     """Factor at ``step``: warm-up over ``warmup`` steps, cosine down to ``floor`` at ``total - restart``,
     then (``restart`` > 0) a second cosine over the last ``restart`` steps, peaking at ``restart_scale``."""
     first = total - restart
@@ -25,7 +26,8 @@ def lr_factor(step: int, total: int, warmup: int, floor: float = 0.05, restart: 
     return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
 
 
-def schedule(total: int, warmup: int, floor: float = 0.05, restart: int = 0,
-             restart_scale: float = 0.3) -> Callable[[int], float]:
+def schedule(
+    total: int, warmup: int, floor: float = 0.05, restart: int = 0, restart_scale: float = 0.3
+) -> Callable[[int], float]:
     """``lr_factor`` with its settings bound, for ``torch.optim.lr_scheduler.LambdaLR``."""
     return lambda step: lr_factor(step, total, warmup, floor, restart, restart_scale)

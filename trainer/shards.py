@@ -54,8 +54,9 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     tar.addfile(info, io.BytesIO(data))
 
 
-def write_shards(data_dir: str | Path, out_dir: str | Path, shard_size: int = 10000,
-                 log: Any = print) -> dict[str, Any]:
+def write_shards(
+    data_dir: str | Path, out_dir: str | Path, shard_size: int = 10000, log: Any = print
+) -> dict[str, Any]:
     """Write the train split of a labels.jsonl folder as shards plus ``vocab.json``; returns the count."""
     if shard_size < 1:
         raise TrainError(f"--shard-size must be at least 1, not {shard_size}")
@@ -97,8 +98,13 @@ def write_shards(data_dir: str | Path, out_dir: str | Path, shard_size: int = 10
 
 def _write_vocab(out: Path, counts: Counter[str], shards: list[dict[str, Any]]) -> dict[str, Any]:
     tags = sorted(counts, key=lambda t: (-counts[t], t))
-    obj = {"format": FORMAT, "photos": sum(s["photos"] for s in shards), "shards": shards,
-           "tags": tags, "counts": [counts[t] for t in tags]}
+    obj = {
+        "format": FORMAT,
+        "photos": sum(s["photos"] for s in shards),
+        "shards": shards,
+        "tags": tags,
+        "counts": [counts[t] for t in tags],
+    }
     tmp = out / (VOCAB + ".tmp")
     tmp.write_text(json.dumps(obj), encoding="utf-8")
     tmp.replace(out / VOCAB)
@@ -191,8 +197,12 @@ class ShardSource:
         for s in obj["shards"]:
             if not (root / s["file"]).is_file():
                 raise TrainError(f"shard {s['file']} listed in {VOCAB} is missing from {root}")
-        return cls(root=root, tags=list(obj["tags"]), counts=np.asarray(obj["counts"], dtype=np.int64),
-                   shards=list(obj["shards"]))
+        return cls(
+            root=root,
+            tags=list(obj["tags"]),
+            counts=np.asarray(obj["counts"], dtype=np.int64),
+            shards=list(obj["shards"]),
+        )
 
     @property
     def photos(self) -> int:
@@ -201,17 +211,22 @@ class ShardSource:
     def vocabulary(self, min_count: int) -> Vocabulary:
         keep = self.counts >= min_count
         if not keep.any():
-            raise TrainError(f"empty vocabulary: no tag occurs at least {min_count} times in the "
-                             f"{self.photos} photos of {self.root} (lower --min-count)")
+            raise TrainError(
+                f"empty vocabulary: no tag occurs at least {min_count} times in the "
+                f"{self.photos} photos of {self.root} (lower --min-count)"
+            )
         dropped = {t: int(c) for t, c, k in zip(self.tags, self.counts, keep) if not k}
-        return Vocabulary(tags=[t for t, k in zip(self.tags, keep) if k], freq=self.counts[keep].copy(),
-                          dropped=dropped)
+        return Vocabulary(
+            tags=[t for t, k in zip(self.tags, keep) if k], freq=self.counts[keep].copy(), dropped=dropped
+        )
 
     def assignment(self, rank: int, world: int) -> list[int]:
         """Shard indices process ``rank`` reads (round robin over the sorted shards)."""
         if len(self.shards) < world:
-            raise TrainError(f"{len(self.shards)} shards cannot feed {world} processes: write at least one "
-                             f"shard per process (a smaller --shard-size)")
+            raise TrainError(
+                f"{len(self.shards)} shards cannot feed {world} processes: write at least one "
+                f"shard per process (a smaller --shard-size)"
+            )
         return list(range(rank, len(self.shards), world))
 
     def steps_per_epoch(self, world: int, local_batch: int) -> int:
@@ -229,8 +244,18 @@ class ShardStream(IterableDataset):
     The id is (shard, sample in shard, pass): it keys the photo's augmentation.
     """
 
-    def __init__(self, source: ShardSource, shard_ids: Sequence[int], vocab: Vocabulary, pre: Preprocessing, *,
-                 seed: int, augment: str, local_batch: int, shuffle: int = 256) -> None:
+    def __init__(
+        self,
+        source: ShardSource,
+        shard_ids: Sequence[int],
+        vocab: Vocabulary,
+        pre: Preprocessing,
+        *,
+        seed: int,
+        augment: str,
+        local_batch: int,
+        shuffle: int = 256,
+    ) -> None:
         super().__init__()
         self.source = source
         self.shard_ids = list(shard_ids)
@@ -263,8 +288,9 @@ class ShardStream(IterableDataset):
                 sid = mine[j]
                 for n, (_, parts) in enumerate(_samples(self.source.root / self.source.shards[sid]["file"])):
                     img = _image_of(parts)
-                    ids = np.array([self.vocab.index[t] for t in _tags_of(parts) if t in self.vocab.index],
-                                   dtype=np.int64)
+                    ids = np.array(
+                        [self.vocab.index[t] for t in _tags_of(parts) if t in self.vocab.index], dtype=np.int64
+                    )
                     if img is None or not len(ids):
                         continue
                     buf.append(((sid, n, cycle), img, ids))
@@ -295,8 +321,12 @@ def collate_shards(batch: Sequence[tuple[Any, Any, np.ndarray]]) -> dict[str, An
 
     good = [(i, x, t) for i, x, t in batch if x is not None]
     images = torch.from_numpy(np.stack([x for _, x, _ in good])) if good else torch.empty(0)
-    return {"index": [i for i, _, _ in good], "images": images, "tags": [t for _, _, t in good],
-            "bad": [i for i, x, _ in batch if x is None]}
+    return {
+        "index": [i for i, _, _ in good],
+        "images": images,
+        "tags": [t for _, _, t in good],
+        "bad": [i for i, x, _ in batch if x is None],
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -27,9 +27,11 @@ import numpy as np
 from attalos_desktop.synthetic import make_dataset, render_photo
 
 NAME = "synthetic-shapes-v1"
-DESCRIPTION = ("Synthetic stand-in model: trained only on generated photos of coloured shapes on textured "
-               "backgrounds (8 colours, 6 shapes, 6 backgrounds). It does not know real-world photo content; "
-               "replace it with a model trained on real photos.")
+DESCRIPTION = (
+    "Synthetic stand-in model: trained only on generated photos of coloured shapes on textured "
+    "backgrounds (8 colours, 6 shapes, 6 backgrounds). It does not know real-world photo content; "
+    "replace it with a model trained on real photos."
+)
 MODELS_DIR = Path(__file__).resolve().parents[1] / "resources" / "models"
 
 
@@ -65,13 +67,18 @@ def search_check(bundle_dir: Path, n_per_kind: int = 6, seed: int = 7) -> dict[s
         assert q is not None
         top = np.argsort(-(emb @ q))[:n_per_kind]
         precisions[f"{c} {s}"] = float(np.mean([labels[i] == (c, s) for i in top]))
-    return {"search_precision_at_%d" % n_per_kind: float(np.mean(list(precisions.values()))),
-            "search_check_queries": precisions}
+    return {
+        "search_precision_at_%d" % n_per_kind: float(np.mean(list(precisions.values()))),
+        "search_check_queries": precisions,
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m trainer.standin", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m trainer.standin",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     p.add_argument("--out", default=str(MODELS_DIR / NAME), help="bundle folder to write")
     p.add_argument("--images", type=int, default=5000, help="synthetic photos to generate (80%% train)")
     p.add_argument("--epochs", type=int, default=14, help="training epochs")
@@ -80,8 +87,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0, help="seed of data and training")
     p.add_argument("--workdir", help="where to put the generated photos (default: a temporary folder)")
     p.add_argument("--no-default", action="store_true", help="do not point resources/models/DEFAULT at it")
-    p.add_argument("--force-default", action="store_true",
-                   help="point DEFAULT at the stand-in even when it names another installed bundle")
+    p.add_argument(
+        "--force-default",
+        action="store_true",
+        help="point DEFAULT at the stand-in even when it names another installed bundle",
+    )
     args = p.parse_args(argv)
 
     from .cli import run
@@ -92,14 +102,46 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"generating {args.images} synthetic photos in {data}", file=sys.stderr, flush=True)
         make_dataset(data, args.images, seed=args.seed, size=(160, 120), test_fraction=0.2)
         out = Path(args.out)
-        targs = train_args([
-            "--data", str(data), "--out", str(out), "--name", NAME, "--description", DESCRIPTION,
-            "--checkpoint", str(Path(args.workdir or tmp) / "standin.ckpt.pt"),
-            "--backbone", "mobilenet_v3_small", "--image-size", str(args.image_size),
-            "--epochs", str(args.epochs), "--batch-size", "32", "--lr", "5e-3", "--positives", "4",
-            "--negatives", "10", "--extra-words", "3000", "--ngram-buckets", "4096", "--tower-dtype", "float16",
-            "--workers", "0", "--threads", str(args.threads), "--seed", str(args.seed),
-        ])
+        targs = train_args(
+            [
+                "--data",
+                str(data),
+                "--out",
+                str(out),
+                "--name",
+                NAME,
+                "--description",
+                DESCRIPTION,
+                "--checkpoint",
+                str(Path(args.workdir or tmp) / "standin.ckpt.pt"),
+                "--backbone",
+                "mobilenet_v3_small",
+                "--image-size",
+                str(args.image_size),
+                "--epochs",
+                str(args.epochs),
+                "--batch-size",
+                "32",
+                "--lr",
+                "5e-3",
+                "--positives",
+                "4",
+                "--negatives",
+                "10",
+                "--extra-words",
+                "3000",
+                "--ngram-buckets",
+                "4096",
+                "--tower-dtype",
+                "float16",
+                "--workers",
+                "0",
+                "--threads",
+                str(args.threads),
+                "--seed",
+                str(args.seed),
+            ]
+        )
         code = run(targs)
         if code != 0:
             return code
@@ -112,8 +154,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     current = marker.read_text(encoding="utf-8").strip() if marker.is_file() else ""
     if args.no_default:
         pass
-    elif current and current != out.name and (out.parent / current / "manifest.json").is_file() and not args.force_default:
-        print(f"{marker} names {current}, a real model: left as is (use --force-default to replace it)", file=sys.stderr)
+    elif (
+        current
+        and current != out.name
+        and (out.parent / current / "manifest.json").is_file()
+        and not args.force_default
+    ):
+        print(
+            f"{marker} names {current}, a real model: left as is (use --force-default to replace it)", file=sys.stderr
+        )
     else:
         marker.write_text(out.name + "\n", encoding="utf-8")
     out.chmod(0o755)  # write_bundle's temporary folder is private; a shipped model is world-readable

@@ -23,8 +23,17 @@ OPTIMIZERS = ("rowwise-adagrad", "sgd", "adam")
 class TagTable:
     """Tag vectors [V, d] in CPU memory, optionally frozen, with sparse row updates."""
 
-    def __init__(self, weight: torch.Tensor, *, frozen: bool, lr: float, optimizer: str = "rowwise-adagrad",
-                 eps: float = 1e-8, init_accumulator: float = 0.0, betas: tuple[float, float] = (0.9, 0.99)) -> None:
+    def __init__(
+        self,
+        weight: torch.Tensor,
+        *,
+        frozen: bool,
+        lr: float,
+        optimizer: str = "rowwise-adagrad",
+        eps: float = 1e-8,
+        init_accumulator: float = 0.0,
+        betas: tuple[float, float] = (0.9, 0.99),
+    ) -> None:
         if weight.device.type != "cpu" or weight.dtype != torch.float32 or weight.dim() != 2:
             raise ValueError("the tag table must be a float32 [V, d] CPU tensor")
         if optimizer not in OPTIMIZERS:
@@ -35,11 +44,15 @@ class TagTable:
         self.optimizer = optimizer
         self.eps = eps
         self.betas = betas
-        self.state = (torch.full((weight.shape[0],), init_accumulator, dtype=torch.float32)
-                      if optimizer == "rowwise-adagrad" and not frozen else None)
+        self.state = (
+            torch.full((weight.shape[0],), init_accumulator, dtype=torch.float32)
+            if optimizer == "rowwise-adagrad" and not frozen
+            else None
+        )
         # adam: first and second moments per element, and each row's own step count (lazy updates)
-        self.moments = (torch.zeros((2, *weight.shape), dtype=torch.float32)
-                        if optimizer == "adam" and not frozen else None)
+        self.moments = (
+            torch.zeros((2, *weight.shape), dtype=torch.float32) if optimizer == "adam" and not frozen else None
+        )
         self.row_steps = torch.zeros(weight.shape[0], dtype=torch.float32) if self.moments is not None else None
 
     @classmethod
@@ -83,8 +96,8 @@ class TagTable:
             self.moments[1].index_copy_(0, rows, v)
             t = self.row_steps.index_select(0, rows) + 1
             self.row_steps.index_copy_(0, rows, t)
-            m_hat = m / (1 - b1 ** t).unsqueeze(1)
-            v_hat = v / (1 - b2 ** t).unsqueeze(1)
+            m_hat = m / (1 - b1**t).unsqueeze(1)
+            v_hat = v / (1 - b2**t).unsqueeze(1)
             self.weight.index_add_(0, rows, m_hat / (v_hat.sqrt() + self.eps), alpha=-lr)
             return
         assert self.state is not None
@@ -94,8 +107,15 @@ class TagTable:
         self.weight.index_add_(0, rows, grad * scale)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"weight": self.weight, "state": self.state, "frozen": self.frozen, "lr": self.lr,
-                "optimizer": self.optimizer, "moments": self.moments, "row_steps": self.row_steps}
+        return {
+            "weight": self.weight,
+            "state": self.state,
+            "frozen": self.frozen,
+            "lr": self.lr,
+            "optimizer": self.optimizer,
+            "moments": self.moments,
+            "row_steps": self.row_steps,
+        }
 
     def load_state_dict(self, sd: dict[str, Any]) -> None:
         if tuple(sd["weight"].shape) != self.shape:

@@ -20,7 +20,9 @@ import numpy as np
 from attalos_desktop.core.subwords import ngram_buckets
 
 
-def _sparse_rows(words: Sequence[str], n_min: int, n_max: int, buckets: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _sparse_rows(
+    words: Sequence[str], n_min: int, n_max: int, buckets: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     rows, cols, vals = [], [], []
     for i, w in enumerate(words):
         ids = ngram_buckets(w, n_min, n_max, buckets)
@@ -31,8 +33,14 @@ def _sparse_rows(words: Sequence[str], n_min: int, n_max: int, buckets: int) -> 
 
 
 def fit_ngram_vectors(
-    words: Sequence[str], vectors: np.ndarray, *, n_min: int, n_max: int, buckets: int,
-    ridge: float = 1e-3, iterations: int = 150,
+    words: Sequence[str],
+    vectors: np.ndarray,
+    *,
+    n_min: int,
+    n_max: int,
+    buckets: int,
+    ridge: float = 1e-3,
+    iterations: int = 150,
 ) -> np.ndarray:
     """Bucket table [buckets, p] minimising sum_w |mean(N[g(w)]) - v_w|^2 + ridge |N|^2.
 
@@ -46,10 +54,16 @@ def fit_ngram_vectors(
     r, c, v = _sparse_rows(words, n_min, n_max, buckets)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "sparse CSR is beta": the two products used here are stable
-        a = torch.sparse_coo_tensor(np.stack([r, c]), v, (len(words), buckets),
-                                    check_invariants=True).coalesce().to_sparse_csr()
-        at = torch.sparse_coo_tensor(np.stack([c, r]), v, (buckets, len(words)),
-                                     check_invariants=True).coalesce().to_sparse_csr()
+        a = (
+            torch.sparse_coo_tensor(np.stack([r, c]), v, (len(words), buckets), check_invariants=True)
+            .coalesce()
+            .to_sparse_csr()
+        )
+        at = (
+            torch.sparse_coo_tensor(np.stack([c, r]), v, (buckets, len(words)), check_invariants=True)
+            .coalesce()
+            .to_sparse_csr()
+        )
     target = torch.as_tensor(vectors, dtype=torch.float64)
 
     def normal(x: torch.Tensor) -> torch.Tensor:
@@ -90,9 +104,7 @@ def base_map(p: int, d: int, seed: int = 0) -> np.ndarray:
     return (m * np.sqrt(max(p, d) / min(p, d)) if p > d else m).astype(np.float32)
 
 
-def fit_text_map(
-    pretrained: np.ndarray, learned: np.ndarray, prior: np.ndarray, ridge: float = 1.0
-) -> np.ndarray:
+def fit_text_map(pretrained: np.ndarray, learned: np.ndarray, prior: np.ndarray, ridge: float = 1.0) -> np.ndarray:
     """Affine map [p+1, d] (last row bias) with [P 1] M ~ learned, shrunk toward ``prior`` [p, d]."""
     n, p = pretrained.shape
     x = np.hstack([pretrained.astype(np.float64), np.ones((n, 1))])

@@ -30,8 +30,16 @@ from attalos_desktop.core.text_encoder import TextEncoder
 from . import distributed
 from .checkpoint import load_checkpoint, save_checkpoint
 from .corpora import Corpus, decode, load_corpora, step_batches
-from .data import (PhotoDataset, Record, Vocabulary, build_vocabulary, collate, preprocessing_for, read_labels,
-                   split_records)
+from .data import (
+    PhotoDataset,
+    Record,
+    Vocabulary,
+    build_vocabulary,
+    collate,
+    preprocessing_for,
+    read_labels,
+    split_records,
+)
 from .errors import TrainError
 from .loss import negative_sampling_loss, softmax_loss
 from .model import Tower, build_tower
@@ -132,8 +140,9 @@ def build_text_side(wv: WordVectors, vocab: Vocabulary, extra: list[str], args: 
     tag_vecs, tag_known = wv.lookup(vocab.tags)
     fit_words = words + [t for t, k in zip(vocab.tags, tag_known) if k]
     fit_vecs = np.concatenate([vecs, tag_vecs[tag_known]]) if len(fit_words) else vecs
-    ngrams = fit_ngram_vectors(fit_words, fit_vecs, n_min=args.ngram_min, n_max=args.ngram_max,
-                               buckets=args.ngram_buckets, ridge=0.1)
+    ngrams = fit_ngram_vectors(
+        fit_words, fit_vecs, n_min=args.ngram_min, n_max=args.ngram_max, buckets=args.ngram_buckets, ridge=0.1
+    )
     return TextSide(words=words, vectors=vecs, ngram_vectors=ngrams, ngram_min=args.ngram_min, ngram_max=args.ngram_max)
 
 
@@ -153,8 +162,9 @@ def prepare(args: argparse.Namespace, log: Log = print) -> Setup:
     specs = getattr(args, "corpora", None)
     if specs:
         everyday = max((int(s.hypernyms.get("everyday", 0)) for s in specs), default=0)
-        corpora, vocab, _ = load_corpora(specs, seed=args.seed, min_count=args.min_count,
-                                         keep_word=_keep_general_word(wv, everyday), log=log)
+        corpora, vocab, _ = load_corpora(
+            specs, seed=args.seed, min_count=args.min_count, keep_word=_keep_general_word(wv, everyday), log=log
+        )
         train_records, train_ids, no_tags = corpora[0].train, corpora[0].ids, 0
         test_records = corpora[0].test
         seen_tags = {t for c in corpora for rs in (c.train, c.held_out, c.test) for r in rs for t in r.tags}
@@ -184,16 +194,24 @@ def prepare(args: argparse.Namespace, log: Log = print) -> Setup:
     dim = args.dim or (tower_dim(init_bundle) if init_bundle is not None else p)
     if init_bundle is not None:
         if tower_dim(init_bundle) != dim:
-            raise TrainError(f"--init bundle {args.init} has embedding dimension {tower_dim(init_bundle)}, "
-                             f"but this run uses --dim {dim}")
+            raise TrainError(
+                f"--init bundle {args.init} has embedding dimension {tower_dim(init_bundle)}, "
+                f"but this run uses --dim {dim}"
+            )
         if init_bundle.text.pretrained_dim != p:
-            raise TrainError(f"--init bundle {args.init} was trained with {init_bundle.text.pretrained_dim}-d "
-                             f"word vectors, but --word-vectors gives {p}-d vectors")
+            raise TrainError(
+                f"--init bundle {args.init} was trained with {init_bundle.text.pretrained_dim}-d "
+                f"word vectors, but --word-vectors gives {p}-d vectors"
+            )
         trained_backbone = init_bundle.manifest.get("training", {}).get("backbone")
         if trained_backbone and trained_backbone != args.backbone:
-            raise TrainError(f"--init bundle {args.init} has backbone {trained_backbone}, not --backbone {args.backbone}")
+            raise TrainError(
+                f"--init bundle {args.init} has backbone {trained_backbone}, not --backbone {args.backbone}"
+            )
         if init_bundle.preprocessing.input_size != args.image_size:
-            log(f"note: the init bundle used {init_bundle.preprocessing.input_size} px inputs; training at {args.image_size} px")
+            log(
+                f"note: the init bundle used {init_bundle.preprocessing.input_size} px inputs; training at {args.image_size} px"
+            )
     # Words for the app's OOV search: everyday words, plus tags of the data the model does not learn
     # (rare or test-only: only their pretrained vectors ship, never their labels).
     vocab_set = set(vocab.tags)
@@ -210,10 +228,25 @@ def prepare(args: argparse.Namespace, log: Log = print) -> Setup:
     prior = base_map(p, dim, args.seed)
     if init_bundle is not None:
         prior = init_bundle.text_map[:-1, :dim]
-    return Setup(args=args, data_dir=data_dir, vocab=vocab, train_records=train_records, train_ids=train_ids,
-                 test_records=test_records, train_without_tags=no_tags, pre=preprocessing_for(args.image_size),
-                 word_vectors=wv, tag_pretrained=tag_pre, tag_known=tag_known, prior=prior, text=text, dim=dim,
-                 init_bundle=init_bundle, shards=source, corpora=corpora)
+    return Setup(
+        args=args,
+        data_dir=data_dir,
+        vocab=vocab,
+        train_records=train_records,
+        train_ids=train_ids,
+        test_records=test_records,
+        train_without_tags=no_tags,
+        pre=preprocessing_for(args.image_size),
+        word_vectors=wv,
+        tag_pretrained=tag_pre,
+        tag_known=tag_known,
+        prior=prior,
+        text=text,
+        dim=dim,
+        init_bundle=init_bundle,
+        shards=source,
+        corpora=corpora,
+    )
 
 
 def initial_tag_vectors(setup: Setup) -> np.ndarray:
@@ -244,13 +277,19 @@ def build_model(setup: Setup, device: torch.device) -> tuple[Tower, TagTable]:
         try:
             tower.load_state_dict(sd)
         except RuntimeError as exc:
-            raise TrainError(f"--init bundle {args.init} tower does not fit --backbone {args.backbone} "
-                             f"--dim {setup.dim}") from exc
+            raise TrainError(
+                f"--init bundle {args.init} tower does not fit --backbone {args.backbone} --dim {setup.dim}"
+            ) from exc
     tower.to(device)
     if _channels_last(setup, device):
         tower.to(memory_format=torch.channels_last)
-    table = TagTable(torch.from_numpy(initial_tag_vectors(setup)), frozen=args.tag_layer == "frozen",
-                     lr=args.tag_lr, optimizer=args.tag_optimizer, betas=(0.9, args.beta2))
+    table = TagTable(
+        torch.from_numpy(initial_tag_vectors(setup)),
+        frozen=args.tag_layer == "frozen",
+        lr=args.tag_lr,
+        optimizer=args.tag_optimizer,
+        betas=(0.9, args.beta2),
+    )
     return tower, table
 
 
@@ -304,15 +343,34 @@ def objectives(setup: Setup) -> list[Objective]:
         scope = everything if c is None or c.scope is None else c.scope
         f = np.zeros_like(freq)
         f[scope] = freq[scope]
-        out.append(Objective(args.loss, NegativeSampler(f, args.neg_power), scope,
-                             weight=1.0 if c is None else c.spec.weight, smoothing=0.0 if c is None else c.spec.smoothing))
+        out.append(
+            Objective(
+                args.loss,
+                NegativeSampler(f, args.neg_power),
+                scope,
+                weight=1.0 if c is None else c.spec.weight,
+                smoothing=0.0 if c is None else c.spec.smoothing,
+            )
+        )
     return out
 
 
-def train_step(model: torch.nn.Module, table: TagTable, opt: torch.optim.Optimizer, sched: Any,
-               parts: list[tuple[int, torch.Tensor, list[np.ndarray]]], goals: list[Objective], key: tuple[int, ...],
-               firsts: list[int], device: torch.device, channels_last: bool, dd: distributed.Dist | None = None,
-               positives: int = 2, negatives: int = 10, strategy: str = "presampled") -> float:
+def train_step(
+    model: torch.nn.Module,
+    table: TagTable,
+    opt: torch.optim.Optimizer,
+    sched: Any,
+    parts: list[tuple[int, torch.Tensor, list[np.ndarray]]],
+    goals: list[Objective],
+    key: tuple[int, ...],
+    firsts: list[int],
+    device: torch.device,
+    channels_last: bool,
+    dd: distributed.Dist | None = None,
+    positives: int = 2,
+    negatives: int = 10,
+    strategy: str = "presampled",
+) -> float:
     """One update over each corpus's share of the step: gather the tag rows the losses need to the device,
     update the tower and those rows only. Returns the weighted loss.
 
@@ -328,8 +386,9 @@ def train_step(model: torch.nn.Module, table: TagTable, opt: torch.optim.Optimiz
             plans.append((g.scope,))
             needed.append(g.scope)
         else:
-            pos, neg, valid = sample_batch(strategy, key if c == 0 else (*key, c), firsts[c], g.sampler, tags,
-                                           positives, negatives)
+            pos, neg, valid = sample_batch(
+                strategy, key if c == 0 else (*key, c), firsts[c], g.sampler, tags, positives, negatives
+            )
             plans.append((pos, neg, valid))
             needed += [pos.ravel(), neg.ravel()]
     rows = np.unique(np.concatenate(needed))
@@ -360,8 +419,14 @@ def train_step(model: torch.nn.Module, table: TagTable, opt: torch.optim.Optimiz
                 pos, neg, valid = plan
                 pos_i = torch.from_numpy(np.searchsorted(rows, pos)).to(device)
                 neg_i = torch.from_numpy(np.searchsorted(rows, neg)).to(device)
-                loss = negative_sampling_loss(emb, w, pos_i, neg_i, torch.ones(pos.shape, device=device),
-                                              torch.from_numpy(valid).to(device=device, dtype=torch.float32))
+                loss = negative_sampling_loss(
+                    emb,
+                    w,
+                    pos_i,
+                    neg_i,
+                    torch.ones(pos.shape, device=device),
+                    torch.from_numpy(valid).to(device=device, dtype=torch.float32),
+                )
             (goals[c].weight * loss).backward()
         total += goals[c].weight * float(loss.detach())
     opt.step()
@@ -394,8 +459,11 @@ def _memory_batches(setup: Setup, epoch: int, first: int, steps: int, rank: int,
     assert setup.corpora is not None
     size = size_at(args, epoch)
     for step in range(first, steps):
-        parts = list(step_batches(setup.corpora, epoch, step, args.seed, size, args.image_size, rank, world,
-                                  args.min_scale, args.jitter))
+        parts = list(
+            step_batches(
+                setup.corpora, epoch, step, args.seed, size, args.image_size, rank, world, args.min_scale, args.jitter
+            )
+        )
         yield {"parts": parts, "index": list(range(sum(len(t) for _, _, t in parts))), "bad": []}
 
 
@@ -403,8 +471,9 @@ def _quiet_log(_: str) -> None:
     pass
 
 
-def train(args: argparse.Namespace, log: Log = print, on_step: Callable[[int], None] | None = None,
-          setup: Setup | None = None) -> TrainResult:
+def train(
+    args: argparse.Namespace, log: Log = print, on_step: Callable[[int], None] | None = None, setup: Setup | None = None
+) -> TrainResult:
     """Train per ``args``; checkpoint each epoch (and on Ctrl-C) to ``args.checkpoint``.
 
     Under torchrun every process calls this; rank 0 logs, shows progress and writes checkpoints.
@@ -417,8 +486,14 @@ def train(args: argparse.Namespace, log: Log = print, on_step: Callable[[int], N
         distributed.teardown(dd)
 
 
-def _train(args: argparse.Namespace, log: Log, on_step: Callable[[int], None] | None, setup: Setup | None,
-           dd: distributed.Dist, device: torch.device) -> TrainResult:
+def _train(
+    args: argparse.Namespace,
+    log: Log,
+    on_step: Callable[[int], None] | None,
+    setup: Setup | None,
+    dd: distributed.Dist,
+    device: torch.device,
+) -> TrainResult:
     setup = setup or prepare(args, log)
     tower, table = build_model(setup, device)
     source = setup.shards
@@ -426,8 +501,10 @@ def _train(args: argparse.Namespace, log: Log, on_step: Callable[[int], None] | 
     bs = min(args.batch_size, n_train)
     for b in [bs] + [c.batch for c in setup.corpora or []]:
         if b % dd.world:
-            raise TrainError(f"--batch-size {b} is the global batch: it must be a multiple of the {dd.world} "
-                             f"processes, each taking an equal share of every step")
+            raise TrainError(
+                f"--batch-size {b} is the global batch: it must be a multiple of the {dd.world} "
+                f"processes, each taking an equal share of every step"
+            )
     lb = bs // dd.world  # this process's share of every step
     drop_last = n_train > bs or source is not None
     if source is not None:
@@ -438,12 +515,15 @@ def _train(args: argparse.Namespace, log: Log, on_step: Callable[[int], None] | 
     if args.max_steps:
         total_steps = min(total_steps, args.max_steps)
     # No weight decay on biases and norms (standard; decaying BatchNorm scales only hurts).
-    params = [{"params": [p for p in tower.parameters() if p.ndim > 1], "weight_decay": args.weight_decay},
-              {"params": [p for p in tower.parameters() if p.ndim <= 1], "weight_decay": 0.0}]
+    params = [
+        {"params": [p for p in tower.parameters() if p.ndim > 1], "weight_decay": args.weight_decay},
+        {"params": [p for p in tower.parameters() if p.ndim <= 1], "weight_decay": 0.0},
+    ]
     opt = torch.optim.AdamW(params, lr=args.lr, betas=(0.9, args.beta2))
     warmup = args.warmup_steps or max(1, min(100, total_steps // 10))
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule(total_steps, warmup, args.lr_floor,
-                                                            steps_per_epoch * args.restart_epochs))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, schedule(total_steps, warmup, args.lr_floor, steps_per_epoch * args.restart_epochs)
+    )
     goals = objectives(setup)
     firsts = [dd.rank * (c.batch // dd.world) for c in setup.corpora] if setup.corpora else [dd.rank * lb]
     start_epoch, start_step, global_step = 0, 0, 0
@@ -457,8 +537,10 @@ def _train(args: argparse.Namespace, log: Log, on_step: Callable[[int], None] | 
         ck = load_checkpoint(ckpt_path)
         for k in _MODEL_FLAGS:
             if ck["args"].get(k) != getattr(args, k):
-                raise TrainError(f"--resume: checkpoint was made with --{k.replace('_', '-')} "
-                                 f"{ck['args'].get(k)}, this run has {getattr(args, k)}")
+                raise TrainError(
+                    f"--resume: checkpoint was made with --{k.replace('_', '-')} "
+                    f"{ck['args'].get(k)}, this run has {getattr(args, k)}"
+                )
         if ck["tags"] != setup.vocab.tags:
             raise TrainError("--resume: the dataset's vocabulary differs from the checkpoint's (other data?)")
         # Steps count global batches, so a checkpoint resumes on any number of processes.
@@ -471,8 +553,10 @@ def _train(args: argparse.Namespace, log: Log, on_step: Callable[[int], None] | 
         torch.set_rng_state(ck["torch_rng"])
         start_epoch, start_step, global_step = ck["epoch"], ck["step"], ck["global_step"]
         history, skipped = ck["history"], set(ck["skipped"])
-        log(f"resumed from {ckpt_path} at epoch {start_epoch + 1}, step {start_step}"
-            + (f" on {dd.world} processes" if dd.active else ""))
+        log(
+            f"resumed from {ckpt_path} at epoch {start_epoch + 1}, step {start_step}"
+            + (f" on {dd.world} processes" if dd.active else "")
+        )
     model = distributed.wrap(tower, dd, device)
 
     def checkpoint(epoch: int, step: int) -> None:
@@ -480,12 +564,24 @@ def _train(args: argparse.Namespace, log: Log, on_step: Callable[[int], None] | 
             return
         every_skipped = set().union(*distributed.gather_objects(dd, skipped))  # a collective: all ranks
         if dd.main:
-            save_checkpoint(ckpt_path, {
-                "args": vars(args), "tags": setup.vocab.tags, "tower": tower.state_dict(),
-                "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "tag_table": table.state_dict(),
-                "torch_rng": torch.get_rng_state(), "epoch": epoch, "step": step, "global_step": global_step,
-                "history": history, "skipped": sorted(every_skipped), "processes": dd.world,
-            })
+            save_checkpoint(
+                ckpt_path,
+                {
+                    "args": vars(args),
+                    "tags": setup.vocab.tags,
+                    "tower": tower.state_dict(),
+                    "optimizer": opt.state_dict(),
+                    "scheduler": sched.state_dict(),
+                    "tag_table": table.state_dict(),
+                    "torch_rng": torch.get_rng_state(),
+                    "epoch": epoch,
+                    "step": step,
+                    "global_step": global_step,
+                    "history": history,
+                    "skipped": sorted(every_skipped),
+                    "processes": dd.world,
+                },
+            )
         distributed.barrier(dd)
 
     use_cuda = device.type == "cuda"
@@ -495,8 +591,15 @@ def _train(args: argparse.Namespace, log: Log, on_step: Callable[[int], None] | 
             c.pixels, c.hw = decode(c.spec.path, c.train, c.spec.canvas, Path(args.cache) if args.cache else None, log)
         ds: Any = None
     elif source is None:
-        ds = PhotoDataset(setup.data_dir, setup.train_records, setup.train_ids, setup.pre, train=True,
-                               seed=args.seed, augment=args.augment)
+        ds = PhotoDataset(
+            setup.data_dir,
+            setup.train_records,
+            setup.train_ids,
+            setup.pre,
+            train=True,
+            seed=args.seed,
+            augment=args.augment,
+        )
     else:
         mine = source.assignment(dd.rank, dd.world)
         ds = ShardStream(source, mine, setup.vocab, setup.pre, seed=args.seed, augment=args.augment, local_batch=lb)
@@ -515,17 +618,32 @@ def _train(args: argparse.Namespace, log: Log, on_step: Callable[[int], None] | 
                 ds.epoch = epoch
                 order = np.random.default_rng([args.seed, epoch, 0]).permutation(n_train)
                 # Global batch s is order[s*bs:(s+1)*bs]; this process takes its slice of every one.
-                share = order[first * bs: steps_per_epoch * bs].reshape(-1, dd.world, lb)[:, dd.rank].ravel()
+                share = order[first * bs : steps_per_epoch * bs].reshape(-1, dd.world, lb)[:, dd.rank].ravel()
                 loader = torch.utils.data.DataLoader(
-                    ds, batch_size=lb, sampler=share.tolist(), num_workers=args.workers, collate_fn=collate,
-                    drop_last=drop_last, pin_memory=use_cuda, persistent_workers=False)
+                    ds,
+                    batch_size=lb,
+                    sampler=share.tolist(),
+                    num_workers=args.workers,
+                    collate_fn=collate,
+                    drop_last=drop_last,
+                    pin_memory=use_cuda,
+                    persistent_workers=False,
+                )
             else:
                 ds.epoch = epoch
                 ds.skip_batches = first
                 loader = torch.utils.data.DataLoader(
-                    ds, batch_size=lb, num_workers=min(args.workers, len(ds.shard_ids)), collate_fn=collate_shards,
-                    drop_last=True, pin_memory=use_cuda, persistent_workers=False)
-            bar = Bar(steps_per_epoch, f"epoch {epoch + 1}/{args.epochs}", initial=first, enabled=not args.quiet and dd.main)
+                    ds,
+                    batch_size=lb,
+                    num_workers=min(args.workers, len(ds.shard_ids)),
+                    collate_fn=collate_shards,
+                    drop_last=True,
+                    pin_memory=use_cuda,
+                    persistent_workers=False,
+                )
+            bar = Bar(
+                steps_per_epoch, f"epoch {epoch + 1}/{args.epochs}", initial=first, enabled=not args.quiet and dd.main
+            )
             ema, ep_loss, ep_n, t0, ep_images = float("nan"), 0.0, 0, time.perf_counter(), 0
             step = first
             stopped = False
@@ -537,9 +655,24 @@ def _train(args: argparse.Namespace, log: Log, on_step: Callable[[int], None] | 
                 (skip,) = distributed.agree(dd, device, len(idx) < 2)  # all processes step, or none
                 if not skip:
                     parts = batch.get("parts") or [
-                        (0, batch["images"], batch["tags"] if "tags" in batch else [setup.train_ids[i] for i in idx])]
-                    lv = train_step(model, table, opt, sched, parts, goals, (args.seed, epoch, step), firsts,
-                                    device, nhwc, dd, args.positives, args.negatives, args.neg_strategy)
+                        (0, batch["images"], batch["tags"] if "tags" in batch else [setup.train_ids[i] for i in idx])
+                    ]
+                    lv = train_step(
+                        model,
+                        table,
+                        opt,
+                        sched,
+                        parts,
+                        goals,
+                        (args.seed, epoch, step),
+                        firsts,
+                        device,
+                        nhwc,
+                        dd,
+                        args.positives,
+                        args.negatives,
+                        args.neg_strategy,
+                    )
                     ema = lv if math.isnan(ema) else 0.9 * ema + 0.1 * lv
                     ep_loss += lv
                     ep_n += 1
@@ -547,7 +680,9 @@ def _train(args: argparse.Namespace, log: Log, on_step: Callable[[int], None] | 
                     images_seen += len(idx)
                 global_step += 1
                 step += 1
-                bar.advance(loss=f"{ema:.3f}", img_s=f"{ep_images * dd.world / max(time.perf_counter() - t0, 1e-9):.1f}")
+                bar.advance(
+                    loss=f"{ema:.3f}", img_s=f"{ep_images * dd.world / max(time.perf_counter() - t0, 1e-9):.1f}"
+                )
                 if on_step is not None:
                     on_step(global_step)
                 (stopped,) = distributed.agree(dd, device, flag.stop)  # Ctrl-C on any process stops all
@@ -558,13 +693,23 @@ def _train(args: argparse.Namespace, log: Log, on_step: Callable[[int], None] | 
             ips = ep_images / max(time.perf_counter() - t0, 1e-9)
             bar.close(f"loss {ema:.4f}, {ips:.1f} images/s")
             if ep_n:
-                history.append({"epoch": epoch + 1, "loss": ep_loss / ep_n, "images_per_s": ips,
-                                "steps": int(round(ep_n / dd.world))})
+                history.append(
+                    {
+                        "epoch": epoch + 1,
+                        "loss": ep_loss / ep_n,
+                        "images_per_s": ips,
+                        "steps": int(round(ep_n / dd.world)),
+                    }
+                )
             if stopped:
                 checkpoint(epoch, step)
                 interrupted = True
-                log(f"interrupted: checkpoint saved to {ckpt_path} (epoch {epoch + 1}, step {step}); "
-                    f"continue with --resume" if ckpt_path else "interrupted (no checkpoint path given)")
+                log(
+                    f"interrupted: checkpoint saved to {ckpt_path} (epoch {epoch + 1}, step {step}); "
+                    f"continue with --resume"
+                    if ckpt_path
+                    else "interrupted (no checkpoint path given)"
+                )
                 break
             checkpoint(epoch + 1, 0) if done_epoch else checkpoint(epoch, step)
             if global_step >= total_steps:
@@ -601,9 +746,18 @@ def _train(args: argparse.Namespace, log: Log, on_step: Callable[[int], None] | 
         "neg_power": args.neg_power,
         "neg_strategy": args.neg_strategy,
         "loss": args.loss,
-        "corpora": [{"name": c.name, "train_photos": len(c.train), "held_out_photos": len(c.held_out),
-                     "photos_per_step": c.batch, "weight": c.spec.weight, "scope": c.spec.scope,
-                     "general_words": c.added_words} for c in setup.corpora or []],
+        "corpora": [
+            {
+                "name": c.name,
+                "train_photos": len(c.train),
+                "held_out_photos": len(c.held_out),
+                "photos_per_step": c.batch,
+                "weight": c.spec.weight,
+                "scope": c.spec.scope,
+                "general_words": c.added_words,
+            }
+            for c in setup.corpora or []
+        ],
         "seed": args.seed,
         "device": device.type,
         "final_loss": history[-1]["loss"] if history else None,
@@ -612,5 +766,6 @@ def _train(args: argparse.Namespace, log: Log, on_step: Callable[[int], None] | 
         "images_this_run": int(images_seen),
         "processes": dd.world,
     }
-    return TrainResult(setup=setup, tower=tower, table=table, summary=summary, interrupted=interrupted,
-                       main_process=dd.main)
+    return TrainResult(
+        setup=setup, tower=tower, table=table, summary=summary, interrupted=interrupted, main_process=dd.main
+    )

@@ -32,8 +32,17 @@ from .augment import crop_tensor
 from .data import load_rgb
 from .errors import TrainError
 from .handcrafted import Handcrafted
-from .label_transfer import (Deployed, Neighbourhood, Projection, choose_neighbourhood, combined_distance,
-                             fit_projection, fit_word_sigmoids, normalise, per_word_votes)
+from .label_transfer import (
+    Deployed,
+    Neighbourhood,
+    Projection,
+    choose_neighbourhood,
+    combined_distance,
+    fit_projection,
+    fit_word_sigmoids,
+    normalise,
+    per_word_votes,
+)
 from .model import Tower
 from .textspace import fit_text_map
 
@@ -51,8 +60,9 @@ def app_decoder(pre: Any) -> Callable[[Path], np.ndarray]:
 
 
 @torch.no_grad()
-def describe(tower: Tower, paths: Sequence[Path], pre: Any, batch: int = 128,
-             descriptors: bool = True) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def describe(
+    tower: Tower, paths: Sequence[Path], pre: Any, batch: int = 128, descriptors: bool = True
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Each photo decoded as the app decodes it: the flip-averaged embedding, and (``descriptors``) those
     of the label transfer (hand-crafted ones and ``trunk``, the flip-averaged trunk features before the
     projection)."""
@@ -62,7 +72,7 @@ def describe(tower: Tower, paths: Sequence[Path], pre: Any, batch: int = 128,
     out: list[np.ndarray] = []
     feats: dict[str, list[np.ndarray]] = {}
     for i in range(0, len(paths), batch):
-        x = torch.from_numpy(np.stack([decode(p) for p in paths[i: i + batch]]))
+        x = torch.from_numpy(np.stack([decode(p) for p in paths[i : i + batch]]))
         if hand is not None:
             for k, v in hand(x).items():
                 feats.setdefault(k, []).append(v.numpy())
@@ -97,10 +107,20 @@ def lear_f1(scores: np.ndarray, truth: np.ndarray) -> tuple[float, int]:
     return r["f1"], r["n_plus"]
 
 
-def word_sigmoids(logits_bank: np.ndarray, bank: dict[str, np.ndarray], labels: np.ndarray, nb: Neighbourhood,
-                  b: float,
-                  prior: np.ndarray, s_va: np.ndarray, truth: np.ndarray, corel_cols: np.ndarray,
-                  corel_cal: tuple[float, float], other_cal: tuple[float, float], log: Log) -> dict[str, Any]:
+def word_sigmoids(
+    logits_bank: np.ndarray,
+    bank: dict[str, np.ndarray],
+    labels: np.ndarray,
+    nb: Neighbourhood,
+    b: float,
+    prior: np.ndarray,
+    s_va: np.ndarray,
+    truth: np.ndarray,
+    corel_cols: np.ndarray,
+    corel_cal: tuple[float, float],
+    other_cal: tuple[float, float],
+    log: Log,
+) -> dict[str, Any]:
     """Per-word sigmoids, kept only if the held-out photos gain: fitted leave-one-out on the bank photos,
     or cross-fitted on the held-out photos themselves (which the CNN never saw).
 
@@ -119,13 +139,23 @@ def word_sigmoids(logits_bank: np.ndarray, bank: dict[str, np.ndarray], labels: 
 
     shared = (np.full(vc, corel_cal[0], np.float32), np.full(vc, corel_cal[1], np.float32))
     base = held_out(*shared)
-    best: dict[str, Any] = {"a": shared[0], "c": shared[1], "ridge": None, "f1": base[0], "n_plus": base[1],
-                            "shared_f1": base[0], "shared_n_plus": base[1], "fitted_best_f1": 0.0}
+    best: dict[str, Any] = {
+        "a": shared[0],
+        "c": shared[1],
+        "ridge": None,
+        "f1": base[0],
+        "n_plus": base[1],
+        "shared_f1": base[0],
+        "shared_n_plus": base[1],
+        "fitted_best_f1": 0.0,
+    }
     for rho in (1.0, 3.0, 10.0, 30.0, 100.0, 300.0):
         a, c = fit_word_sigmoids(s_loo, labels.astype(bool), corel_cal[0], corel_cal[1], rho)
         f1, npl = held_out(a, c)
-        log(f"  per-word sigmoids, ridge {rho:g}: held-out F1 {f1:.3f} N+ {npl} (shared calibration {base[0]:.3f} "
-            f"N+ {base[1]})")
+        log(
+            f"  per-word sigmoids, ridge {rho:g}: held-out F1 {f1:.3f} N+ {npl} (shared calibration {base[0]:.3f} "
+            f"N+ {base[1]})"
+        )
         best["fitted_best_f1"] = max(best["fitted_best_f1"], f1)
         if (f1, npl) > (best["f1"], best["n_plus"]):
             best.update(a=a, c=c, ridge=rho, fitted_on="the bank photos, leave-one-out", f1=f1, n_plus=npl)
@@ -135,7 +165,9 @@ def word_sigmoids(logits_bank: np.ndarray, bank: dict[str, np.ndarray], labels: 
     for rho in (3.0, 10.0, 30.0, 100.0):
         scores = other_cal[0] * s_va + other_cal[1]
         for fit, ev in ((halves[0], halves[1]), (halves[1], halves[0])):
-            a, c = fit_word_sigmoids(s_va[fit][:, corel_cols], truth[fit][:, corel_cols], corel_cal[0], corel_cal[1], rho)
+            a, c = fit_word_sigmoids(
+                s_va[fit][:, corel_cols], truth[fit][:, corel_cols], corel_cal[0], corel_cal[1], rho
+            )
             scores[np.ix_(ev, corel_cols)] = a * s_va[ev][:, corel_cols] + c
         f1, npl = lear_f1(scores, truth)
         log(f"  per-word sigmoids on the held-out photos, ridge {rho:g}, cross-fitted: F1 {f1:.3f} N+ {npl}")
@@ -143,11 +175,11 @@ def word_sigmoids(logits_bank: np.ndarray, bank: dict[str, np.ndarray], labels: 
         if (f1, npl) > (best["f1"], best["n_plus"]):
             a, c = fit_word_sigmoids(s_va[:, corel_cols], truth[:, corel_cols], corel_cal[0], corel_cal[1], rho)
             best.update(a=a, c=c, ridge=rho, fitted_on="held-out photos (cross-fitted estimate)", f1=f1, n_plus=npl)
-    log(f"per-word sigmoids: {'ridge ' + format(best['ridge'], 'g') if best['ridge'] else 'not used'} "
-        f"(held-out F1 {best['f1']:.3f} N+ {best['n_plus']})")
+    log(
+        f"per-word sigmoids: {'ridge ' + format(best['ridge'], 'g') if best['ridge'] else 'not used'} "
+        f"(held-out F1 {best['f1']:.3f} N+ {best['n_plus']})"
+    )
     return best
-
-
 
 
 def deployed_preprocessing(image_size: int) -> Preprocessing:
@@ -158,8 +190,9 @@ def deployed_preprocessing(image_size: int) -> Preprocessing:
     return Preprocessing(input_size=image_size, resize=image_size, mean=IMAGENET_MEAN, std=IMAGENET_STD)
 
 
-def export_with_label_transfer(result: Any, out_dir: str | Path, *, name: str, description: str,
-                               log: Log) -> tuple[Path, float]:
+def export_with_label_transfer(
+    result: Any, out_dir: str | Path, *, name: str, description: str, log: Log
+) -> tuple[Path, float]:
     """Choose the label transfer on held-out photos, build the deployed encoder and write the bundle."""
     from .evaluate import truth_matrix
     from .export import write_model_bundle
@@ -169,11 +202,15 @@ def export_with_label_transfer(result: Any, out_dir: str | Path, *, name: str, d
     corpora = setup.corpora or []
     bank_c = next((c for c in corpora if c.name == args.label_transfer), None)
     if bank_c is None:
-        raise TrainError(f"--label-transfer {args.label_transfer}: not one of the corpora "
-                         f"({', '.join(c.name for c in corpora) or 'none: give several --data or a recipe'})")
+        raise TrainError(
+            f"--label-transfer {args.label_transfer}: not one of the corpora "
+            f"({', '.join(c.name for c in corpora) or 'none: give several --data or a recipe'})"
+        )
     if not bank_c.held_out:
-        raise TrainError(f"--label-transfer {bank_c.name}: the corpus needs held-out train photos (held_out) "
-                         "to choose the label transfer on")
+        raise TrainError(
+            f"--label-transfer {bank_c.name}: the corpus needs held-out train photos (held_out) "
+            "to choose the label transfer on"
+        )
     vocab = setup.vocab
     tags = vocab.tags
     dim = setup.dim
@@ -187,8 +224,11 @@ def export_with_label_transfer(result: Any, out_dir: str | Path, *, name: str, d
     others_va = [(c.spec.path, r) for c in corpora if c is not bank_c for r in c.held_out]
     t0 = time.perf_counter()
     emb_bank, hand = describe(tower, [root / r.file for r in bank_all], pre)
-    emb_other = (describe(tower, [p / r.file for p, r in others_va], pre, descriptors=False)[0] if others_va
-                 else np.zeros((0, dim), np.float32))
+    emb_other = (
+        describe(tower, [p / r.file for p, r in others_va], pre, descriptors=False)[0]
+        if others_va
+        else np.zeros((0, dim), np.float32)
+    )
     log(f"described {len(emb_bank) + len(emb_other)} bank and held-out photos in {time.perf_counter() - t0:.0f} s")
     bank_ids = np.unique(np.concatenate(bank_c.ids))  # the words the bank's photos carry
     bank_pos = {int(t): j for j, t in enumerate(bank_ids)}
@@ -221,11 +261,18 @@ def export_with_label_transfer(result: Any, out_dir: str | Path, *, name: str, d
         return max(lear_f1(v - beta * bank_logf, bank_truth)[0] for beta in (0.0, 0.0025, 0.005, 0.01))
 
     log(f"choosing the label-transfer neighbourhood on the {len(va)} held-out {bank_c.name} photos:")
-    nb, nb_f1, nb_record = choose_neighbourhood({n: d[va] for n, d in desc.items()},
-                                                {n: d[tr] for n, d in desc.items()}, labels[tr], votes_f1, log)
-    votes_va = per_word_votes(combined_distance({n: desc[n][va] for n in nb.weights},
-                                                {n: desc[n][tr] for n in nb.weights}, nb),
-                              labels[tr], nb.k1, nb.tau) @ onehot
+    nb, nb_f1, nb_record = choose_neighbourhood(
+        {n: d[va] for n, d in desc.items()}, {n: d[tr] for n, d in desc.items()}, labels[tr], votes_f1, log
+    )
+    votes_va = (
+        per_word_votes(
+            combined_distance({n: desc[n][va] for n in nb.weights}, {n: desc[n][tr] for n in nb.weights}, nb),
+            labels[tr],
+            nb.k1,
+            nb.tau,
+        )
+        @ onehot
+    )
     results = []
     # score = lam * model logits + votes - gamma * log frequency, written below as
     # logits + b * votes - beta * log frequency (b = 1/lam, beta = gamma/lam) for the tag matrix
@@ -235,8 +282,10 @@ def export_with_label_transfer(result: Any, out_dir: str | Path, *, name: str, d
             results.append((f1, npl, 1.0 / lam, gamma / lam))
     results.sort(key=lambda r: (-r[0], -r[1]))
     f1, npl, b, beta = results[0]
-    log(f"held-out {bank_c.name}: model alone F1 {base_f1:.3f} N+ {base_np}; label transfer alone {nb_f1:.3f}; "
-        f"model + label transfer + calibration F1 {f1:.3f} N+ {npl} (b={b:g}, beta={beta:g})")
+    log(
+        f"held-out {bank_c.name}: model alone F1 {base_f1:.3f} N+ {base_np}; label transfer alone {nb_f1:.3f}; "
+        f"model + label transfer + calibration F1 {f1:.3f} N+ {npl} (b={b:g}, beta={beta:g})"
+    )
     # --- sigmoid calibration per tag group, on held-out photos
     s_va = logits + b * votes_va - beta * logf
     a_c, c_c = fit_logistic(s_va[:, bank_ids].ravel(), truth[:, bank_ids].ravel())
@@ -259,14 +308,29 @@ def export_with_label_transfer(result: Any, out_dir: str | Path, *, name: str, d
             p[:, bank_ids] = a_c * s_va[:, bank_ids] + c_c
             return lear_f1(p, truth)[0]
 
-        delta = next((d for d in (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0) if with_offset(d) >= raw_f1 - 0.002), 8.0)
-        log(f"other tags' offset lowered by {delta:g}: held-out F1 {with_offset(0.0):.3f} -> {with_offset(delta):.3f} "
-            f"(uncalibrated {raw_f1:.3f})")
+        delta = next(
+            (d for d in (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0) if with_offset(d) >= raw_f1 - 0.002), 8.0
+        )
+        log(
+            f"other tags' offset lowered by {delta:g}: held-out F1 {with_offset(0.0):.3f} -> {with_offset(delta):.3f} "
+            f"(uncalibrated {raw_f1:.3f})"
+        )
         c_t -= delta
     log(f"calibration: {bank_c.name} words sigmoid({a_c:.3f}*s{c_c:+.3f}), other tags sigmoid({a_t:.3f}*s{c_t:+.3f})")
-    word_cal = word_sigmoids(f_fixed[tr] @ tag_w[bank_ids].T, {n: desc[n][tr] for n in nb.weights},
-                             labels[tr], nb, b, beta * logf[bank_ids], s_va, truth, bank_ids, (a_c, c_c),
-                             (a_t, c_t), log)
+    word_cal = word_sigmoids(
+        f_fixed[tr] @ tag_w[bank_ids].T,
+        {n: desc[n][tr] for n in nb.weights},
+        labels[tr],
+        nb,
+        b,
+        beta * logf[bank_ids],
+        s_va,
+        truth,
+        bank_ids,
+        (a_c, c_c),
+        (a_t, c_t),
+        log,
+    )
     # --- the deployed tag matrix over [f, votes, 1, pad]
     A = np.full(len(tags), a_t, dtype=np.float64)
     C = np.full(len(tags), c_t, dtype=np.float64)
@@ -278,25 +342,53 @@ def export_with_label_transfer(result: Any, out_dir: str | Path, *, name: str, d
     known = setup.tag_known
     text_map = fit_text_map(setup.tag_pretrained[known], tag_vectors[known, :dim], setup.prior, ridge=1.0)
     text_map = np.hstack([text_map, np.zeros((text_map.shape[0], vc + 2), dtype=np.float32)])
-    deployed = Deployed(tower.float().to(memory_format=torch.contiguous_format), nb, proj, desc, labels,
-                        f_scale=f_scale).eval()
+    deployed = Deployed(
+        tower.float().to(memory_format=torch.contiguous_format), nb, proj, desc, labels, f_scale=f_scale
+    ).eval()
     x = torch.from_numpy(np.stack([app_decoder(pre)(root / bank_all[i].file) for i in va[:16]]))
     v_np = per_word_votes(combined_distance({n: desc[n][va[:16]] for n in nb.weights}, desc, nb), labels, nb.k1, nb.tau)
     deployment = {
-        "test_time_flip": True, "label_transfer": f"2PKNN per-word neighbours over {bank_c.name}",
-        "label_transfer_k1": nb.k1, "label_transfer_tau": nb.tau,
-        "label_transfer_descriptors": {n: {"weight": w, "scale": nb.scale[n], "dims": int(desc[n].shape[1])}
-                                       for n, w in nb.weights.items()},
-        "label_transfer_weight": b, "frequency_calibration_beta": beta,
+        "test_time_flip": True,
+        "label_transfer": f"2PKNN per-word neighbours over {bank_c.name}",
+        "label_transfer_k1": nb.k1,
+        "label_transfer_tau": nb.tau,
+        "label_transfer_descriptors": {
+            n: {"weight": w, "scale": nb.scale[n], "dims": int(desc[n].shape[1])} for n, w in nb.weights.items()
+        },
+        "label_transfer_weight": b,
+        "frequency_calibration_beta": beta,
         "label_transfer_bank": f"{len(bank_all)} {bank_c.name} train photos (descriptors and tags, no pixels)",
-        "sigmoid_bank_words": [a_c, c_c], "sigmoid_other": [a_t, c_t],
-        "per_word_sigmoids": {k: word_cal.get(k) for k in ("ridge", "fitted_on", "f1", "n_plus", "shared_f1",
-                                                            "shared_n_plus", "fitted_best_f1")},
-        "f_scale": f_scale, "embedding_layout": f"[f(x) {dim}, label-transfer votes {vc}, constant 1, norm pad 1]",
-        "held_out_choice": {"model_only_f1": base_f1, "model_only_n_plus": base_np, "f1": f1, "n_plus": npl,
-                            "label_transfer_f1": nb_record, "grid_top5": [list(r) for r in results[:5]]},
+        "sigmoid_bank_words": [a_c, c_c],
+        "sigmoid_other": [a_t, c_t],
+        "per_word_sigmoids": {
+            k: word_cal.get(k)
+            for k in ("ridge", "fitted_on", "f1", "n_plus", "shared_f1", "shared_n_plus", "fitted_best_f1")
+        },
+        "f_scale": f_scale,
+        "embedding_layout": f"[f(x) {dim}, label-transfer votes {vc}, constant 1, norm pad 1]",
+        "held_out_choice": {
+            "model_only_f1": base_f1,
+            "model_only_n_plus": base_np,
+            "f1": f1,
+            "n_plus": npl,
+            "label_transfer_f1": nb_record,
+            "grid_top5": [list(r) for r in results[:5]],
+        },
     }
-    return write_model_bundle(result, out_dir, name=name, description=description, encoder=deployed, pre=pre,
-                              sample=x, float16=True, tag_vectors=tag_vectors, text_map=text_map,
-                              extra_training={"deployment": deployment, "tower_dim": dim}, log=log,
-                              check_columns=(dim, v_np), tower_dtype=args.tower_dtype, exporter="legacy")
+    return write_model_bundle(
+        result,
+        out_dir,
+        name=name,
+        description=description,
+        encoder=deployed,
+        pre=pre,
+        sample=x,
+        float16=True,
+        tag_vectors=tag_vectors,
+        text_map=text_map,
+        extra_training={"deployment": deployment, "tower_dim": dim},
+        log=log,
+        check_columns=(dim, v_np),
+        tower_dtype=args.tower_dtype,
+        exporter="legacy",
+    )

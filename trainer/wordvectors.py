@@ -101,8 +101,9 @@ class WordVectors:
 def _wordllama_dir() -> Path:
     spec = importlib.util.find_spec(WORDLLAMA)
     if spec is None or not spec.submodule_search_locations:
-        raise TrainError("the default word vectors need the 'wordllama' package (pip install wordllama), "
-                         "or pass --word-vectors PATH")
+        raise TrainError(
+            "the default word vectors need the 'wordllama' package (pip install wordllama), or pass --word-vectors PATH"
+        )
     return Path(list(spec.submodule_search_locations)[0])
 
 
@@ -121,8 +122,9 @@ def load_wordllama() -> WordVectors:
     words = [t[1:] for t, _ in vocab if t.startswith("\u2581") and len(t) > 1]
     ids = [i for t, i in vocab if t.startswith("\u2581") and len(t) > 1]
     vectors = _unit(table[ids].astype(np.float32))
-    return WordVectors(source="wordllama:l2_supercat_256", words=words, vectors=vectors,
-                       _tokenizer=tok, _token_table=table)
+    return WordVectors(
+        source="wordllama:l2_supercat_256", words=words, vectors=vectors, _tokenizer=tok, _token_table=table
+    )
 
 
 def _finish(source: str, words: list[str], rows: list[np.ndarray], path: Path) -> WordVectors:

@@ -25,8 +25,11 @@ EXIT_TERMINATED = 143  # SIGTERM: 128 + 15
 def add_library_args(p: argparse.ArgumentParser, model: bool = True) -> None:
     p.add_argument("--library", metavar="DIR", help="library folder (default: $ATTALOS_HOME, else the user data dir)")
     if model:
-        p.add_argument("--model", metavar="BUNDLE_DIR",
-                       help="model bundle (default: the library's model, else the bundled default)")
+        p.add_argument(
+            "--model",
+            metavar="BUNDLE_DIR",
+            help="model bundle (default: the library's model, else the bundled default)",
+        )
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
 
 
@@ -168,7 +171,13 @@ def _quiet_signals() -> None:
 
 def _interrupted(prog: str, signum: int) -> NoReturn:
     _quiet_signals()
-    name = "SIGTERM" if signum == getattr(signal, "SIGTERM", -1) else "SIGINT" if signum == signal.SIGINT else f"signal {signum}"
+    name = (
+        "SIGTERM"
+        if signum == getattr(signal, "SIGTERM", -1)
+        else "SIGINT"
+        if signum == signal.SIGINT
+        else f"signal {signum}"
+    )
     code = EXIT_TERMINATED if name == "SIGTERM" else EXIT_INTERRUPTED if name == "SIGINT" else 128 + signum
     hint = "; everything committed is kept, run attalos-index again to resume" if prog == "attalos-index" else ""
     fail(prog, f"interrupted ({name}){hint}", code)

@@ -20,12 +20,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_library_args(p)
     p.add_argument("--workers", type=int, metavar="N", help="decoding threads (default: number of cores)")
-    p.add_argument("--check", action="store_true",
-                   help="check the catalog (SQLite integrity_check) and the search index, index nothing; "
-                        "exit status 1 when problems remain")
-    p.add_argument("--repair", action="store_true",
-                   help="with --check: fix what was found (rebuild the index, restore the catalog from its "
-                        "newest good backup plus the rows still readable, drop unusable vectors)")
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="check the catalog (SQLite integrity_check) and the search index, index nothing; "
+        "exit status 1 when problems remain",
+    )
+    p.add_argument(
+        "--repair",
+        action="store_true",
+        help="with --check: fix what was found (rebuild the index, restore the catalog from its "
+        "newest good backup plus the rows still readable, drop unusable vectors)",
+    )
     p.add_argument("paths", nargs="*", metavar="PATH", help="folders to add and index")
     return p
 

@@ -52,9 +52,11 @@ def main(argv: list[str] | None = None) -> int:
             if args.json:
                 print_json([{"path": h.path, "score": round(h.score, 4)} for h in hits])
                 return EXIT_OK
-            what = f"like {short_path(args.similar)}" if args.similar else f"for \"{' '.join(args.query)}\""
-            print(f"Best {len(hits)} of {photos(library_size(lib))} {what} (model {lib.bundle.name}), "
-                  "with the relevance the app shows:")
+            what = f"like {short_path(args.similar)}" if args.similar else f'for "{" ".join(args.query)}"'
+            print(
+                f"Best {len(hits)} of {photos(library_size(lib))} {what} (model {lib.bundle.name}), "
+                "with the relevance the app shows:"
+            )
             for rank, h in enumerate(hits, 1):
                 print(f"{rank:3d}. {relevance(h.score)}  {short_path(h.path)}")
         return EXIT_OK

@@ -17,18 +17,28 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog=PROG,
         description="Suggest tags for photos, best first, with scores (0..1): the model's words and your own "
-                    "(words you put on similar photos). With --add/--remove, record your tags on library photos.",
+        "(words you put on similar photos). With --add/--remove, record your tags on library photos.",
     )
     add_library_args(p)
     p.add_argument("--top", type=int, default=10, metavar="K", help="tags per photo (default 10)")
     p.add_argument("--min-score", type=float, default=0.0, metavar="S", help="drop tags scoring below S")
-    p.add_argument("--add", action="append", default=[], metavar="TAG",
-                   help="add TAG to the photos as your tag (repeatable; photos must be in the library; also "
-                        "written to XMP sidecars unless the library's sidecar setting is off)")
-    p.add_argument("--remove", action="append", default=[], metavar="TAG", help="remove your TAG from the photos (repeatable)")
-    p.add_argument("--sidecars", choices=("on", "off"),
-                   help="turn writing tags to XMP sidecars on or off for this library (remembered; the app's "
-                        "Settings show the same switch; default on)")
+    p.add_argument(
+        "--add",
+        action="append",
+        default=[],
+        metavar="TAG",
+        help="add TAG to the photos as your tag (repeatable; photos must be in the library; also "
+        "written to XMP sidecars unless the library's sidecar setting is off)",
+    )
+    p.add_argument(
+        "--remove", action="append", default=[], metavar="TAG", help="remove your TAG from the photos (repeatable)"
+    )
+    p.add_argument(
+        "--sidecars",
+        choices=("on", "off"),
+        help="turn writing tags to XMP sidecars on or off for this library (remembered; the app's "
+        "Settings show the same switch; default on)",
+    )
     p.add_argument("photos", nargs="*", metavar="PHOTO")
     return p
 

@@ -318,8 +318,7 @@ def write_bundle(
                 raise ValueError(f"extra bundle file name {fname!r} is reserved or not a plain name")
             shutil.copyfile(src, tmp / fname)
         files = {
-            f: {"sha256": sha256_file(tmp / f), "bytes": (tmp / f).stat().st_size}
-            for f in (*REQUIRED_FILES, *extras)
+            f: {"sha256": sha256_file(tmp / f), "bytes": (tmp / f).stat().st_size} for f in (*REQUIRED_FILES, *extras)
         }
         manifest = {
             "format": FORMAT_NAME,

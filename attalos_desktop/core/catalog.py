@@ -245,8 +245,20 @@ class Catalog:
     ) -> int:
         """Insert or update a photo row (call inside a transaction); returns its id."""
         vals = (
-            root_id, size, mtime_ns, content_hash, info.width, info.height, info.taken, info.camera,
-            info.lens, info.lat, info.lon, info.orientation, info.format, time.time(),
+            root_id,
+            size,
+            mtime_ns,
+            content_hash,
+            info.width,
+            info.height,
+            info.taken,
+            info.camera,
+            info.lens,
+            info.lat,
+            info.lon,
+            info.orientation,
+            info.format,
+            time.time(),
         )
         row = self.db.execute("SELECT id FROM photos WHERE path=?", (_b(path),)).fetchone()
         if row:
@@ -403,8 +415,10 @@ class Catalog:
     def sidecar_states(self) -> dict[int, tuple[str, int]]:
         """photo id -> (sidecar path, mtime_ns) as last synced: what a rescan compares with the walk."""
         enc, errors = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()
-        return {pid: (path.decode(enc, errors), mtime)
-                for pid, path, mtime in self.db.execute("SELECT photo_id, path, mtime_ns FROM sidecars")}
+        return {
+            pid: (path.decode(enc, errors), mtime)
+            for pid, path, mtime in self.db.execute("SELECT photo_id, path, mtime_ns FROM sidecars")
+        }
 
     def sidecar_record(self, photo_id: int) -> tuple[str, int, list[str]] | None:
         """(sidecar path, mtime_ns, keywords it held) as last synced, or None."""
@@ -447,7 +461,11 @@ def _stack(rows: list[tuple[int, bytes]]) -> tuple[np.ndarray, np.ndarray]:
     want = max(set(sizes), key=sizes.count) if sizes else 0
     rows = [r for r, n in zip(rows, sizes) if n == want and n % 4 == 0]
     ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-    vecs = np.stack([np.frombuffer(r[1], dtype=np.float32) for r in rows]) if rows else np.zeros((0, want // 4), np.float32)
+    vecs = (
+        np.stack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
+        if rows
+        else np.zeros((0, want // 4), np.float32)
+    )
     ok = np.isfinite(vecs).all(axis=1)
     return (ids, vecs) if ok.all() else (ids[ok], vecs[ok])
 

@@ -142,8 +142,13 @@ def tag_scores(bundle: ModelBundle, raw: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(logits, -60, 60)))
 
 
-def top_tags(bundle: ModelBundle, raw: np.ndarray, top: int, min_score: float = 0.0,
-             exclude: set[str] | frozenset[str] = frozenset()) -> list[tuple[str, float]]:
+def top_tags(
+    bundle: ModelBundle,
+    raw: np.ndarray,
+    top: int,
+    min_score: float = 0.0,
+    exclude: set[str] | frozenset[str] = frozenset(),
+) -> list[tuple[str, float]]:
     """Best-first (tag, score) pairs above min_score, skipping ``exclude``."""
     scores = tag_scores(bundle, raw)
     k = min(len(scores), top + len(exclude))

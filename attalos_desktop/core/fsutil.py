@@ -7,8 +7,13 @@ import tempfile
 from typing import IO, Callable
 
 
-def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], object], *, durable: bool = False,
-                 mode: int | None = None) -> None:
+def atomic_write(
+    path: str | os.PathLike[str],
+    write: Callable[[IO[bytes]], object],
+    *,
+    durable: bool = False,
+    mode: int | None = None,
+) -> None:
     """Write through a temp file in the same folder, then rename it over ``path``.
 
     ``durable``: fsync the file and its folder first (precious data such as sidecars; a derived file

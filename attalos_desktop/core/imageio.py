@@ -43,14 +43,53 @@ from .bundle import Preprocessing
 MAX_PIXELS = 250_000_000  # declared size above this is refused, also if Pillow's own guard is off
 MAX_DECODE_MB = 256  # default memory ceiling for one decoded photo (peak use is about twice this)
 ENV_MAX_DECODE_MB = "ATTALOS_MAX_DECODE_MB"
-_BYTES_PER_PIXEL = {"1": 1, "L": 1, "P": 1, "LA": 2, "PA": 2, "La": 2, "RGB": 3, "YCbCr": 3, "LAB": 3, "HSV": 3,
-                    "RGBA": 4, "RGBa": 4, "RGBX": 4, "CMYK": 4, "I": 4, "F": 4, "I;16": 2, "I;16L": 2,
-                    "I;16B": 2, "I;16N": 2}
+_BYTES_PER_PIXEL = {
+    "1": 1,
+    "L": 1,
+    "P": 1,
+    "LA": 2,
+    "PA": 2,
+    "La": 2,
+    "RGB": 3,
+    "YCbCr": 3,
+    "LAB": 3,
+    "HSV": 3,
+    "RGBA": 4,
+    "RGBa": 4,
+    "RGBX": 4,
+    "CMYK": 4,
+    "I": 4,
+    "F": 4,
+    "I;16": 2,
+    "I;16L": 2,
+    "I;16B": 2,
+    "I;16N": 2,
+}
 
 PILLOW_EXTS = {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif"}
 HEIF_EXTS = {".heic", ".heif", ".hif"}
-RAW_EXTS = {".dng", ".cr2", ".cr3", ".nef", ".nrw", ".arw", ".srf", ".sr2", ".orf", ".rw2", ".raf", ".pef",
-            ".srw", ".raw", ".rwl", ".3fr", ".erf", ".kdc", ".mrw", ".x3f"}
+RAW_EXTS = {
+    ".dng",
+    ".cr2",
+    ".cr3",
+    ".nef",
+    ".nrw",
+    ".arw",
+    ".srf",
+    ".sr2",
+    ".orf",
+    ".rw2",
+    ".raf",
+    ".pef",
+    ".srw",
+    ".raw",
+    ".rwl",
+    ".3fr",
+    ".erf",
+    ".kdc",
+    ".mrw",
+    ".x3f",
+}
 PHOTO_EXTS = PILLOW_EXTS | HEIF_EXTS | RAW_EXTS
 ALLOWED_FORMATS = {"JPEG", "MPO", "PNG", "WEBP", "TIFF", "BMP", "GIF", "HEIF", "AVIF"}
 
@@ -140,8 +179,15 @@ def ensure_regular_file(path: str | os.PathLike[str]) -> os.stat_result:
     if not stat.S_ISREG(st.st_mode):
         if stat.S_ISDIR(st.st_mode):
             raise ImageError("is a directory")
-        kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(st.st_mode) else "a socket" if stat.S_ISSOCK(st.st_mode)
-                else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else "not a file")
+        kind = (
+            "a FIFO (named pipe)"
+            if stat.S_ISFIFO(st.st_mode)
+            else "a socket"
+            if stat.S_ISSOCK(st.st_mode)
+            else "a device"
+            if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
+            else "not a file"
+        )
         raise ImageError(f"not a regular file ({kind})")
     return st
 
@@ -264,8 +310,11 @@ def previews_enabled() -> bool:
 
 
 def decode_for_model(
-    path: str | os.PathLike[str], pre: Preprocessing, inspect: Callable[[Image.Image], Any] | None = None,
-    *, preview: bool | None = None,
+    path: str | os.PathLike[str],
+    pre: Preprocessing,
+    inspect: Callable[[Image.Image], Any] | None = None,
+    *,
+    preview: bool | None = None,
 ) -> Decoded:
     """Decode, orient, crop and normalise one photo into the encoder's input.
 
@@ -291,8 +340,11 @@ def decode_for_model(
             # Decode at the smallest DCT scale that still covers the resize target on both sides.
             im.draft("RGB", (pre.resize, pre.resize))
         check_decode_memory(im)
-        if (fmt in ("JPEG", "MPO") and "attalos_raw" not in im.info
-                and (previews_enabled() if preview is None else preview)):
+        if (
+            fmt in ("JPEG", "MPO")
+            and "attalos_raw" not in im.info
+            and (previews_enabled() if preview is None else preview)
+        ):
             thumb = embedded_preview(orig, (w, h), min_side=pre.resize)
             if thumb is not None:
                 rgb = _to_rgb(apply_orientation(thumb, orientation))
@@ -321,9 +373,15 @@ def decode_for_model(
         orig.close()
 
 
-_TRANSPOSE = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
-              5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
-              8: Image.Transpose.ROTATE_90}
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 
 
 def apply_orientation(im: Image.Image, orientation: int | None) -> Image.Image:
@@ -372,7 +430,7 @@ def _exif_thumbnail_bytes(exif: bytes) -> bytes | None:
     off, length = tags.get(0x0201), tags.get(0x0202)
     if not off or not length or off + length > len(exif) or length < 128:
         return None
-    data = exif[off:off + length]
+    data = exif[off : off + length]
     return data if data[:2] == b"\xff\xd8" else None
 
 
@@ -398,7 +456,9 @@ def _jpeg_complete(im: Image.Image) -> bool:
     return b"\xff\xd9" in tail
 
 
-def embedded_preview(im: Image.Image, size: tuple[int, int], min_side: int = 0, min_long: int = 0) -> Image.Image | None:
+def embedded_preview(
+    im: Image.Image, size: tuple[int, int], min_side: int = 0, min_long: int = 0
+) -> Image.Image | None:
     """The photo's embedded EXIF preview, loaded and cut to the photo's picture, when it can stand in
     for the photo: at least ``min_side`` pixels on its shorter side and ``min_long`` on its longer, the
     photo's aspect (directly, or inside black letterbox/pillarbox bars as cameras write for a 3:2 photo
@@ -471,9 +531,9 @@ def _bars_black(pv: Image.Image, box: tuple[int, int, int, int]) -> bool:
     x0, y0, x1, y1 = box
     parts = []
     if y0 > 1:
-        parts += [g[: y0 - 1], g[min(y1 + 1, th):]]
+        parts += [g[: y0 - 1], g[min(y1 + 1, th) :]]
     if x0 > 1:
-        parts += [g[:, : x0 - 1], g[:, min(x1 + 1, tw):]]
+        parts += [g[:, : x0 - 1], g[:, min(x1 + 1, tw) :]]
     parts = [p for p in parts if p.size]
     return bool(parts) and all(int(p.max()) <= PREVIEW_BAR_DARK for p in parts)
 
@@ -485,8 +545,10 @@ def check_decode_memory(im: Image.Image) -> None:
     need = w * h * _BYTES_PER_PIXEL.get(im.mode, 4)
     limit = max_decode_bytes()
     if need > limit:
-        raise ImageError(f"image too large to decode within the memory ceiling ({w}x{h} {im.mode} needs "
-                         f"{need >> 20} MB, ceiling {limit >> 20} MB; set {ENV_MAX_DECODE_MB} to raise it)")
+        raise ImageError(
+            f"image too large to decode within the memory ceiling ({w}x{h} {im.mode} needs "
+            f"{need >> 20} MB, ceiling {limit >> 20} MB; set {ENV_MAX_DECODE_MB} to raise it)"
+        )
 
 
 def _decode_reason(exc: BaseException) -> str:

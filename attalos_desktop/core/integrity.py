@@ -122,8 +122,9 @@ def recover_catalog(paths: "LibraryPaths", problem: str) -> Catalog:
             if src.exists():
                 os.replace(src, Path(str(aside) + suffix))
     except OSError as exc:
-        raise CatalogError(f"catalog {path} is damaged ({problem}) and cannot be moved aside: "
-                           f"{exc.strerror or exc}") from exc
+        raise CatalogError(
+            f"catalog {path} is damaged ({problem}) and cannot be moved aside: {exc.strerror or exc}"
+        ) from exc
     backup = newest_good_backup(paths.home)
     try:
         if backup is not None:
@@ -137,10 +138,14 @@ def recover_catalog(paths: "LibraryPaths", problem: str) -> Catalog:
         raise CatalogError(f"catalog {path} is damaged ({problem}) and could not be restored: {why}") from exc
     salvaged = _salvage(aside, cat, merge=backup is not None)
     _drop_index(paths)
-    what = f"restored from the backup {backup.name}" if backup is not None else "rebuilt from the rows that could be read"
+    what = (
+        f"restored from the backup {backup.name}" if backup is not None else "rebuilt from the rows that could be read"
+    )
     extra = f", {salvaged} tags recovered from the damaged copy" if salvaged else ""
-    notice(f"the catalog was damaged ({problem}); it was kept as {aside.name} and {what}{extra}; "
-           "run attalos-index to bring it up to date (tags in XMP sidecars are taken in)")
+    notice(
+        f"the catalog was damaged ({problem}); it was kept as {aside.name} and {what}{extra}; "
+        "run attalos-index to bring it up to date (tags in XMP sidecars are taken in)"
+    )
     return cat
 
 
@@ -186,6 +191,7 @@ def _salvage(damaged: Path, cat: Catalog, merge: bool) -> int:
     db = cat.db
     tags_taken = 0
     try:
+
         def columns(conn: sqlite3.Connection, table: str) -> list[str]:
             try:
                 return [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
@@ -208,7 +214,9 @@ def _salvage(damaged: Path, cat: Catalog, merge: bool) -> int:
                 for t in ("photos", "vectors", "user_tags", "suggested_tags", "rejected_tags", "sidecars"):
                     col = "id" if t == "photos" else "photo_id"
                     if t == "photos":
-                        db.execute("DELETE FROM photos WHERE root_id IS NOT NULL AND root_id NOT IN (SELECT id FROM roots)")
+                        db.execute(
+                            "DELETE FROM photos WHERE root_id IS NOT NULL AND root_id NOT IN (SELECT id FROM roots)"
+                        )
                     else:
                         db.execute(f"DELETE FROM {t} WHERE {col} NOT IN (SELECT id FROM photos)")
             else:
@@ -243,8 +251,10 @@ def _merge(db: sqlite3.Connection, data: dict[str, tuple[list[str], list[tuple]]
         rid = new_root.get(bytes(root_path.get(r.get("root_id"), b"") or b""))
         if rid is None:
             continue
-        db.execute("INSERT INTO photos(path, root_id, size, mtime_ns, hash) VALUES (?, ?, ?, ?, ?)",
-                   (r["path"], rid, r.get("size", 0), r.get("mtime_ns", 0), r.get("hash")))
+        db.execute(
+            "INSERT INTO photos(path, root_id, size, mtime_ns, hash) VALUES (?, ?, ?, ?, ?)",
+            (r["path"], rid, r.get("size", 0), r.get("mtime_ns", 0), r.get("hash")),
+        )
     new_id = {bytes(p): i for i, p in db.execute("SELECT id, path FROM photos")}
     taken = 0
     for t in ("user_tags", "rejected_tags"):
@@ -253,8 +263,10 @@ def _merge(db: sqlite3.Connection, data: dict[str, tuple[list[str], list[tuple]]
             if pid is None or not r.get("tag"):
                 continue
             if t == "user_tags":
-                cur = db.execute("INSERT OR IGNORE INTO user_tags(photo_id, tag, source) VALUES (?, ?, ?)",
-                                 (pid, r["tag"], r.get("source") or "user"))
+                cur = db.execute(
+                    "INSERT OR IGNORE INTO user_tags(photo_id, tag, source) VALUES (?, ?, ?)",
+                    (pid, r["tag"], r.get("source") or "user"),
+                )
                 taken += cur.rowcount
             else:
                 db.execute("INSERT OR IGNORE INTO rejected_tags(photo_id, tag) VALUES (?, ?)", (pid, r["tag"]))
@@ -270,8 +282,11 @@ def list_backups(home: Path) -> list[Path]:
     """Backups, newest first."""
     d = backup_dir(home)
     try:
-        return sorted((p for p in d.iterdir() if p.name.startswith("catalog-") and p.suffix == ".sqlite3"),
-                      key=lambda p: p.name, reverse=True)
+        return sorted(
+            (p for p in d.iterdir() if p.name.startswith("catalog-") and p.suffix == ".sqlite3"),
+            key=lambda p: p.name,
+            reverse=True,
+        )
     except OSError:
         return []
 
@@ -371,14 +386,18 @@ def reconcile(lib: "Library", vi: VectorIndex, progress: Callable[[int, int], No
         n = drop_unusable_vectors(lib.catalog, vi.encoder_id, vi.dim, vi.skipped)
         vi.skipped = []
         if n:
-            notice(f"{n} photos had unusable (non-finite) vectors; they are left out of searches "
-                   "and re-embedded by the next attalos-index")
+            notice(
+                f"{n} photos had unusable (non-finite) vectors; they are left out of searches "
+                "and re-embedded by the next attalos-index"
+            )
 
 
 def _unusable(catalog: Catalog, encoder_id: str, dim: int, ids: list[int] | None = None) -> list[int]:
     """Photo ids whose stored vector is not finite or not ``dim`` floats (all, or among ``ids``)."""
     q = "SELECT photo_id, vec FROM vectors WHERE encoder_id=?"
-    chunks: list[list[int] | None] = [None] if ids is None else [list(ids)[i:i + 500] for i in range(0, len(ids), 500)]
+    chunks: list[list[int] | None] = (
+        [None] if ids is None else [list(ids)[i : i + 500] for i in range(0, len(ids), 500)]
+    )
     bad: list[int] = []
     for chunk in chunks:
         sql = q if chunk is None else q + f" AND photo_id IN ({','.join('?' * len(chunk))})"
@@ -396,7 +415,9 @@ def drop_unusable_vectors(catalog: Catalog, encoder_id: str, dim: int, ids: list
         return 0
     try:
         with catalog.transaction():
-            catalog.db.executemany("DELETE FROM vectors WHERE photo_id=? AND encoder_id=?", [(i, encoder_id) for i in bad])
+            catalog.db.executemany(
+                "DELETE FROM vectors WHERE photo_id=? AND encoder_id=?", [(i, encoder_id) for i in bad]
+            )
     except sqlite3.Error:
         return 0  # read-only: searches leave them out anyway
     return len(bad)
@@ -497,8 +518,10 @@ def check_library(lib: "Library", repair: bool = False) -> dict[str, Any]:
     # 4. backups
     backups = list_backups(lib.paths.home)
     good = newest_good_backup(lib.paths.home)
-    checked.append(f"backups: {len(backups)} in {backup_dir(lib.paths.home)}"
-                   + (f", newest good: {good.name}" if good else ", none verifies"))
+    checked.append(
+        f"backups: {len(backups)} in {backup_dir(lib.paths.home)}"
+        + (f", newest good: {good.name}" if good else ", none verifies")
+    )
     if repair and (found or fixed or good is None):
         made = backup_catalog(lib.catalog, lib.paths.home)
         if made is not None:

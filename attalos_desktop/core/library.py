@@ -34,8 +34,19 @@ from .vector_index import VectorIndex, catalog_vector_ids, verify_saved
 from . import integrity
 
 __all__ = [
-    "Library", "LibraryError", "LibraryLocked", "QueryError", "ImageError", "BundleError",
-    "Root", "PhotoRow", "TagScore", "SearchHit", "Failure", "IndexProgress", "IndexReport",
+    "Library",
+    "LibraryError",
+    "LibraryLocked",
+    "QueryError",
+    "ImageError",
+    "BundleError",
+    "Root",
+    "PhotoRow",
+    "TagScore",
+    "SearchHit",
+    "Failure",
+    "IndexProgress",
+    "IndexReport",
 ]
 
 SUGGESTIONS_STORED = 10
@@ -341,8 +352,9 @@ class Library:
         vec = self._file_vector(p)
         return self._ranked(vec, top, min_score, set(), self.catalog.photo_id_for_path(p))
 
-    def _ranked(self, vec: np.ndarray, top: int, min_score: float, exclude: set[str],
-                photo_id: int | None) -> list[TagScore]:
+    def _ranked(
+        self, vec: np.ndarray, top: int, min_score: float, exclude: set[str], photo_id: int | None
+    ) -> list[TagScore]:
         model = top_tags(self.bundle, vec, top, min_score, exclude)
         personal = self.personal_votes().top(vec, top, min_score, exclude, self_id=photo_id)
         return [TagScore(t, s, src) for t, s, src in merge_suggestions(model, personal, top)]
@@ -369,8 +381,9 @@ class Library:
             vecs.append(chunk)
         raw = np.concatenate(vecs) if vecs else np.zeros((0, self.bundle.dim), dtype=np.float32)
         bg_ids, bg = self._background(enc, set(tagged))
-        self._pv = PersonalVotes.build(np.asarray(ids, dtype=np.int64), raw, [tagged[i] for i in ids],
-                                       background=bg, background_ids=bg_ids)
+        self._pv = PersonalVotes.build(
+            np.asarray(ids, dtype=np.int64), raw, [tagged[i] for i in ids], background=bg, background_ids=bg_ids
+        )
         self._pv_key = key
         return self._pv
 
@@ -384,8 +397,11 @@ class Library:
             for chunk_ids, chunk in self.catalog.iter_vectors(enc, ids.tolist()):
                 got_ids.append(chunk_ids)
                 got.append(chunk)
-            self._bg = (key, np.concatenate(got_ids) if got_ids else np.zeros(0, dtype=np.int64),
-                        np.concatenate(got) if got else np.zeros((0, self.bundle.dim), dtype=np.float32))
+            self._bg = (
+                key,
+                np.concatenate(got_ids) if got_ids else np.zeros(0, dtype=np.int64),
+                np.concatenate(got) if got else np.zeros((0, self.bundle.dim), dtype=np.float32),
+            )
         keep = ~np.isin(self._bg[1], np.fromiter(tagged, dtype=np.int64, count=len(tagged)))
         return self._bg[1][keep], self._bg[2][keep]
 
@@ -446,8 +462,9 @@ class Library:
     def completion_words(self) -> list[str]:
         return sorted(set(self.bundle.tags) | set(self.catalog.all_user_tags()))
 
-    def edit_tags(self, paths: Sequence[str | os.PathLike[str]], add: Iterable[str] = (),
-                  remove: Iterable[str] = ()) -> tuple[list[PhotoRow], list[str]]:
+    def edit_tags(
+        self, paths: Sequence[str | os.PathLike[str]], add: Iterable[str] = (), remove: Iterable[str] = ()
+    ) -> tuple[list[PhotoRow], list[str]]:
         """Add and remove user tags on library photos given by path: what the review dialog does.
 
         Everything is checked before anything is written: a tag that normalises to nothing or a photo
@@ -462,8 +479,10 @@ class Library:
         for p in paths:
             row = self.photo_by_path(p)
             if row is None:
-                raise LibraryError(f"{os.path.abspath(os.fspath(p))} is not in the library "
-                                   "(add its folder with attalos-index FOLDER first)")
+                raise LibraryError(
+                    f"{os.path.abspath(os.fspath(p))} is not in the library "
+                    "(add its folder with attalos-index FOLDER first)"
+                )
             rows.append(row)
         warnings: list[str] = []
         for row in rows:
@@ -480,7 +499,10 @@ class Library:
         dv = self.catalog.db.execute("PRAGMA data_version").fetchone()[0]
         vi = self._vi
         if vi is not None and not self._writer:
-            if VectorIndex.saved_generation(self.paths.index_dir) not in (None, vi.generation) or vi.encoder_id != b.encoder_id:
+            if (
+                VectorIndex.saved_generation(self.paths.index_dir) not in (None, vi.generation)
+                or vi.encoder_id != b.encoder_id
+            ):
                 vi = None
         if vi is None:
             # verified before hnswlib reads it; rebuilt from the catalog (with progress, told once) on any doubt
@@ -532,7 +554,11 @@ class Library:
             raise QueryError("the library has no indexed photos yet (run attalos-index first)")
         ids, scores = vi.search(query, limit + (1 if exclude is not None else 0))
         paths = self.catalog.paths_for_ids(ids.tolist())
-        hits = [SearchHit(int(i), paths[int(i)], float(s)) for i, s in zip(ids, scores) if int(i) in paths and int(i) != exclude]
+        hits = [
+            SearchHit(int(i), paths[int(i)], float(s))
+            for i, s in zip(ids, scores)
+            if int(i) in paths and int(i) != exclude
+        ]
         return hits[:limit]
 
     def search(self, text: str, limit: int = 50) -> list[SearchHit]:
@@ -610,7 +636,9 @@ class Library:
         paths = self.catalog.paths_for_ids([r[2] for r in ranked])
         return [SearchHit(pid, paths[pid], round(sc, 6)) for _, sc, pid in ranked if pid in paths]
 
-    def similar(self, photo_id: int | None = None, path: str | os.PathLike[str] | None = None, limit: int = 50) -> list[SearchHit]:
+    def similar(
+        self, photo_id: int | None = None, path: str | os.PathLike[str] | None = None, limit: int = 50
+    ) -> list[SearchHit]:
         """Look-alikes of a library photo (by id or path) or of any photo file (by path)."""
         if photo_id is None and path is None:
             raise ValueError("similar() needs photo_id or path")
@@ -647,8 +675,14 @@ class Library:
         self.progress = progress
         try:
             report = self._index_locked(paths, workers, progress, cancel, on_photo, batch_size)
-            if report.new or report.changed or report.moved or report.removed or self._tags_edited \
-                    or not integrity.list_backups(self.paths.home):
+            if (
+                report.new
+                or report.changed
+                or report.moved
+                or report.removed
+                or self._tags_edited
+                or not integrity.list_backups(self.paths.home)
+            ):
                 self._backup(due_only=False)  # after each run that changed something
             return report
         finally:
@@ -731,7 +765,9 @@ class Library:
             self.catalog.clear_failures(sorted(scope))
             for root in roots:
                 if root.id in found.missing_roots:
-                    found.problems.append((root.path, root.id, "folder not found (its photos are kept until it is back)"))
+                    found.problems.append(
+                        (root.path, root.id, "folder not found (its photos are kept until it is back)")
+                    )
             for path, root_id, reason in found.problems:
                 self.catalog.add_failure(path, root_id, reason)
                 report.failures.append(Failure(path, reason))
@@ -785,8 +821,15 @@ class Library:
         job, dec, md = d.job, d.decoded, d.meta
         assert dec is not None and md is not None
         info = PhotoInfo(
-            width=dec.width, height=dec.height, taken=md.taken, camera=md.camera, lens=md.lens,
-            lat=md.lat, lon=md.lon, orientation=dec.orientation or md.orientation, format=dec.format,
+            width=dec.width,
+            height=dec.height,
+            taken=md.taken,
+            camera=md.camera,
+            lens=md.lens,
+            lat=md.lat,
+            lon=md.lon,
+            orientation=dec.orientation or md.orientation,
+            format=dec.format,
         )
         pid = self.catalog.upsert_photo(job.path, job.root_id, job.size, job.mtime_ns, d.hash, info)
         self.catalog.put_vector(pid, enc_id, vec)
@@ -796,8 +839,19 @@ class Library:
         self.catalog.set_suggested(pid, top_tags(self.bundle, vec, SUGGESTIONS_STORED))
         self.catalog.db.execute("DELETE FROM failures WHERE path=?", (os.fsencode(job.path),))
         gps = (md.lat, md.lon) if md.lat is not None and md.lon is not None else None
-        return PhotoRow(pid, job.path, job.root_id, dec.width, dec.height, md.taken, md.camera, md.lens, gps,
-                        job.size, job.mtime_ns / 1e9)
+        return PhotoRow(
+            pid,
+            job.path,
+            job.root_id,
+            dec.width,
+            dec.height,
+            md.taken,
+            md.camera,
+            md.lens,
+            gps,
+            job.size,
+            job.mtime_ns / 1e9,
+        )
 
     def _commit_failure(self, d: Done, vi: VectorIndex) -> None:
         self.catalog.add_failure(d.job.path, d.job.root_id, d.error or "unknown error")
@@ -816,8 +870,9 @@ class _Progress:
         self.last = 0.0
         self.phase = ""
 
-    def __call__(self, phase: str, done: int, total: int, current: str | None, t_start: float | None = None,
-                 force: bool = False) -> None:
+    def __call__(
+        self, phase: str, done: int, total: int, current: str | None, t_start: float | None = None, force: bool = False
+    ) -> None:
         if self.cb is None:
             return
         now = time.monotonic()

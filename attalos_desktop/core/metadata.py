@@ -157,8 +157,11 @@ def keywords_from_image(im: Image.Image) -> list[str]:
         pass
     try:
         # getiptcinfo answers None for anything but a JPEG, TIFF or IPTC file (an ImageFile)
-        iptc = (IptcImagePlugin.getiptcinfo(im)
-                if isinstance(im, ImageFile.ImageFile) and im.format in ("JPEG", "MPO", "TIFF") else None)
+        iptc = (
+            IptcImagePlugin.getiptcinfo(im)
+            if isinstance(im, ImageFile.ImageFile) and im.format in ("JPEG", "MPO", "TIFF")
+            else None
+        )
         kw = (iptc or {}).get((2, 25))
         if kw is not None:
             for item in kw if isinstance(kw, list) else [kw]:

@@ -87,14 +87,20 @@ class PersonalVotes:
                 count[t] = count.get(t, 0) + 1
         words = sorted(w for w, c in count.items() if c >= min_photos)
         col = {w: i for i, w in enumerate(words)}
-        d = vectors.shape[1] if vectors.ndim == 2 and vectors.size else (
-            background.shape[1] if background is not None and background.ndim == 2 and background.size else 0)
+        d = (
+            vectors.shape[1]
+            if vectors.ndim == 2 and vectors.size
+            else (background.shape[1] if background is not None and background.ndim == 2 and background.size else 0)
+        )
         vecs = [np.asarray(vectors, dtype=np.float32).reshape(-1, d)]
         id_parts = [np.asarray(ids, dtype=np.int64).reshape(-1)]
         if background is not None and len(background):
             vecs.append(np.asarray(background, dtype=np.float32).reshape(-1, d))
-            bids = (np.asarray(background_ids, dtype=np.int64) if background_ids is not None
-                    else np.full(len(background), -1, dtype=np.int64))
+            bids = (
+                np.asarray(background_ids, dtype=np.int64)
+                if background_ids is not None
+                else np.full(len(background), -1, dtype=np.int64)
+            )
             id_parts.append(bids)
         units = unit(np.concatenate(vecs)) if d else np.zeros((0, 0), dtype=np.float32)
         all_ids = np.concatenate(id_parts)
@@ -125,8 +131,12 @@ class PersonalVotes:
     def empty(self) -> bool:
         return not self.words
 
-    def scores(self, raw: np.ndarray, exclude_ids: Sequence[int | None] | np.ndarray | None = None,
-               words: Sequence[str] | None = None) -> np.ndarray:
+    def scores(
+        self,
+        raw: np.ndarray,
+        exclude_ids: Sequence[int | None] | np.ndarray | None = None,
+        words: Sequence[str] | None = None,
+    ) -> np.ndarray:
         """[N, W] probabilities that each photo (raw vectors [N,d]) carries each word.
 
         ``exclude_ids[i]`` is photo i's own id (it must not vote for itself); ``words`` restricts the
@@ -152,8 +162,13 @@ class PersonalVotes:
         out = np.where(votes > 0, 1.0 / (1.0 + np.exp(-(a * votes + b))), 0.0).astype(np.float32)
         return out[0] if single else out
 
-    def _votes(self, q: np.ndarray, lab: np.ndarray, exclude_ids: np.ndarray | None = None,
-               exclude_rows: np.ndarray | None = None) -> np.ndarray:
+    def _votes(
+        self,
+        q: np.ndarray,
+        lab: np.ndarray,
+        exclude_ids: np.ndarray | None = None,
+        exclude_rows: np.ndarray | None = None,
+    ) -> np.ndarray:
         """[N, W] rank-weighted share of each unit query's nearest labelled photos that carry each word.
 
         A query's own photo never votes: given by id (``exclude_ids``) or by labelled row (``exclude_rows``).
@@ -163,12 +178,12 @@ class PersonalVotes:
             return out
         weights = np.exp(-np.arange(NEIGHBOURS, dtype=np.float32) / DECAY)
         for start in range(0, len(q), 2048):
-            sims = q[start:start + 2048] @ self.units.T  # [n, M]
+            sims = q[start : start + 2048] @ self.units.T  # [n, M]
             if exclude_ids is not None:
-                own = exclude_ids[start:start + 2048]
+                own = exclude_ids[start : start + 2048]
                 sims[own[:, None] == self.ids[None, :]] = -np.inf
             if exclude_rows is not None:
-                rows = exclude_rows[start:start + 2048]
+                rows = exclude_rows[start : start + 2048]
                 sims[np.arange(len(rows)), rows] = -np.inf
             k = min(NEIGHBOURS, sims.shape[1])
             nn = np.argpartition(-sims, k - 1, axis=1)[:, :k] if k < sims.shape[1] else np.argsort(-sims, axis=1)
@@ -177,11 +192,12 @@ class PersonalVotes:
             w = np.broadcast_to(weights[:k], nn.shape).copy()
             w[~np.isfinite(np.take_along_axis(sims, nn, axis=1))] = 0.0  # an excluded photo does not vote
             w /= np.maximum(w.sum(1, keepdims=True), 1e-12)
-            out[start:start + len(nn)] = np.einsum("nk,nkw->nw", w, lab[nn].astype(np.float32))
+            out[start : start + len(nn)] = np.einsum("nk,nkw->nw", w, lab[nn].astype(np.float32))
         return out
 
-    def top(self, raw: np.ndarray, top: int, min_score: float = 0.0, exclude: Iterable[str] = (),
-            self_id: int | None = None) -> list[tuple[str, float]]:
+    def top(
+        self, raw: np.ndarray, top: int, min_score: float = 0.0, exclude: Iterable[str] = (), self_id: int | None = None
+    ) -> list[tuple[str, float]]:
         """Best-first (word, score) for one photo, skipping ``exclude`` and words scoring 0."""
         if self.empty:
             return []
@@ -198,8 +214,12 @@ class PersonalVotes:
         return out
 
 
-def fit_calibration(votes: np.ndarray, carries: np.ndarray, prior: tuple[float, float] = CALIBRATION_PRIOR,
-                    ridge: float = CALIBRATION_RIDGE) -> tuple[float, float]:
+def fit_calibration(
+    votes: np.ndarray,
+    carries: np.ndarray,
+    prior: tuple[float, float] = CALIBRATION_PRIOR,
+    ridge: float = CALIBRATION_RIDGE,
+) -> tuple[float, float]:
     """(a, b) of the logistic curve p = sigmoid(a * vote + b) that best explains ``carries``.
 
     Newton's method on the log-loss plus ``ridge`` * |(a, b) - prior|^2 / 2: strictly convex, so it
@@ -222,8 +242,9 @@ def fit_calibration(votes: np.ndarray, carries: np.ndarray, prior: tuple[float, 
     return float(theta[0]), float(theta[1])
 
 
-def merge_suggestions(model: Sequence[tuple[str, float]], personal: Sequence[tuple[str, float]],
-                      top: int) -> list[tuple[str, float, str]]:
+def merge_suggestions(
+    model: Sequence[tuple[str, float]], personal: Sequence[tuple[str, float]], top: int
+) -> list[tuple[str, float, str]]:
     """One ranking of (tag, score, source): a word both lists hold keeps its higher score."""
     best: dict[str, tuple[float, str]] = {}
     for source, items in (("model", model), ("personal", personal)):

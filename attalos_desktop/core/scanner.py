@@ -121,8 +121,16 @@ def scan(roots: list[tuple[int | None, str]], skip_dirs: Sequence[str] = ()) -> 
     return result
 
 
-def _visit(path: str, st: os.stat_result, photo: bool, root_id: int | None, stack: list[str],
-           seen_dirs: set[tuple[int, int]], seen_files: set[tuple[int, int]], result: ScanResult) -> None:
+def _visit(
+    path: str,
+    st: os.stat_result,
+    photo: bool,
+    root_id: int | None,
+    stack: list[str],
+    seen_dirs: set[tuple[int, int]],
+    seen_files: set[tuple[int, int]],
+    result: ScanResult,
+) -> None:
     key = (st.st_dev, st.st_ino)
     if stat.S_ISDIR(st.st_mode):
         if key not in seen_dirs:
@@ -137,6 +145,13 @@ def _visit(path: str, st: os.stat_result, photo: bool, root_id: int | None, stac
 
 def _not_regular(st: os.stat_result) -> str:
     m = st.st_mode
-    kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(m) else "a socket" if stat.S_ISSOCK(m)
-            else "a device" if stat.S_ISCHR(m) or stat.S_ISBLK(m) else "not a file")
+    kind = (
+        "a FIFO (named pipe)"
+        if stat.S_ISFIFO(m)
+        else "a socket"
+        if stat.S_ISSOCK(m)
+        else "a device"
+        if stat.S_ISCHR(m) or stat.S_ISBLK(m)
+        else "not a file"
+    )
     return f"not a regular file ({kind})"

@@ -62,8 +62,9 @@ class SidecarSync:
             self.catalog.set_sidecar(photo_id, state[0], state[1], kws)  # our own write: not an outside edit
         return warnings
 
-    def sync_photo(self, photo_id: int, state: State | None,
-                   rec: tuple[str, int, list[str]] | None | bool = False) -> None:
+    def sync_photo(
+        self, photo_id: int, state: State | None, rec: tuple[str, int, list[str]] | None | bool = False
+    ) -> None:
         """Bring the photo's tags in line with its sidecar when that changed since last seen.
 
         ``rec`` is the recorded state when the caller has it (None: nothing recorded); by default it is

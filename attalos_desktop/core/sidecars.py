@@ -49,8 +49,17 @@ from .metadata import clean_keywords, keywords_from_xmp
 from .tags import normalize_tag
 
 __all__ = [
-    "SidecarError", "NS", "sidecar_paths", "photo_sidecars", "newest_sidecar", "has_base_name_sibling",
-    "read_keywords", "keywords_from_sidecar", "merge_xmp", "write_keywords", "sidecars_by_photo",
+    "SidecarError",
+    "NS",
+    "sidecar_paths",
+    "photo_sidecars",
+    "newest_sidecar",
+    "has_base_name_sibling",
+    "read_keywords",
+    "keywords_from_sidecar",
+    "merge_xmp",
+    "write_keywords",
+    "sidecars_by_photo",
 ]
 
 X_NS = "adobe:ns:meta/"
@@ -78,9 +87,9 @@ _EMPTY_PACKET = (
     '    xmlns:dc="http://purl.org/dc/elements/1.1/"\n'
     '    xmlns:lr="http://ns.adobe.com/lightroom/1.0/"\n'
     '    xmlns:digiKam="http://www.digikam.org/ns/1.0/">\n'
-    '  </rdf:Description>\n'
-    ' </rdf:RDF>\n'
-    '</x:xmpmeta>\n'
+    "  </rdf:Description>\n"
+    " </rdf:RDF>\n"
+    "</x:xmpmeta>\n"
     '<?xpacket end="w"?>'
 )
 
@@ -139,11 +148,12 @@ def photo_sidecars(photo_path: str, paired: bool | None = None) -> list[tuple[st
     found_ext = found_base = False
     if paired is None:  # the sibling probe only when a base-name sidecar is there at all
         base, _ = _split(photo_path)
-        paired = not (os.path.exists(base + ".xmp") or os.path.exists(base + ".XMP")) \
-            or has_base_name_sibling(photo_path)
+        paired = not (os.path.exists(base + ".xmp") or os.path.exists(base + ".XMP")) or has_base_name_sibling(
+            photo_path
+        )
     cands = sidecar_paths(photo_path, paired)
     for i, cand in enumerate(cands):
-        if (found_ext if i < 2 else found_base):
+        if found_ext if i < 2 else found_base:
             continue
         try:
             st = os.stat(cand)
@@ -270,7 +280,9 @@ def _text(node: minidom.Node) -> str:
 
 
 def _elements(node: minidom.Node, ns: str, local: str) -> list[minidom.Element]:
-    return [c for c in node.childNodes if c.nodeType == c.ELEMENT_NODE and c.namespaceURI == ns and c.localName == local]
+    return [
+        c for c in node.childNodes if c.nodeType == c.ELEMENT_NODE and c.namespaceURI == ns and c.localName == local
+    ]
 
 
 def _in_scope(node: minidom.Node | None) -> dict[str, str]:
@@ -300,12 +312,20 @@ def _prefix(desc: minidom.Element, ns: str) -> str:
 def _indent_of(node: minidom.Node) -> str:
     prev = node.previousSibling
     if prev is not None and prev.nodeType == prev.TEXT_NODE and "\n" in prev.data:
-        return prev.data[prev.data.rfind("\n") + 1:]
+        return prev.data[prev.data.rfind("\n") + 1 :]
     return ""
 
 
-def _merge_list(doc: minidom.Document, descs: list[minidom.Element], ns: str, local: str, container: str,
-                sep: str | None, add: list[str], remove: set[str]) -> bool:
+def _merge_list(
+    doc: minidom.Document,
+    descs: list[minidom.Element],
+    ns: str,
+    local: str,
+    container: str,
+    sep: str | None,
+    add: list[str],
+    remove: set[str],
+) -> bool:
     """Merge one keyword list; True when it changed."""
     changed = False
     props = [e for d in descs for e in _elements(d, ns, local)]
@@ -346,8 +366,10 @@ def _merge_list(doc: minidom.Document, descs: list[minidom.Element], ns: str, lo
     # a list left empty goes, as other tools do
     for prop in props:
         boxes = [c for c in prop.childNodes if c.nodeType == c.ELEMENT_NODE]
-        if boxes and all(b.namespaceURI == RDF_NS and b.localName in ("Bag", "Seq", "Alt")
-                         and not _elements(b, RDF_NS, "li") for b in boxes):
+        if boxes and all(
+            b.namespaceURI == RDF_NS and b.localName in ("Bag", "Seq", "Alt") and not _elements(b, RDF_NS, "li")
+            for b in boxes
+        ):
             _remove_with_space(prop)
     return changed
 
@@ -364,12 +386,13 @@ def _child_indent(parent: minidom.Element) -> str:
 def _closing_indent(parent: minidom.Element) -> str:
     last = parent.lastChild
     if last is not None and last.nodeType == last.TEXT_NODE and "\n" in last.data:
-        return last.data[last.data.rfind("\n") + 1:]
+        return last.data[last.data.rfind("\n") + 1 :]
     return _indent_of(parent)
 
 
-def _append_child(doc: minidom.Document, parent: minidom.Element, child: minidom.Element, ind: str,
-                  closing: str) -> None:
+def _append_child(
+    doc: minidom.Document, parent: minidom.Element, child: minidom.Element, ind: str, closing: str
+) -> None:
     last = parent.lastChild
     if last is not None and last.nodeType == last.TEXT_NODE and not last.data.strip():
         parent.insertBefore(child, last)
@@ -390,8 +413,9 @@ def _remove_with_space(node: minidom.Element) -> None:
     parent.removeChild(node)
 
 
-def merge_xmp(data: bytes | None, add: Iterable[str], remove: Iterable[str], seed: Iterable[str] = (),
-              where: str = "sidecar") -> bytes:
+def merge_xmp(
+    data: bytes | None, add: Iterable[str], remove: Iterable[str], seed: Iterable[str] = (), where: str = "sidecar"
+) -> bytes:
     """The sidecar ``data`` (None: a new one, holding ``seed`` first) with tags added and removed.
 
     SidecarError when ``data`` is not an XMP packet that parses (it must then be left as it is).
@@ -399,8 +423,9 @@ def merge_xmp(data: bytes | None, add: Iterable[str], remove: Iterable[str], see
     return _merge(data, add, remove, seed, where)[0]
 
 
-def _merge(data: bytes | None, add: Iterable[str], remove: Iterable[str], seed: Iterable[str],
-           where: str) -> tuple[bytes, bool]:
+def _merge(
+    data: bytes | None, add: Iterable[str], remove: Iterable[str], seed: Iterable[str], where: str
+) -> tuple[bytes, bool]:
     remove_set = {t for t in (normalize_tag(x) for x in remove) if t}
     add_list = list(dict.fromkeys(t for t in (normalize_tag(x) for x in add) if t))
     if data is None:

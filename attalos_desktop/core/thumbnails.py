@@ -23,8 +23,16 @@ from pathlib import Path
 from PIL import Image, ImageOps
 
 from .fsutil import atomic_write
-from .imageio import (ImageError, apply_orientation, check_decode_memory, embedded_preview, ensure_regular_file,
-                      open_image, orientation_of, previews_enabled)
+from .imageio import (
+    ImageError,
+    apply_orientation,
+    check_decode_memory,
+    embedded_preview,
+    ensure_regular_file,
+    open_image,
+    orientation_of,
+    previews_enabled,
+)
 
 CACHE_ENV = "ATTALOS_CACHE_DIR"
 APP_NAME = "attalos-desktop"

@@ -100,9 +100,16 @@ class VectorIndex:
             return None
         meta, live_ids, known_ids, _ = checked
         try:
-            vi = cls(directory, dim, encoder_id, M=int(meta.get("M", DEFAULT_M)),
-                     ef_construction=int(meta.get("ef_construction", DEFAULT_EF_CONSTRUCTION)),
-                     ef=kw.get("ef", DEFAULT_EF), threads=kw.get("threads", -1), fresh=False)
+            vi = cls(
+                directory,
+                dim,
+                encoder_id,
+                M=int(meta.get("M", DEFAULT_M)),
+                ef_construction=int(meta.get("ef_construction", DEFAULT_EF_CONSTRUCTION)),
+                ef=kw.get("ef", DEFAULT_EF),
+                threads=kw.get("threads", -1),
+                fresh=False,
+            )
             # Room for exactly what is there: hnswlib builds a lock and a level slot per element of
             # capacity up front (the saved capacity can be twice the count); add() grows it when needed.
             vi.index.load_index(str(directory / meta["index"]), max_elements=max(MIN_CAPACITY, len(known_ids)))
@@ -158,9 +165,17 @@ class VectorIndex:
             if sizes["index"] != _expected_hnsw_size(self.directory / files["index"]):
                 raise OSError(28, "No space left on device (index file incomplete)")
             meta = {
-                "gen": gen, "format": FORMAT, "dim": self.dim, "encoder_id": self.encoder_id, "M": self.M,
-                "ef_construction": self.ef_construction, "capacity": self.index.get_max_elements(),
-                "count": self.count, **files, "sha256": sums, "sizes": sizes,
+                "gen": gen,
+                "format": FORMAT,
+                "dim": self.dim,
+                "encoder_id": self.encoder_id,
+                "M": self.M,
+                "ef_construction": self.ef_construction,
+                "capacity": self.index.get_max_elements(),
+                "count": self.count,
+                **files,
+                "sha256": sums,
+                "sizes": sizes,
             }
             with open(tmp, "w", encoding="utf-8") as fh:
                 fh.write(json.dumps(meta))
@@ -177,7 +192,9 @@ class VectorIndex:
         _fsync_dir(self.directory)
         keep = set(files.values()) | {POINTER}
         for old in self.directory.iterdir():
-            if old.name not in keep and (old.name.startswith(("vectors-", "live-", "known-")) or old.name.endswith(".tmp")):
+            if old.name not in keep and (
+                old.name.startswith(("vectors-", "live-", "known-")) or old.name.endswith(".tmp")
+            ):
                 try:
                     old.unlink()
                 except OSError:
@@ -257,7 +274,9 @@ class VectorIndex:
         return (ids, scores) if ok.all() else (ids[ok], scores[ok])
 
     # -- agreement with the catalog ----------------------------------------------------------------
-    def sync_with_catalog(self, catalog: "Catalog", progress: "Callable[[int, int], None] | None" = None) -> tuple[int, int]:
+    def sync_with_catalog(
+        self, catalog: "Catalog", progress: "Callable[[int, int], None] | None" = None
+    ) -> tuple[int, int]:
         """Add the catalog's vectors this index lacks, delete ids the catalog lacks: (added, removed).
 
         ``progress(done, total)`` is called after each chunk added. Ids whose catalog vectors are not
@@ -277,7 +296,9 @@ class VectorIndex:
                     progress(added, len(missing))
             # ids the catalog listed but iter_vectors did not return had non-finite vectors
             got = np.flatnonzero(self._live).astype(np.int64)
-            self.skipped.extend(int(i) for i in np.setdiff1d(missing, got, assume_unique=True) if int(i) not in self.skipped)
+            self.skipped.extend(
+                int(i) for i in np.setdiff1d(missing, got, assume_unique=True) if int(i) not in self.skipped
+            )
         return added, len(extra)
 
 
@@ -313,7 +334,12 @@ def _check_saved(directory: Path, dim: int, encoder_id: str) -> tuple[dict, np.n
         M = int(meta.get("M", DEFAULT_M))
         live_ids = np.load(directory / meta["ids"], allow_pickle=False)
         known_ids = np.load(directory / meta["known"], allow_pickle=False)
-        if live_ids.ndim != 1 or known_ids.ndim != 1 or live_ids.dtype.kind not in "iu" or known_ids.dtype.kind not in "iu":
+        if (
+            live_ids.ndim != 1
+            or known_ids.ndim != 1
+            or live_ids.dtype.kind not in "iu"
+            or known_ids.dtype.kind not in "iu"
+        ):
             raise IndexDamaged("id lists have the wrong shape")
         live_ids, known_ids = live_ids.astype(np.int64, copy=False), known_ids.astype(np.int64, copy=False)
         capacity = max(MIN_CAPACITY, int(meta["capacity"]))
@@ -433,9 +459,20 @@ def _validate_hnsw(path: Path, dim: int, M: int, capacity: int) -> tuple[np.ndar
         raise IndexDamaged("index file truncated (no header)")
     (off0, max_el, n, per, label_off, data_off, maxlevel, entry, maxM, maxM0, hM, mult, efc) = _HNSW_HEADER.unpack(head)
     links0 = 4 + maxM0 * 4
-    if (off0 != 0 or hM != M or maxM != M or maxM0 != 2 * M or data_off != links0 or label_off != links0 + 4 * dim
-            or per != label_off + 8 or n > max_el or max_el > max(capacity, n) * 4 + MIN_CAPACITY
-            or not (0 < mult < 10) or maxlevel < -1 or maxlevel > 64):
+    if (
+        off0 != 0
+        or hM != M
+        or maxM != M
+        or maxM0 != 2 * M
+        or data_off != links0
+        or label_off != links0 + 4 * dim
+        or per != label_off + 8
+        or n > max_el
+        or max_el > max(capacity, n) * 4 + MIN_CAPACITY
+        or not (0 < mult < 10)
+        or maxlevel < -1
+        or maxlevel > 64
+    ):
         raise IndexDamaged("index file header is inconsistent")
     body = _HNSW_HEADER.size + n * per
     if size < body + 4 * n:
@@ -446,8 +483,16 @@ def _validate_hnsw(path: Path, dim: int, M: int, capacity: int) -> tuple[np.ndar
         raise IndexDamaged("index entry point out of range")
     # One element's level-0 record: link count (u16), flags (u8: 1 = deleted), a pad byte, maxM0 links,
     # the vector, the label. The header checks above make its size exactly ``per``.
-    rec = np.dtype([("count", "<u2"), ("flags", "u1"), ("pad", "u1"), ("links", "<u4", (maxM0,)),
-                    ("data", "<f4", (dim,)), ("label", "<u8")])
+    rec = np.dtype(
+        [
+            ("count", "<u2"),
+            ("flags", "u1"),
+            ("pad", "u1"),
+            ("links", "<u4", (maxM0,)),
+            ("data", "<f4", (dim,)),
+            ("label", "<u8"),
+        ]
+    )
     labels = np.empty(n, dtype=np.int64)
     deleted = np.empty(n, dtype=bool)
     # Streamed through one small reused buffer: the file is as large as the index hnswlib then loads
@@ -464,7 +509,7 @@ def _validate_hnsw(path: Path, dim: int, M: int, capacity: int) -> tuple[np.ndar
         fh.seek(_HNSW_HEADER.size)
         for a in range(0, n, step):
             m = min(step, n - a)
-            if fh.readinto(view[:m * per]) != m * per:
+            if fh.readinto(view[: m * per]) != m * per:
                 raise IndexDamaged("index file truncated")
             block = np.frombuffer(buf, dtype=rec, count=m)
             count, flags = block["count"], block["flags"]
@@ -479,8 +524,8 @@ def _validate_hnsw(path: Path, dim: int, M: int, capacity: int) -> tuple[np.ndar
             lab = block["label"]
             if (lab > np.iinfo(np.int64).max).any():
                 raise IndexDamaged("index label out of range")
-            labels[a:a + m] = lab
-            deleted[a:a + m] = (flags & 1).astype(bool)
+            labels[a : a + m] = lab
+            deleted[a : a + m] = (flags & 1).astype(bool)
     del block, view, buf, used, bad, finite
     if _has_duplicates(labels):
         raise IndexDamaged("index has duplicate labels")

@@ -99,7 +99,9 @@ def take_screenshot(window, path: str, search: str | None, select: int | None, t
         idx = 0 if select is None else max(0, min(select, window.model.rowCount() - 1))
         window.select_rows([idx])
         # The detail answer and the preview arrive asynchronously.
-        pump_until(lambda: window.detail.detail is not None and window.is_settled(), max(1.0, deadline - time.monotonic()))
+        pump_until(
+            lambda: window.detail.detail is not None and window.is_settled(), max(1.0, deadline - time.monotonic())
+        )
     pump_until(lambda: False, 0.3)  # let the last repaints land
     if not ok:
         print(f"{APP_NAME}: window did not settle within {timeout:.0f} s; saving what is shown", file=sys.stderr)
@@ -116,7 +118,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.screenshot:
         os.environ.setdefault("ATTALOS_GUI_NO_POPUPS", "1")
-        if not os.environ.get("QT_QPA_PLATFORM") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        if not os.environ.get("QT_QPA_PLATFORM") and not (
+            os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+        ):
             os.environ["QT_QPA_PLATFORM"] = "offscreen"  # no display to show on: render offscreen
     from attalos_desktop.gui.settings import Settings
 

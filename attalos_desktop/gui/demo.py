@@ -58,8 +58,13 @@ def _exif(i: int, rng: random.Random):
     return exif
 
 
-def make_photos(folder: Path, n: int, seed: int = 3, size: tuple[int, int] = (480, 360),
-                tags_out: dict[Path, list[str]] | None = None) -> list[Path]:
+def make_photos(
+    folder: Path,
+    n: int,
+    seed: int = 3,
+    size: tuple[int, int] = (480, 360),
+    tags_out: dict[Path, list[str]] | None = None,
+) -> list[Path]:
     """Write ``n`` generated photos; ``tags_out`` (when given) receives each photo's true tags."""
     from attalos_desktop.synthetic import render_photo
 
@@ -88,8 +93,14 @@ def tag_lookalikes(lib, word: str, anchor: int, photos: int = 4) -> int | None:
     return None
 
 
-def dialog_screenshots(home: Path, review_pid: int | None, review_path: str | None, training_path: str | None,
-                       size: tuple[int, int] = (1280, 800), timeout: float = 600.0) -> int:
+def dialog_screenshots(
+    home: Path,
+    review_pid: int | None,
+    review_path: str | None,
+    training_path: str | None,
+    size: tuple[int, int] = (1280, 800),
+    timeout: float = 600.0,
+) -> int:
     """Render the review dialog of ``review_pid`` and the Train on my tags dialog (after a real run)."""
     import os
 
@@ -154,9 +165,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tagged", type=int, default=0, help="give this many photos their true tags (training data)")
     ap.add_argument("--review-screenshot", metavar="FILE.png", help="render the review dialog of a look-alike")
     ap.add_argument("--training-screenshot", metavar="FILE.png", help="render Train on my tags after a real run")
-    ap.add_argument("--source", choices=("samples", "shapes"), default=None,
-                    help="the sample photos from scikit-image (default), or --photos generated shapes (the "
-                         "default with --personal or --tagged)")
+    ap.add_argument(
+        "--source",
+        choices=("samples", "shapes"),
+        default=None,
+        help="the sample photos from scikit-image (default), or --photos generated shapes (the "
+        "default with --personal or --tagged)",
+    )
     args = ap.parse_args(argv)
     source = args.source or ("shapes" if args.personal or args.tagged else "samples")
 
@@ -212,8 +227,19 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         lib.close()
 
-    cmd = [sys.executable, "-m", "attalos_desktop.gui.app", "--library", str(home), "--screenshot", args.screenshot,
-           "--size", args.size, "--select", str(args.select)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "attalos_desktop.gui.app",
+        "--library",
+        str(home),
+        "--screenshot",
+        args.screenshot,
+        "--size",
+        args.size,
+        "--select",
+        str(args.select),
+    ]
     if args.search:
         cmd += ["--search", args.search]
     env = dict(os.environ)

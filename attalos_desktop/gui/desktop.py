@@ -55,7 +55,9 @@ def show_items_in_file_manager(paths: list[str]) -> bool:
     bus = QDBusConnection.sessionBus()
     if not bus.isConnected():
         return False
-    iface = QDBusInterface("org.freedesktop.FileManager1", "/org/freedesktop/FileManager1", "org.freedesktop.FileManager1", bus)
+    iface = QDBusInterface(
+        "org.freedesktop.FileManager1", "/org/freedesktop/FileManager1", "org.freedesktop.FileManager1", bus
+    )
     if not iface.isValid():
         return False
     uris = [QUrl.fromLocalFile(p).toString() for p in paths]

@@ -159,7 +159,14 @@ class DetailPanel(QScrollArea):
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
         form.setHorizontalSpacing(10)
         self.fields: dict[str, QLabel] = {}
-        for key, label in (("date", "Date"), ("camera", "Camera"), ("size", "Size"), ("file", "File"), ("gps", "GPS"), ("folder", "Folder")):
+        for key, label in (
+            ("date", "Date"),
+            ("camera", "Camera"),
+            ("size", "Size"),
+            ("file", "File"),
+            ("gps", "GPS"),
+            ("folder", "Folder"),
+        ):
             val = QLabel("—")
             val.setWordWrap(True)
             val.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
@@ -304,7 +311,7 @@ class DetailPanel(QScrollArea):
         from urllib.parse import unquote
 
         if link.startswith("remove:") and self.photo_id is not None:
-            self.removeTagRequested.emit(self.photo_id, unquote(link[len("remove:"):]))
+            self.removeTagRequested.emit(self.photo_id, unquote(link[len("remove:") :]))
 
     def preview_failed(self, path: str, reason: str) -> None:
         if path == self.path:

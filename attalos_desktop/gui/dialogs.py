@@ -64,7 +64,11 @@ class SuggestionRow(QWidget):
         self.source = source or "model"
         lay = QHBoxLayout(self)
         lay.setContentsMargins(4, 1, 4, 1)
-        self.label = QLabel(html.escape(tag) if score is not None else f"<b>{html.escape(tag)}</b> <span style='color:#888'>(typed)</span>")
+        self.label = QLabel(
+            html.escape(tag)
+            if score is not None
+            else f"<b>{html.escape(tag)}</b> <span style='color:#888'>(typed)</span>"
+        )
         self.label.setTextFormat(Qt.TextFormat.RichText)  # escaped: "grandma's quilt" must not show &#x27;
         self.label.setMinimumWidth(140)
         lay.addWidget(self.label, 1)
@@ -156,7 +160,9 @@ class PhotoReview(QFrame):
         thumb.setFixedSize(112, 112)
         thumb.setAlignment(Qt.AlignmentFlag.AlignCenter)
         if pixmap is not None and not pixmap.isNull():
-            thumb.setPixmap(pixmap.scaled(108, 108, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation))
+            thumb.setPixmap(
+                pixmap.scaled(108, 108, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+            )
         else:
             thumb.setStyleSheet("background-color: rgba(128,128,128,40);")
         outer.addWidget(thumb, 0, Qt.AlignmentFlag.AlignTop)
@@ -187,7 +193,9 @@ class PhotoReview(QFrame):
     def set_error(self, message: str) -> None:
         self.status.setText(f"<span style='color:#d05050'>{html.escape(message)}</span>")
 
-    def add_row(self, tag: str, score: float | None, decision: str | None = None, source: str = "model") -> SuggestionRow:
+    def add_row(
+        self, tag: str, score: float | None, decision: str | None = None, source: str = "model"
+    ) -> SuggestionRow:
         for r in self.rows:
             if r.tag == tag:
                 if decision:
@@ -210,7 +218,9 @@ class SuggestDialog(QDialog):
 
     reviewed = Signal(list)  # [(photo_id, accepted, rejected)]
 
-    def __init__(self, photos: list[Any], pixmap_for: Callable[[str], QPixmap | None], words: list[str] | None, parent=None) -> None:
+    def __init__(
+        self, photos: list[Any], pixmap_for: Callable[[str], QPixmap | None], words: list[str] | None, parent=None
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Suggest tags" if len(photos) == 1 else f"Suggest tags — {len(photos)} photos")
         self.setObjectName("suggestDialog")

@@ -372,7 +372,9 @@ class PhotoDelegate(QStyledItemDelegate):
         if isinstance(pm, QPixmap) and not pm.isNull():
             scaled = pm
             if pm.width() > ts or pm.height() > ts:
-                scaled = pm.scaled(ts, ts, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+                scaled = pm.scaled(
+                    ts, ts, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+                )
             # Sit the photo on the bottom of its square so the name stays close to it.
             x = box.x() + (ts - scaled.width()) // 2
             y = box.y() + (ts - scaled.height())
@@ -383,7 +385,9 @@ class PhotoDelegate(QStyledItemDelegate):
             broken = index.data(_STATE) == "broken"
             device = painter.device()
             dpr = device.devicePixelRatioF() if device is not None else 1.0
-            painter.drawPixmap(image_rect.topLeft(), self._placeholder(image_rect.width(), image_rect.height(), broken, font, dpr))
+            painter.drawPixmap(
+                image_rect.topLeft(), self._placeholder(image_rect.width(), image_rect.height(), broken, font, dpr)
+            )
 
         score = index.data(_SCORE)
         if score is not None:
@@ -407,7 +411,10 @@ class PhotoDelegate(QStyledItemDelegate):
         painter.setFont(font)
         painter.setPen(self._pen_for_text(pal))
         painter.drawStaticText(
-            QPointF(text_rect.x() + (text_rect.width() - size.width()) / 2, text_rect.y() + (text_rect.height() - size.height()) / 2),
+            QPointF(
+                text_rect.x() + (text_rect.width() - size.width()) / 2,
+                text_rect.y() + (text_rect.height() - size.height()) / 2,
+            ),
             name,
         )
         painter.restore()

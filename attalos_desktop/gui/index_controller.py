@@ -18,7 +18,13 @@ from attalos_desktop.gui.status import StatusArea
 from attalos_desktop.gui.workers import IndexWorker
 
 PHOTOS_EVERY_MS = 250  # the grid grows at most this often while indexing
-REPORT_FIELDS = (("new", "new"), ("changed", "updated"), ("moved", "moved"), ("removed", "removed"), ("failed", "could not be read"))
+REPORT_FIELDS = (
+    ("new", "new"),
+    ("changed", "updated"),
+    ("moved", "moved"),
+    ("removed", "removed"),
+    ("failed", "could not be read"),
+)
 
 
 def report_summary(report: Any) -> str:

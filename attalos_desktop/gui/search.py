@@ -77,7 +77,9 @@ class SearchController(QObject):
 
     def _on_results(self, res: Results) -> None:
         if self.mode == "search":
-            label = f"{len(res.rows):,} photos ranked for “{html.escape(self.text)}” — best first. Esc returns to browsing."
+            label = (
+                f"{len(res.rows):,} photos ranked for “{html.escape(self.text)}” — best first. Esc returns to browsing."
+            )
             self.win.show_results(res, label)
             self.win.searchFinished.emit(self.text)
 

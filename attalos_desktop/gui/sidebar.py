@@ -25,7 +25,7 @@ def root_key(root_id: Any) -> str:
 
 def root_id_of(key: str) -> str | None:
     """The root id in a folder's view key (as text), None for the other views."""
-    return key[len(_ROOT):] if key.startswith(_ROOT) else None
+    return key[len(_ROOT) :] if key.startswith(_ROOT) else None
 
 
 class Sidebar(QTreeWidget):

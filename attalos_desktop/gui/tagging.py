@@ -11,7 +11,14 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from attalos_desktop.gui.dialogs import SuggestDialog
-from attalos_desktop.gui.queries import CompletionRequest, RemoveTagsRequest, ReviewRequest, SuggestRequest, TagWrite, describe
+from attalos_desktop.gui.queries import (
+    CompletionRequest,
+    RemoveTagsRequest,
+    ReviewRequest,
+    SuggestRequest,
+    TagWrite,
+    describe,
+)
 from attalos_desktop.gui.status import with_warnings
 
 if TYPE_CHECKING:

@@ -152,7 +152,9 @@ class ToolsController(QObject):
     def _on_sidecars_set(self, on: bool) -> None:
         self.sidecars_enabled = bool(on)
         self.win.status.say(
-            "Tags are written to XMP sidecars next to the photos." if on else "Tags are kept in the library only (no XMP sidecars)."
+            "Tags are written to XMP sidecars next to the photos."
+            if on
+            else "Tags are kept in the library only (no XMP sidecars)."
         )
         self.sidecarsChanged.emit(bool(on))
 

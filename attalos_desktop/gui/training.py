@@ -41,7 +41,9 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-NO_TORCH_MESSAGE = 'Training needs PyTorch, which is not installed. Install it with: pip install "attalos-desktop[train]"'
+NO_TORCH_MESSAGE = (
+    'Training needs PyTorch, which is not installed. Install it with: pip install "attalos-desktop[train]"'
+)
 ERROR_PREFIX = "attalos-desktop-train: error:"
 PHASES = {
     "reading": "Reading your tagged photos",
@@ -356,7 +358,12 @@ class TrainingDialog(QDialog):
             self.state = "cancelled"
             self.phase_label.setText("")
             self._say("Cancelled; nothing was changed.")
-        elif code == 0 and status == QProcess.ExitStatus.NormalExit and self._done_event and self._done_event.get("bundle"):
+        elif (
+            code == 0
+            and status == QProcess.ExitStatus.NormalExit
+            and self._done_event
+            and self._done_event.get("bundle")
+        ):
             self.state = "done"
             self._show_done(self._done_event)
         else:

@@ -22,8 +22,28 @@ import time
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QEvent, QItemSelection, QItemSelectionModel, QModelIndex, QPoint, QSize, Qt, Signal, Slot
-from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QMessageBox, QSplitter, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtCore import (
+    QByteArray,
+    QEvent,
+    QItemSelection,
+    QItemSelectionModel,
+    QModelIndex,
+    QPoint,
+    QSize,
+    Qt,
+    Signal,
+    Slot,
+)
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QSplitter,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from attalos_desktop.core.thumbnails import CACHE_ENV, ThumbnailCache
 from attalos_desktop.gui import actions, desktop
@@ -113,7 +133,9 @@ class MainWindow(QMainWindow):
     sidecarsChanged = Signal(bool)
     errorShown = Signal(str)
 
-    def __init__(self, home: str | None = None, settings: Settings | None = None, cache: ThumbnailCache | None = None) -> None:
+    def __init__(
+        self, home: str | None = None, settings: Settings | None = None, cache: ThumbnailCache | None = None
+    ) -> None:
         super().__init__()
         sys.setswitchinterval(min(sys.getswitchinterval(), GIL_SWITCH_S))
         self.home = home
@@ -333,7 +355,9 @@ class MainWindow(QMainWindow):
             return
 
         def removed(rid: Any) -> None:
-            self.refresh_overview(then=lambda: self.select_view(ALL if self.browse_key == root_key(rid) else self.browse_key))
+            self.refresh_overview(
+                then=lambda: self.select_view(ALL if self.browse_key == root_key(rid) else self.browse_key)
+            )
 
         self.query.submit(RemoveRootRequest(root_id), removed)
 
@@ -411,7 +435,7 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------------------------------
     @property
     def mode(self) -> str:
-        """"browse", "search" or "similar": what the grid shows."""
+        """ "browse", "search" or "similar": what the grid shows."""
         return self.searcher.mode
 
     @property
@@ -492,7 +516,11 @@ class MainWindow(QMainWindow):
             self.detail.show_detail(d)
             self.detailLoaded.emit(d.photo.id)
 
-        self.query.submit(DetailRequest(photo_id, s.suggest_count, s.score_threshold), answered, lambda exc, _tb: self.detail.show_error(describe(exc)))
+        self.query.submit(
+            DetailRequest(photo_id, s.suggest_count, s.score_threshold),
+            answered,
+            lambda exc, _tb: self.detail.show_error(describe(exc)),
+        )
 
     def refresh_detail(self) -> None:
         """Ask again for the shown photo's tags and suggestions (after a tag write, a model switch)."""
@@ -575,7 +603,11 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def show_about(self) -> None:
-        QMessageBox.about(self, "About Attalos", "<b>Attalos Desktop</b><br>Tag and search your photos offline with a joint image–word embedding.")
+        QMessageBox.about(
+            self,
+            "About Attalos",
+            "<b>Attalos Desktop</b><br>Tag and search your photos offline with a joint image–word embedding.",
+        )
 
     # ------------------------------------------------------------------------------------------
     # Errors, readiness

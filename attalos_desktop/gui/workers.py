@@ -170,7 +170,9 @@ class ThumbnailLoader(QObject):
     their cells are painted again.
     """
 
-    def __init__(self, cache: ThumbnailCache, threads: int = 2, max_pending: int = 600, parent: QObject | None = None) -> None:
+    def __init__(
+        self, cache: ThumbnailCache, threads: int = 2, max_pending: int = 600, parent: QObject | None = None
+    ) -> None:
         super().__init__(parent)
         self.cache = cache
         self.signals = ThumbnailSignals()

@@ -26,7 +26,18 @@ def run_json(capsys: pytest.CaptureFixture[str], main, argv: list[str]):
 def test_index_tag_search_json(tmp_path: Path, photos: Path, capsys: pytest.CaptureFixture[str]) -> None:
     lib = ["--library", str(tmp_path / "lib"), *model_args()]
     d = run_json(capsys, cli_index.main, [*lib, "--json", str(photos)])
-    assert set(d) == {"new", "changed", "unchanged", "moved", "removed", "failed", "failures", "seconds", "model", "provider"}
+    assert set(d) == {
+        "new",
+        "changed",
+        "unchanged",
+        "moved",
+        "removed",
+        "failed",
+        "failures",
+        "seconds",
+        "model",
+        "provider",
+    }
     assert (d["new"], d["failed"]) == (6, 1)
     assert d["failures"] == [{"path": str(photos / "broken.jpg"), "reason": "not an image (unrecognised content)"}]
     assert d["provider"].endswith("ExecutionProvider") and isinstance(d["seconds"], float)
@@ -35,14 +46,27 @@ def test_index_tag_search_json(tmp_path: Path, photos: Path, capsys: pytest.Capt
     d = run_json(capsys, cli_index.main, [*lib, "--json"])
     assert (d["new"], d["unchanged"], d["removed"], d["failed"]) == (0, 5, 1, 1)
 
-    d = run_json(capsys, cli_tag.main, [*lib, "--json", "--top", "4", str(photos / "p1.jpg"), str(photos / "broken.jpg"),
-                                        str(tmp_path / "missing.jpg")])
+    d = run_json(
+        capsys,
+        cli_tag.main,
+        [
+            *lib,
+            "--json",
+            "--top",
+            "4",
+            str(photos / "p1.jpg"),
+            str(photos / "broken.jpg"),
+            str(tmp_path / "missing.jpg"),
+        ],
+    )
     assert [x["path"] for x in d] == [str(photos / "p1.jpg"), str(photos / "broken.jpg"), str(tmp_path / "missing.jpg")]
     assert len(d[0]["tags"]) == 4 and set(d[0]["tags"][0]) == {"tag", "score"} and "error" not in d[0]
     assert d[0]["tags"][0]["score"] >= d[0]["tags"][-1]["score"]
     assert d[1] == {"path": str(photos / "broken.jpg"), "error": "not an image (unrecognised content)"}
     assert "not found" in d[2]["error"]
-    d = run_json(capsys, cli_tag.main, [*lib, "--json", "--top", "50", "--min-score", "0.999999", str(photos / "p1.jpg")])
+    d = run_json(
+        capsys, cli_tag.main, [*lib, "--json", "--top", "50", "--min-score", "0.999999", str(photos / "p1.jpg")]
+    )
     assert all(t["score"] >= 0.999999 for t in d[0]["tags"])
 
     d = run_json(capsys, cli_search.main, [*lib, "--json", "--limit", "3", "red", "circle"])
@@ -73,8 +97,9 @@ def test_search_errors_are_one_line(tmp_path: Path, photos: Path, capsys: pytest
     assert e.value.code == 2
 
 
-def test_fatal_problems_exit_non_zero_with_reason(tmp_path: Path, photos: Path, bundle_dir: Path,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_fatal_problems_exit_non_zero_with_reason(
+    tmp_path: Path, photos: Path, bundle_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")
     with pytest.raises(SystemExit) as e:
@@ -99,17 +124,34 @@ def test_second_indexer_exits_with_clear_message(tmp_path: Path, photos: Path) -
     home = tmp_path / "lib"
     home.mkdir()
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from pathlib import Path; from attalos_desktop.core.lock import LibraryLock;"
-         "l = LibraryLock(Path(sys.argv[1])); l.acquire(); print('LOCKED', flush=True); sys.stdin.read()",
-         str(home / "indexer.lock")], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=REPO)
+        [
+            sys.executable,
+            "-c",
+            "import sys; from pathlib import Path; from attalos_desktop.core.lock import LibraryLock;"
+            "l = LibraryLock(Path(sys.argv[1])); l.acquire(); print('LOCKED', flush=True); sys.stdin.read()",
+            str(home / "indexer.lock"),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
     try:
         assert holder.stdout.readline().strip() == "LOCKED"  # type: ignore[union-attr]
-        r = subprocess.run([*command("attalos-index"), "--library", str(home), *model_args(), "--json", str(photos)],
-                           capture_output=True, text=True, cwd=REPO, timeout=120)
+        r = subprocess.run(
+            [*command("attalos-index"), "--library", str(home), *model_args(), "--json", str(photos)],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            timeout=120,
+        )
     finally:
         holder.communicate("")
     assert r.returncode == 3 and r.stdout == ""
-    assert r.stderr.strip() == f"attalos-index: error: library {home} is being indexed by another process (pid {holder.pid})"
+    assert (
+        r.stderr.strip()
+        == f"attalos-index: error: library {home} is being indexed by another process (pid {holder.pid})"
+    )
 
 
 def test_core_and_commands_import_neither_qt_nor_torch() -> None:

@@ -32,17 +32,34 @@ def _transcript_module():
 @pytest.fixture(scope="module")
 def first_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """The tour's output on a fresh machine: empty ~/Pictures, no library, no network, the default model."""
-    assert importlib.util.find_spec("skimage") is not None, \
+    assert importlib.util.find_spec("skimage") is not None, (
         "the quick start's sample photos come from scikit-image: pip install -e '.[dev]'"
+    )
     work = tmp_path_factory.mktemp("quickstart")
     (work / "home" / "Pictures").mkdir(parents=True)
-    env = {k: v for k, v in os.environ.items()
-           if k not in (DEFAULT_MODEL_ENV, "ATTALOS_DEMO_LIBRARY", "ATTALOS_DEMO_PHOTOS", "ATTALOS_HOME")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in (DEFAULT_MODEL_ENV, "ATTALOS_DEMO_LIBRARY", "ATTALOS_DEMO_PHOTOS", "ATTALOS_HOME")
+    }
     # Anything that tried the network would fail here rather than quietly download.
-    env.update(HOME=str(work / "home"), http_proxy="http://127.0.0.1:9", https_proxy="http://127.0.0.1:9",
-               HTTP_PROXY="http://127.0.0.1:9", HTTPS_PROXY="http://127.0.0.1:9", no_proxy="", NO_PROXY="")
-    r = subprocess.run([sys.executable, "-m", "attalos_desktop.quickstart"], cwd=work, env=env,
-                       capture_output=True, text=True, timeout=600)
+    env.update(
+        HOME=str(work / "home"),
+        http_proxy="http://127.0.0.1:9",
+        https_proxy="http://127.0.0.1:9",
+        HTTP_PROXY="http://127.0.0.1:9",
+        HTTPS_PROXY="http://127.0.0.1:9",
+        no_proxy="",
+        NO_PROXY="",
+    )
+    r = subprocess.run(
+        [sys.executable, "-m", "attalos_desktop.quickstart"],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     assert "Traceback" not in r.stderr, r.stderr
     return work, r.stdout
@@ -57,9 +74,13 @@ def test_quick_start_tags_and_searches_the_sample_photos(first_run: tuple[Path, 
         assert (work / "sample-photos" / s.file).read_bytes() == (data / s.file).read_bytes()
 
     lines = out.splitlines()
-    assert lines[0].startswith(f"== nothing in ~/Pictures: copied {len(ok)} sample photos from scikit-image to sample-photos/")
+    assert lines[0].startswith(
+        f"== nothing in ~/Pictures: copied {len(ok)} sample photos from scikit-image to sample-photos/"
+    )
     assert "$ attalos-index --library demo-library sample-photos" in lines
-    assert any(re.match(rf"^{len(ok)} new, 0 changed, .* 0 failed in .*\(model {DEFAULT_MODEL}, ", ln) for ln in lines), out
+    assert any(
+        re.match(rf"^{len(ok)} new, 0 changed, .* 0 failed in .*\(model {DEFAULT_MODEL}, ", ln) for ln in lines
+    ), out
 
     # Tags: a summary line, then each photo (relative path) with TOP tags as percentages.
     i = lines.index(f"Suggested tags for 3 photos (model {DEFAULT_MODEL}), best first:")
@@ -77,7 +98,9 @@ def test_quick_start_tags_and_searches_the_sample_photos(first_run: tuple[Path, 
     # Searches: a summary line (how many photos, which model), then ranked hits with the grid's relevance.
     for q in ("cat", "person", "space"):
         assert f"$ attalos-search --library demo-library --limit 3 {q}" in lines
-        i = lines.index(f'Best 3 of {len(ok)} photos for "{q}" (model {DEFAULT_MODEL}), with the relevance the app shows:')
+        i = lines.index(
+            f'Best 3 of {len(ok)} photos for "{q}" (model {DEFAULT_MODEL}), with the relevance the app shows:'
+        )
         scores = []
         for rank in (1, 2, 3):
             m = re.match(rf"^ +{rank}\. +(-?\d\.\d\d)  sample-photos/(\S+)$", lines[i + rank])
@@ -89,13 +112,25 @@ def test_quick_start_tags_and_searches_the_sample_photos(first_run: tuple[Path, 
     # The JSON shapes did not change with the readable output.
     lib = ["--library", str(work / "demo-library")]
     env = {k: v for k, v in os.environ.items() if k != DEFAULT_MODEL_ENV}
-    r = subprocess.run([*command("attalos-tag"), *lib, "--json", "--top", "2", "sample-photos/coffee.png"],
-                       cwd=work, env=env, capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [*command("attalos-tag"), *lib, "--json", "--top", "2", "sample-photos/coffee.png"],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     d = json.loads(r.stdout)
     assert [set(x) for x in d] == [{"path", "tags"}] and d[0]["path"] == str(work / "sample-photos" / "coffee.png")
     assert [set(t) for t in d[0]["tags"]] == [{"tag", "score"}] * 2
-    r = subprocess.run([*command("attalos-search"), *lib, "--json", "--limit", "2", "coffee"],
-                       cwd=work, env=env, capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [*command("attalos-search"), *lib, "--json", "--limit", "2", "coffee"],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     hits = json.loads(r.stdout)
     assert [set(h) for h in hits] == [{"path", "score"}] * 2 and all(os.path.isabs(h["path"]) for h in hits)
 
@@ -106,14 +141,16 @@ def test_readme_shows_the_quick_start_as_it_runs(first_run: tuple[Path, str]) ->
     quick = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
     commands = re.search(r"```bash\n(.*?)```", quick, flags=re.S)
     assert commands, "the quick start opens with its commands"
-    assert [ln.split("#")[0].strip() for ln in commands.group(1).strip().splitlines()] == \
-        ["bash scripts/demo.sh", "bash scripts/test.sh"]
+    assert [ln.split("#")[0].strip() for ln in commands.group(1).strip().splitlines()] == [
+        "bash scripts/demo.sh",
+        "bash scripts/test.sh",
+    ]
     block = rt.block_in(quick)
     assert block, "the quick start shows the demo's transcript (python scripts/readme_transcript.py writes it)"
     assert f"$ {rt.COMMAND}" in block and (REPO / "scripts" / "demo.sh").is_file()
     # The commands it shows exist, and the block has the shape of a fresh run (only timings, scores and
     # the model's answers may differ between machines): rerun scripts/readme_transcript.py when this fails.
-    scripts = re.findall(r'^(attalos-[a-z-]+) = ', (REPO / "pyproject.toml").read_text(encoding="utf-8"), flags=re.M)
+    scripts = re.findall(r"^(attalos-[a-z-]+) = ", (REPO / "pyproject.toml").read_text(encoding="utf-8"), flags=re.M)
     for ln in block.splitlines():
         if ln.startswith("$ attalos-"):
             assert ln.split()[1] in scripts, ln

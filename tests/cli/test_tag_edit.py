@@ -59,12 +59,15 @@ def test_add_refuses_photos_outside_the_library_and_empty_tags(tmp_path: Path, p
         assert r.returncode == 1, r.stderr
         lines = r.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("attalos-tag: error:") and "Traceback" not in r.stderr
-    r = subprocess.run([*command("attalos-tag"), *lib, "--json", str(photos / "p0.jpg")], capture_output=True,
-                       text=True, timeout=120)
+    r = subprocess.run(
+        [*command("attalos-tag"), *lib, "--json", str(photos / "p0.jpg")], capture_output=True, text=True, timeout=120
+    )
     assert "rex" not in r.stdout  # the refused command wrote nothing
 
 
-def test_sidecar_setting_from_the_command_line(tmp_path: Path, photos: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_sidecar_setting_from_the_command_line(
+    tmp_path: Path, photos: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     lib = ["--library", str(tmp_path / "lib"), *model_args()]
     run_json(capsys, cli_index.main, [*lib, "--json", str(photos)])
     assert cli_tag.main([*lib, "--sidecars", "off"]) == 0

@@ -16,7 +16,9 @@ def bundle_path() -> Path:
     return Path(env) if env else default_bundle_path()
 
 
-def make_photos(folder: Path, n: int, seed: int = 0, size: tuple[int, int] = (160, 120), prefix: str = "img") -> list[Path]:
+def make_photos(
+    folder: Path, n: int, seed: int = 0, size: tuple[int, int] = (160, 120), prefix: str = "img"
+) -> list[Path]:
     """n synthetic photos of coloured shapes (JPEG) with known tags."""
     folder.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
@@ -29,8 +31,9 @@ def make_photos(folder: Path, n: int, seed: int = 0, size: tuple[int, int] = (16
     return out
 
 
-def make_spec_photo(path: Path, background: str, objects: list[tuple[str, str]], seed: int = 0,
-                    size: tuple[int, int] = (160, 120)) -> Path:
+def make_spec_photo(
+    path: Path, background: str, objects: list[tuple[str, str]], seed: int = 0, size: tuple[int, int] = (160, 120)
+) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     im, _ = render_photo(random.Random(seed), size=size, spec={"background": background, "objects": objects})
     im.save(path, quality=92)

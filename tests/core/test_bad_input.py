@@ -173,9 +173,22 @@ def test_unreadable_file_is_recorded(bundle_dir: Path) -> None:
         locked.chmod(0)
         home = base / "lib"
         r = subprocess.run(
-            [*_without_root_file_powers(), sys.executable, "-m", "attalos_desktop.cli.index", "--library", str(home),
-             "--model", str(bundle_dir), "--json", str(photos)],
-            capture_output=True, text=True, cwd=Path(__file__).resolve().parents[2], timeout=120,
+            [
+                *_without_root_file_powers(),
+                sys.executable,
+                "-m",
+                "attalos_desktop.cli.index",
+                "--library",
+                str(home),
+                "--model",
+                str(bundle_dir),
+                "--json",
+                str(photos),
+            ],
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).resolve().parents[2],
+            timeout=120,
         )
         assert r.returncode == 0, r.stderr
         d = json.loads(r.stdout)
@@ -213,7 +226,9 @@ def test_sixteen_bit_png_is_scaled_not_clipped(indexed, bundle_dir) -> None:
     pre = lib.bundle.preprocessing
     t = decode_for_model(cases["png16"], pre).tensor
     # 32768/65535 = mid grey; clipping 16-bit values into 8 bits would give white (1.0).
-    rgb = t * np.asarray(pre.std, dtype=np.float32)[:, None, None] + np.asarray(pre.mean, dtype=np.float32)[:, None, None]
+    rgb = (
+        t * np.asarray(pre.std, dtype=np.float32)[:, None, None] + np.asarray(pre.mean, dtype=np.float32)[:, None, None]
+    )
     assert abs(float(rgb.mean()) - 0.5) < 0.02
 
 
@@ -221,7 +236,9 @@ def test_transparent_palette_pixels_become_white(indexed) -> None:
     lib, report, cases, failures, indexed_paths = indexed
     pre = lib.bundle.preprocessing
     t = decode_for_model(cases["palette"], pre).tensor
-    rgb = t * np.asarray(pre.std, dtype=np.float32)[:, None, None] + np.asarray(pre.mean, dtype=np.float32)[:, None, None]
+    rgb = (
+        t * np.asarray(pre.std, dtype=np.float32)[:, None, None] + np.asarray(pre.mean, dtype=np.float32)[:, None, None]
+    )
     corner = rgb[:, 0, 0]
     assert np.allclose(corner, 1.0, atol=0.02)  # the transparent border, not black
 

@@ -42,7 +42,10 @@ def test_sigkill_mid_run_then_rerun(tmp_path: Path, bundle_dir: Path) -> None:
     home = tmp_path / "lib"
     proc = subprocess.Popen(
         [sys.executable, "-c", KILLABLE, str(home), str(bundle_dir), str(root), "16"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
     )
     try:
         line = proc.stdout.readline()  # type: ignore[union-attr]

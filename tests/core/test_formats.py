@@ -84,8 +84,11 @@ def _quarters(tensor: np.ndarray) -> list[int]:
 
 # ---------------------------------------------------------------- HEIC
 
+
 @pytest.mark.parametrize("orientation,upright", [(1, (96, 64)), (6, (64, 96)), (8, (64, 96))])
-def test_heic_decodes_upright(heif, tmp_path: Path, bundle_dir: Path, orientation: int, upright: tuple[int, int]) -> None:
+def test_heic_decodes_upright(
+    heif, tmp_path: Path, bundle_dir: Path, orientation: int, upright: tuple[int, int]
+) -> None:
     pre = load_bundle(bundle_dir).preprocessing
     scene = _scene()
     p = tmp_path / "phone.heic"
@@ -117,6 +120,7 @@ def test_heic_is_indexed_and_searchable(heif, tmp_path: Path, bundle_dir: Path) 
 
 # ---------------------------------------------------------------- RAW (DNG)
 
+
 def write_dng(path: Path, preview: Image.Image, orientation: int = 1, raw_size: tuple[int, int] = (64, 48)) -> Path:
     """A minimal little-endian DNG 1.4: IFD0 = a 16-bit CFA raw (RGGB, uncompressed) with the
     orientation, SubIFD = the JPEG preview (NewSubfileType 1, compression 7, YCbCr)."""
@@ -135,14 +139,39 @@ def write_dng(path: Path, preview: Image.Image, orientation: int = 1, raw_size: 
     cfa_i, jpg_i = blob(cfa), blob(jpeg)
     matrix = blob(struct.pack("<18i", 1, 1, 0, 1, 0, 1, 0, 1, 1, 1, 0, 1, 0, 1, 0, 1, 1, 1))
     bps = blob(struct.pack("<3H", 8, 8, 8))
-    ifd0 = [(254, 4, 1, 0), (256, 4, 1, rw), (257, 4, 1, rh), (258, 3, 1, 16), (259, 3, 1, 1), (262, 3, 1, 32803),
-            (271, 2, 8, ("blob", make)), (272, 2, 8, ("blob", model)), (273, 4, 1, ("blob", cfa_i)),
-            (274, 3, 1, orientation), (277, 3, 1, 1), (278, 4, 1, rh), (279, 4, 1, len(cfa)), (330, 4, 1, ("sub",)),
-            (33421, 3, 2, (2, 2)), (33422, 1, 4, bytes([0, 1, 1, 2])), (50706, 1, 4, bytes([1, 4, 0, 0])),
-            (50708, 2, 16, ("blob", ucm)), (50721, 10, 9, ("blob", matrix))]
-    sub = [(254, 4, 1, 1), (256, 4, 1, preview.width), (257, 4, 1, preview.height), (258, 3, 3, ("blob", bps)),
-           (259, 3, 1, 7), (262, 3, 1, 6), (273, 4, 1, ("blob", jpg_i)), (277, 3, 1, 3), (278, 4, 1, preview.height),
-           (279, 4, 1, len(jpeg))]
+    ifd0 = [
+        (254, 4, 1, 0),
+        (256, 4, 1, rw),
+        (257, 4, 1, rh),
+        (258, 3, 1, 16),
+        (259, 3, 1, 1),
+        (262, 3, 1, 32803),
+        (271, 2, 8, ("blob", make)),
+        (272, 2, 8, ("blob", model)),
+        (273, 4, 1, ("blob", cfa_i)),
+        (274, 3, 1, orientation),
+        (277, 3, 1, 1),
+        (278, 4, 1, rh),
+        (279, 4, 1, len(cfa)),
+        (330, 4, 1, ("sub",)),
+        (33421, 3, 2, (2, 2)),
+        (33422, 1, 4, bytes([0, 1, 1, 2])),
+        (50706, 1, 4, bytes([1, 4, 0, 0])),
+        (50708, 2, 16, ("blob", ucm)),
+        (50721, 10, 9, ("blob", matrix)),
+    ]
+    sub = [
+        (254, 4, 1, 1),
+        (256, 4, 1, preview.width),
+        (257, 4, 1, preview.height),
+        (258, 3, 3, ("blob", bps)),
+        (259, 3, 1, 7),
+        (262, 3, 1, 6),
+        (273, 4, 1, ("blob", jpg_i)),
+        (277, 3, 1, 3),
+        (278, 4, 1, preview.height),
+        (279, 4, 1, len(jpeg)),
+    ]
     off_sub = 8 + 2 + 12 * len(ifd0) + 4
     pos = off_sub + 2 + 12 * len(sub) + 4
     offsets = []
@@ -176,8 +205,9 @@ def write_dng(path: Path, preview: Image.Image, orientation: int = 1, raw_size: 
 
 
 @pytest.mark.parametrize("orientation,upright", [(1, (64, 48)), (6, (48, 64)), (8, (48, 64)), (3, (64, 48))])
-def test_raw_preview_decodes_upright(raw, tmp_path: Path, bundle_dir: Path, orientation: int,
-                                     upright: tuple[int, int]) -> None:
+def test_raw_preview_decodes_upright(
+    raw, tmp_path: Path, bundle_dir: Path, orientation: int, upright: tuple[int, int]
+) -> None:
     pre = load_bundle(bundle_dir).preprocessing
     scene = _scene((160, 120))
     p = write_dng(tmp_path / "IMG_0001.DNG", scene, orientation)
@@ -220,8 +250,10 @@ def test_raw_without_preview_is_recorded_with_reason(raw, tmp_path: Path, bundle
 
 # ---------------------------------------------------------------- without the extra
 
-def test_without_the_extra_the_reason_names_the_install_command(tmp_path: Path, bundle_dir: Path,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+
+def test_without_the_extra_the_reason_names_the_install_command(
+    tmp_path: Path, bundle_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The import failing (as in an install without the extra) leaves HEIC and RAW recorded, not lost."""
     monkeypatch.setitem(sys.modules, "pillow_heif", None)  # `import pillow_heif` now raises ImportError
     monkeypatch.setitem(sys.modules, "rawpy", None)

@@ -79,7 +79,7 @@ def test_index_that_disagrees_with_catalog_is_repaired(tmp_path: Path, bundle_di
     paths = make_photos(root, 6)
     lib = Library.open(tmp_path / "lib", model=bundle_dir)
     lib.index([root])
-    keep = (tmp_path / "saved-index")
+    keep = tmp_path / "saved-index"
     shutil.copytree(tmp_path / "lib" / "index", keep)  # the index as it was with 6 photos
     paths[0].unlink()
     make_photos(root, 2, seed=5, prefix="late")
@@ -135,9 +135,20 @@ def test_new_image_encoder_means_re_embedding(tmp_path: Path, bundle_dir: Path) 
     onnx = tmp_path / "encoder.onnx"
     # Same network, different bytes: an unknown protobuf field (number 1000, varint 1) that ONNX ignores.
     onnx.write_bytes(b.encoder_path.read_bytes() + b"\xc0\x3e\x01")
-    other = write_bundle(tmp_path / "other-model", name="other", encoder_onnx=onnx, preprocessing=b.preprocessing,
-                         text=b.text, tags=b.tags, tag_vectors=b.tag_vectors, tag_freq=b.tag_freq, words=b.words,
-                         word_vectors=b.word_vectors, ngram_vectors=b.ngram_vectors, text_map=b.text_map)
+    other = write_bundle(
+        tmp_path / "other-model",
+        name="other",
+        encoder_onnx=onnx,
+        preprocessing=b.preprocessing,
+        text=b.text,
+        tags=b.tags,
+        tag_vectors=b.tag_vectors,
+        tag_freq=b.tag_freq,
+        words=b.words,
+        word_vectors=b.word_vectors,
+        ngram_vectors=b.ngram_vectors,
+        text_map=b.text_map,
+    )
     root = tmp_path / "photos"
     make_photos(root, 4)
     lib = Library.open(tmp_path / "lib", model=bundle_dir)

@@ -50,9 +50,17 @@ def scene_lib(tmp_path_factory: pytest.TempPathFactory, bundle_dir: Path):
 
 
 # The stand-in default model sees colours and backgrounds well, shapes less so: query what it knows.
-@pytest.mark.parametrize("query,scene", [("red", "red_circle"), ("purple", "purple_cross"), ("water", "yellow_triangle"),
-                                         ("grass", "blue_square"), ("red circle", "red_circle"),
-                                         ("purple on a blue sky", "purple_cross")])
+@pytest.mark.parametrize(
+    "query,scene",
+    [
+        ("red", "red_circle"),
+        ("purple", "purple_cross"),
+        ("water", "yellow_triangle"),
+        ("grass", "blue_square"),
+        ("red circle", "red_circle"),
+        ("purple on a blue sky", "purple_cross"),
+    ],
+)
 def test_search_ranks_the_right_photo_first(scene_lib, query: str, scene: str) -> None:
     lib, _ = scene_lib
     hits = lib.search(query, limit=3)
@@ -108,9 +116,11 @@ def test_tags_suggested_accepted_rejected(scene_lib) -> None:
 
 def test_keywords_already_on_photos_become_user_tags(tmp_path: Path, bundle_dir: Path) -> None:
     root = tmp_path / "photos"
-    xmp = ('<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
-           '<rdf:Description xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:subject><rdf:Bag>'
-           "<rdf:li>{}</rdf:li><rdf:li>{}</rdf:li></rdf:Bag></dc:subject></rdf:Description></rdf:RDF></x:xmpmeta>")
+    xmp = (
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+        '<rdf:Description xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:subject><rdf:Bag>'
+        "<rdf:li>{}</rdf:li><rdf:li>{}</rdf:li></rdf:Bag></dc:subject></rdf:Description></rdf:RDF></x:xmpmeta>"
+    )
     a = make_spec_photo(root / "a.jpg", "sand", [("red", "circle")])
     Path(str(a) + ".xmp").write_text(xmp.format("Holiday", "Ana Capri"))
     b = make_spec_photo(root / "b.jpg", "grass", [("blue", "square")])
@@ -131,8 +141,10 @@ def test_keywords_already_on_photos_become_user_tags(tmp_path: Path, bundle_dir:
     lib.index([root])
     tags = {p.name: lib.user_tags(lib.photo_by_path(p).id) for p in (a, b, c, d, e)}
     assert tags == {
-        "a.jpg": ["ana capri", "holiday"], "b.jpg": ["garden", "summer & sun"],
-        "c.jpg": ["embedded", "two words"], "d.jpg": ["iptc one", "iptc two"],
+        "a.jpg": ["ana capri", "holiday"],
+        "b.jpg": ["garden", "summer & sun"],
+        "c.jpg": ["embedded", "two words"],
+        "d.jpg": ["iptc one", "iptc two"],
         "e.jpg": ["explorer tag", "windows"],
     }
     lib.close()
@@ -182,10 +194,20 @@ def test_bundle_whose_encoder_disagrees_with_manifest_is_refused(tmp_path: Path,
     b = load_bundle(bundle_dir)
     d = b.dim + 3  # tag space wider than what the ONNX encoder outputs
     pad = lambda a: np.concatenate([a, np.zeros((a.shape[0], 3), a.dtype)], axis=1)  # noqa: E731
-    out = write_bundle(tmp_path / "wrong-dim", name="wrong-dim", encoder_onnx=b.encoder_path,
-                       preprocessing=b.preprocessing, text=b.text, tags=b.tags, tag_vectors=pad(b.tag_vectors),
-                       tag_freq=b.tag_freq, words=b.words, word_vectors=b.word_vectors,
-                       ngram_vectors=b.ngram_vectors, text_map=pad(b.text_map))
+    out = write_bundle(
+        tmp_path / "wrong-dim",
+        name="wrong-dim",
+        encoder_onnx=b.encoder_path,
+        preprocessing=b.preprocessing,
+        text=b.text,
+        tags=b.tags,
+        tag_vectors=pad(b.tag_vectors),
+        tag_freq=b.tag_freq,
+        words=b.words,
+        word_vectors=b.word_vectors,
+        ngram_vectors=b.ngram_vectors,
+        text_map=pad(b.text_map),
+    )
     lib = Library.open(tmp_path / "lib", model=out)
     with pytest.raises(BundleError, match=f"encoder outputs .*{d}"):
         lib.provider
@@ -196,9 +218,17 @@ def test_second_indexer_is_refused(tmp_path: Path, bundle_dir: Path) -> None:
     (tmp_path / "photos").mkdir()
     lib = Library.open(tmp_path / "lib", model=bundle_dir)
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from pathlib import Path; from attalos_desktop.core.lock import LibraryLock;"
-         "l = LibraryLock(Path(sys.argv[1])); l.acquire(); print('LOCKED', flush=True); sys.stdin.read()",
-         str(lib.paths.lock)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import sys; from pathlib import Path; from attalos_desktop.core.lock import LibraryLock;"
+            "l = LibraryLock(Path(sys.argv[1])); l.acquire(); print('LOCKED', flush=True); sys.stdin.read()",
+            str(lib.paths.lock),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "LOCKED"  # type: ignore[union-attr]
         with pytest.raises(LibraryLocked, match=f"being indexed by another process \\(pid {holder.pid}\\)"):

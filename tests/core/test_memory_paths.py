@@ -41,7 +41,7 @@ def _patch(directory: Path, offset: int, data: bytes) -> None:
     meta = json.loads((directory / "current.json").read_text())
     f = directory / meta["index"]
     b = bytearray(f.read_bytes())
-    b[offset:offset + len(data)] = data
+    b[offset : offset + len(data)] = data
     f.write_bytes(bytes(b))
     meta["sha256"]["index"] = hashlib.sha256(b).hexdigest()
     (directory / "current.json").write_text(json.dumps(meta))
@@ -71,7 +71,9 @@ def test_streamed_check_finds_a_non_finite_vector_in_any_chunk(tmp_path: Path, s
 
 
 @pytest.mark.parametrize("element", [3, 151, 298])
-def test_streamed_check_finds_a_neighbour_out_of_range_in_any_chunk(tmp_path: Path, small_chunks: int, element: int) -> None:
+def test_streamed_check_finds_a_neighbour_out_of_range_in_any_chunk(
+    tmp_path: Path, small_chunks: int, element: int
+) -> None:
     _saved_index(tmp_path, 300)
     _patch(tmp_path, HEADER + element * PER, (1).to_bytes(4, "little") + (10**6).to_bytes(4, "little"))
     with pytest.raises(IndexDamaged, match="out of range"):
@@ -182,8 +184,9 @@ def test_image_encoder_still_loads_on_demand(tmp_path: Path) -> None:
     lib = Library.open(tmp_path / "lib")
     try:
         assert lib.provider  # the ONNX session (and the runtime) come with the first use
-        assert lib.encoder.embed(np.zeros((1, 3, lib.bundle.preprocessing.input_size,
-                                           lib.bundle.preprocessing.input_size), dtype=np.float32)).shape == (1, lib.bundle.dim)
+        assert lib.encoder.embed(
+            np.zeros((1, 3, lib.bundle.preprocessing.input_size, lib.bundle.preprocessing.input_size), dtype=np.float32)
+        ).shape == (1, lib.bundle.dim)
         with pytest.raises(QueryError):
             lib.search("dog")  # empty library: answered, not crashed
     finally:

@@ -125,8 +125,9 @@ def test_votes_are_probabilities_and_merge_keeps_the_higher_score() -> None:
     centre = rng.normal(size=16)
     near = centre + 0.1 * rng.normal(size=(6, 16))
     far = rng.normal(size=(400, 16))
-    pv = PersonalVotes.build(np.arange(3), near[:3], [{"rex"}] * 3, background=far,
-                             background_ids=np.arange(1000, 1400))
+    pv = PersonalVotes.build(
+        np.arange(3), near[:3], [{"rex"}] * 3, background=far, background_ids=np.arange(1000, 1400)
+    )
     s = pv.scores(np.vstack([near[3:], far[:5]]))
     assert pv.words == ["rex"] and s.shape == (8, 1)
     assert (s[:3, 0] > 0.6).all() and (s[3:, 0] < 0.2).all() and ((s >= 0) & (s <= 1)).all()

@@ -114,8 +114,9 @@ def test_bars_that_are_not_black_mean_the_preview_disagrees(tmp_path: Path, pre)
     assert decode_for_model(p, pre).from_preview is False
 
 
-@pytest.mark.parametrize("preview_size,why", [((120, 160), "turned"), ((80, 60), "too small"),
-                                              ((200, 100), "other aspect")])
+@pytest.mark.parametrize(
+    "preview_size,why", [((120, 160), "turned"), ((80, 60), "too small"), ((200, 100), "other aspect")]
+)
 def test_a_preview_that_does_not_agree_is_not_used(tmp_path: Path, pre, preview_size, why) -> None:
     im = _photo((1600, 1200))
     p = _save(tmp_path / "x.jpg", im, _solid(preview_size))
@@ -174,8 +175,9 @@ def test_thumbnails_use_the_preview_when_the_size_allows(tmp_path: Path) -> None
     assert Image.open(cache.get(p, 128)).size == (96, 128)
 
 
-def test_library_indexes_camera_jpegs_from_their_previews(tmp_path: Path, bundle_dir: Path,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_library_indexes_camera_jpegs_from_their_previews(
+    tmp_path: Path, bundle_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     folder = tmp_path / "DCIM"
     folder.mkdir()
     for i in range(3):

@@ -65,14 +65,28 @@ FOREIGN = """<?xml version="1.0" encoding="UTF-8"?>
 def exiftool() -> str:
     path = shutil.which("exiftool")
     if path is None:
-        pytest.fail("exiftool is not installed: install the Debian package libimage-exiftool-perl "
-                    "(scripts/test.sh installs it when run as root)")
+        pytest.fail(
+            "exiftool is not installed: install the Debian package libimage-exiftool-perl "
+            "(scripts/test.sh installs it when run as root)"
+        )
     return path
 
 
 def _exif(exiftool: str, *files: Path) -> list[dict]:
-    out = subprocess.run([exiftool, "-j", "-XMP:all", "-XMP-dc:Subject", "-XMP-lr:HierarchicalSubject",
-                          "-XMP-digiKam:TagsList", *map(str, files)], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [
+            exiftool,
+            "-j",
+            "-XMP:all",
+            "-XMP-dc:Subject",
+            "-XMP-lr:HierarchicalSubject",
+            "-XMP-digiKam:TagsList",
+            *map(str, files),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(out.stdout)
 
 
@@ -144,7 +158,7 @@ def test_foreign_sidecar_keeps_its_other_fields(tmp_path: Path, bundle_dir: Path
     assert info["Rating"] == 3
     assert info["Title"] == "Harbour at dusk & boats"
     assert float(info["Exposure2012"]) == pytest.approx(0.35)
-    assert "history" in ext_sc.read_text(encoding="utf-8") and "darktable:operation=\"exposure\"" in ext_sc.read_text()
+    assert "history" in ext_sc.read_text(encoding="utf-8") and 'darktable:operation="exposure"' in ext_sc.read_text()
     assert ext_sc.stat().st_mode & 0o777 == 0o640  # the sidecar keeps its permissions
     # The Lightroom-style name is created, starting from what the photo's sidecar said.
     base_info = _exif(exiftool, p.with_suffix(".xmp"))[0]
@@ -250,8 +264,9 @@ def test_setting_off_writes_nothing(tmp_path: Path, bundle_dir: Path) -> None:
     lib.close()
 
 
-def test_rescan_takes_in_sidecar_edits_of_other_programs(tmp_path: Path, bundle_dir: Path, exiftool: str,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_rescan_takes_in_sidecar_edits_of_other_programs(
+    tmp_path: Path, bundle_dir: Path, exiftool: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     lib, photos = _lib(tmp_path, bundle_dir)
     before = _sha(photos)
     p = photos[0]
@@ -259,8 +274,10 @@ def test_rescan_takes_in_sidecar_edits_of_other_programs(tmp_path: Path, bundle_
     lib.accept_tags(pid, ["beach", "sea"])
     ext_sc = Path(str(p) + ".xmp")
     # Another program (ExifTool here) adds one keyword and removes another, in the sidecar only.
-    subprocess.run([exiftool, "-q", "-overwrite_original", "-XMP-dc:Subject-=sea", "-XMP-dc:Subject+=Sunset",
-                    str(ext_sc)], check=True)
+    subprocess.run(
+        [exiftool, "-q", "-overwrite_original", "-XMP-dc:Subject-=sea", "-XMP-dc:Subject+=Sunset", str(ext_sc)],
+        check=True,
+    )
     st = ext_sc.stat()
     os.utime(ext_sc, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))
     r = lib.index()
@@ -327,8 +344,13 @@ def test_write_keywords_and_scan_mapping_units(tmp_path: Path) -> None:
     assert read_keywords(str(folder / "b.JPG.XMP")) == ["new"]
     # What a walk saw, mapped to photos without a system call; a shared base name is nobody's.
     photos = {str(folder / "c.jpg"), str(folder / "c.cr2"), str(folder / "d.png")}
-    found = {str(folder / "c.jpg.xmp"): 5, str(folder / "c.xmp"): 9, str(folder / "d.xmp"): 7,
-             str(folder / "d.png.xmp"): 7, str(folder / "orphan.xmp"): 1}
+    found = {
+        str(folder / "c.jpg.xmp"): 5,
+        str(folder / "c.xmp"): 9,
+        str(folder / "d.xmp"): 7,
+        str(folder / "d.png.xmp"): 7,
+        str(folder / "orphan.xmp"): 1,
+    }
     assert sidecars_by_photo(photos, found) == {
         str(folder / "c.jpg"): (str(folder / "c.jpg.xmp"), 5),
         str(folder / "d.png"): (str(folder / "d.png.xmp"), 7),

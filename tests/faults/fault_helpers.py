@@ -26,11 +26,19 @@ def command(name: str) -> list[str]:
     return [str(exe)] if exe.exists() else [sys.executable, "-m", f"attalos_desktop.cli.{name.split('-')[1]}"]
 
 
-def run(name: str, *args: str, home: Path | None = None, timeout: float = 90, env: dict | None = None,
-        **kw: Any) -> subprocess.CompletedProcess:
+def run(
+    name: str, *args: str, home: Path | None = None, timeout: float = 90, env: dict | None = None, **kw: Any
+) -> subprocess.CompletedProcess:
     argv = command(name) + (["--library", str(home)] if home is not None else []) + list(args)
-    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=REPO,
-                          env=env if env is not None else os.environ.copy(), **kw)
+    return subprocess.run(
+        argv,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+        env=env if env is not None else os.environ.copy(),
+        **kw,
+    )
 
 
 def assert_clean(stderr: str, max_lines: int = 1) -> list[str]:
@@ -46,6 +54,7 @@ def assert_clean(stderr: str, max_lines: int = 1) -> list[str]:
 def finite_json(text: str) -> Any:
     def bad(c: str) -> Any:
         raise AssertionError(f"non-finite number {c} in JSON output")
+
     return json.loads(text, parse_constant=bad)
 
 
@@ -69,8 +78,10 @@ def user_tags(home: Path, table: str = "user_tags") -> set[tuple[str, str]]:
     the catalog."""
     db = sqlite3.connect(f"file:{home / 'catalog.sqlite3'}?mode=ro", uri=True)
     try:
-        return {(os.fsdecode(p), t) for p, t in db.execute(
-            f"SELECT p.path, u.tag FROM {table} u JOIN photos p ON p.id = u.photo_id")}
+        return {
+            (os.fsdecode(p), t)
+            for p, t in db.execute(f"SELECT p.path, u.tag FROM {table} u JOIN photos p ON p.id = u.photo_id")
+        }
     finally:
         db.close()
 

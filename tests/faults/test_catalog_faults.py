@@ -13,8 +13,18 @@ import pytest
 
 from fault_helpers import assert_clean, assert_consistent, can_mount, digest, read_only, run, user_tags
 
-TABLES = ["sqlite_master", "meta", "roots", "photos", "vectors", "user_tags", "suggested_tags", "rejected_tags",
-          "failures", "sidecars"]
+TABLES = [
+    "sqlite_master",
+    "meta",
+    "roots",
+    "photos",
+    "vectors",
+    "user_tags",
+    "suggested_tags",
+    "rejected_tags",
+    "failures",
+    "sidecars",
+]
 
 
 def _rejected(home: Path) -> set[tuple[str, str]]:
@@ -25,8 +35,11 @@ def _damage_table(catalog: Path, table: str, seed: int) -> None:
     """Random bytes over the table's root page (page 1 less its 100-byte header for sqlite_master)."""
     db = sqlite3.connect(catalog)
     page_size = db.execute("PRAGMA page_size").fetchone()[0]
-    root = 1 if table == "sqlite_master" else db.execute(
-        "SELECT rootpage FROM sqlite_master WHERE type='table' AND name=?", (table,)).fetchone()[0]
+    root = (
+        1
+        if table == "sqlite_master"
+        else db.execute("SELECT rootpage FROM sqlite_master WHERE type='table' AND name=?", (table,)).fetchone()[0]
+    )
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     db.close()
     for side in ("-wal", "-shm"):  # everything is in the main file now
@@ -34,7 +47,7 @@ def _damage_table(catalog: Path, table: str, seed: int) -> None:
     rng = np.random.default_rng(seed)
     start = (root - 1) * page_size + (100 if root == 1 else 0)
     data = bytearray(catalog.read_bytes())
-    data[start:root * page_size] = rng.integers(0, 256, root * page_size - start, dtype=np.uint8).tobytes()
+    data[start : root * page_size] = rng.integers(0, 256, root * page_size - start, dtype=np.uint8).tobytes()
     catalog.write_bytes(bytes(data))
 
 

@@ -46,8 +46,11 @@ def test_disk_full_at_several_levels(tmp_path: Path, leave_kb: int) -> None:
         make_photos(photos / "more", 6, seed=3)
         originals = digest(photos)
         filler = _fill(mnt, leave_kb * 1024)
-        for args in (["attalos-index", "--json"], ["attalos-tag", "--add", "more", str(first)],
-                     ["attalos-search", "--json", "red"]):
+        for args in (
+            ["attalos-index", "--json"],
+            ["attalos-tag", "--add", "more", str(first)],
+            ["attalos-search", "--json", "red"],
+        ):
             r = run(args[0], *args[1:], home=home)
             assert r.returncode in (0, 1), r.stderr
             lines = assert_clean(r.stderr)
@@ -72,8 +75,14 @@ def test_file_size_limit(tmp_path: Path) -> None:
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
 
-    r = subprocess.run(command("attalos-index") + ["--library", str(home), "--json", str(photos)], cwd=REPO,
-                       capture_output=True, text=True, timeout=90, preexec_fn=limit)
+    r = subprocess.run(
+        command("attalos-index") + ["--library", str(home), "--json", str(photos)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        preexec_fn=limit,
+    )
     assert r.returncode == 1, r.stdout + r.stderr
     assert len(assert_clean(r.stderr)) == 1
     r = run("attalos-index", "--json", str(photos), home=home)  # the same command again, without the limit
@@ -127,8 +136,12 @@ def test_nothing_written_outside_library_and_only_our_messages(tmp_path: Path, r
     make_photos(photos, 3, seed=6)
     fake_home.mkdir()
     env = _env(fake_home)
-    runs = [("attalos-index", "--json", str(photos)), ("attalos-tag", "--json", str(sorted(photos.iterdir())[0])),
-            ("attalos-search", "--json", "red"), ("attalos-index", "--check")]
+    runs = [
+        ("attalos-index", "--json", str(photos)),
+        ("attalos-tag", "--json", str(sorted(photos.iterdir())[0])),
+        ("attalos-search", "--json", "red"),
+        ("attalos-index", "--check"),
+    ]
 
     def go() -> None:
         for args in runs:
@@ -147,12 +160,14 @@ def test_nothing_written_outside_library_and_only_our_messages(tmp_path: Path, r
 # -- memory ceiling ----------------------------------------------------------------------------------------
 def _png_header_only(path: Path, w: int, h: int) -> None:
     """A PNG declaring w x h RGB pixels (under Pillow's bomb limit) with almost no data."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     ihdr = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
-                     + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    )
 
 
 def test_huge_png_is_refused_by_the_memory_ceiling_cheaply(tmp_path: Path) -> None:
@@ -160,11 +175,27 @@ def test_huge_png_is_refused_by_the_memory_ceiling_cheaply(tmp_path: Path) -> No
     _png_header_only(big, 13000, 13000)
     # Linux carries a forked child's pre-exec peak (this big pytest process) into its ru_maxrss, so the
     # command runs under a small wrapper process and the wrapper reports its child's peak.
-    wrapper = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
-               "sys.stdout.write(r.stdout); sys.stderr.write(r.stderr); "
-               "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); sys.exit(r.returncode)")
-    r = subprocess.run([sys.executable, "-c", wrapper, *command("attalos-tag"), "--library", str(tmp_path / "lib"),
-                        "--json", str(big)], cwd=REPO, capture_output=True, text=True, timeout=120)
+    wrapper = (
+        "import resource, subprocess, sys; r = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
+        "sys.stdout.write(r.stdout); sys.stderr.write(r.stderr); "
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); sys.exit(r.returncode)"
+    )
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            wrapper,
+            *command("attalos-tag"),
+            "--library",
+            str(tmp_path / "lib"),
+            "--json",
+            str(big),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
     assert "memory ceiling" in json.loads(r.stdout)[0]["error"]
     peak_kib = int(r.stderr.strip().splitlines()[-1])

@@ -36,7 +36,7 @@ def _damage(index: Path, how: str, rng: np.random.Generator) -> None:
         where = how.split("@")[1]
         off = {"header": 8, "start": HEADER + 4, "middle": len(b) // 2, "end": len(b) - 600}[where]
         n = min(4096, len(b) - off)
-        b[off:off + n] = rng.integers(0, 256, n, dtype=np.uint8).tobytes()
+        b[off : off + n] = rng.integers(0, 256, n, dtype=np.uint8).tobytes()
         f.write_bytes(bytes(b))
         if where == "middle":
             _rechecksum(index, "index")  # the structure check alone must catch it (or it is harmless)
@@ -45,8 +45,8 @@ def _damage(index: Path, how: str, rng: np.random.Generator) -> None:
         _rechecksum(index, "index")
     elif how == "bad-links":
         # level-0 neighbour list of element 0: count 3, ids far out of range; checksum made to match
-        b[HEADER:HEADER + 4] = (3).to_bytes(4, "little")
-        b[HEADER + 4:HEADER + 16] = (0xFFFFFF).to_bytes(4, "little") * 3
+        b[HEADER : HEADER + 4] = (3).to_bytes(4, "little")
+        b[HEADER + 4 : HEADER + 16] = (0xFFFFFF).to_bytes(4, "little") * 3
         f.write_bytes(bytes(b))
         _rechecksum(index, "index")
     elif how == "bad-live-ids":
@@ -64,8 +64,17 @@ def _damage(index: Path, how: str, rng: np.random.Generator) -> None:
         raise AssertionError(how)
 
 
-VARIANTS = ["random@header", "random@start", "random@middle", "random@end", "truncated", "bad-links",
-            "bad-live-ids", "missing-file", "garbage-pointer"]
+VARIANTS = [
+    "random@header",
+    "random@start",
+    "random@middle",
+    "random@end",
+    "truncated",
+    "bad-links",
+    "bad-live-ids",
+    "missing-file",
+    "garbage-pointer",
+]
 
 
 @pytest.mark.parametrize("how", VARIANTS)
@@ -104,7 +113,9 @@ def _poison(home: Path, n: int) -> list[int]:
 
     db = sqlite3.connect(home / "catalog.sqlite3")
     ids = [r[0] for r in db.execute("SELECT photo_id FROM vectors ORDER BY photo_id LIMIT ?", (n,))]
-    rows = {pid: np.frombuffer(v, dtype=np.float32).copy() for pid, v in db.execute("SELECT photo_id, vec FROM vectors")}
+    rows = {
+        pid: np.frombuffer(v, dtype=np.float32).copy() for pid, v in db.execute("SELECT photo_id, vec FROM vectors")
+    }
     for pid in ids:
         v = rows[pid]
         v[:5] = np.nan

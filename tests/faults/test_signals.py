@@ -34,8 +34,13 @@ def test_signals_at_random_moments(tmp_path: Path) -> None:
     for trial, sig in enumerate(sigs):
         make_photos(photos / f"t{trial:02d}", 3, seed=100 + trial)  # new work for every run
         originals = digest(photos)
-        proc = subprocess.Popen(command("attalos-index") + ["--library", str(home)], cwd=REPO,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            command("attalos-index") + ["--library", str(home)],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         time.sleep(rng.uniform(0.0, 1.5))  # anywhere: imports, model load, scan, decode, commit, save
         proc.send_signal(sig)
         out, err = proc.communicate(timeout=60)

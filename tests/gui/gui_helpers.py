@@ -11,7 +11,9 @@ from attalos_desktop.synthetic import BACKGROUNDS, COLOURS, SHAPES, render_photo
 PHOTO_SIZE = (240, 180)
 
 
-def write_photos(folder: Path, n: int, seed: int = 0, specs: Sequence[dict[str, Any] | None] = (), exclude: Iterable[str] = ()) -> list[Path]:
+def write_photos(
+    folder: Path, n: int, seed: int = 0, specs: Sequence[dict[str, Any] | None] = (), exclude: Iterable[str] = ()
+) -> list[Path]:
     """Write ``n`` synthetic JPEGs; the first ones follow ``specs``; the rest avoid the ``exclude`` words."""
     folder.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
@@ -50,5 +52,3 @@ def index_library(home: Path, folders: list[Path]):
         return lib.index([str(f) for f in folders])
     finally:
         lib.close()
-
-

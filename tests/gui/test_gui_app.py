@@ -78,7 +78,13 @@ def test_models_dialog_lists_bundles_and_switching_re_embeds_in_the_background(q
     report = wait_indexed(qtbot, w)
     assert report.changed == n and report.new == 0 and report.model == "alt-model"
 
-    qtbot.waitUntil(lambda: dlg.table.rowCount() > 0 and any(dlg.table.item(i, 0).text().startswith("alt-model  (in use") for i in range(dlg.table.rowCount())), timeout=20000)
+    qtbot.waitUntil(
+        lambda: (
+            dlg.table.rowCount() > 0
+            and any(dlg.table.item(i, 0).text().startswith("alt-model  (in use") for i in range(dlg.table.rowCount()))
+        ),
+        timeout=20000,
+    )
     lib = Library.open(home=str(home))
     try:
         assert lib.bundle.name == "alt-model"
@@ -119,7 +125,9 @@ def test_screenshot_mode_saves_a_png(qtbot, library_copy, tmp_path):
     from attalos_desktop.gui import app as app_mod
 
     out = tmp_path / "shot.png"
-    rc = app_mod.main(["--library", str(library_copy["home"]), "--screenshot", str(out), "--search", "water", "--size", "1024x640"])
+    rc = app_mod.main(
+        ["--library", str(library_copy["home"]), "--screenshot", str(out), "--search", "water", "--size", "1024x640"]
+    )
     assert rc == 0
     from PySide6.QtGui import QImage
 
@@ -173,9 +181,19 @@ def test_screenshot_mode_works_under_xvfb(library_copy, tmp_path):
     out = tmp_path / "xvfb.png"
     env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"}
     cmd = [
-        "xvfb-run", "-a", "-s", "-screen 0 1400x900x24",
-        sys.executable, "-m", "attalos_desktop.gui.app",
-        "--library", str(library_copy["home"]), "--screenshot", str(out), "--size", "1200x760",
+        "xvfb-run",
+        "-a",
+        "-s",
+        "-screen 0 1400x900x24",
+        sys.executable,
+        "-m",
+        "attalos_desktop.gui.app",
+        "--library",
+        str(library_copy["home"]),
+        "--screenshot",
+        str(out),
+        "--size",
+        "1200x760",
     ]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -108,7 +108,9 @@ def test_suggest_tags_accept_two_reject_one_and_add_a_typed_tag(qtbot, make_wind
     qtbot.keyClicks(dlg.tag_edit, "Grandma's Garden")
     qtbot.keyClick(dlg.tag_edit, Qt.Key.Key_Return)
     assert dlg.row(photo.id, "grandma's garden").decision == "accept"
-    assert [x.tag for x in review.rows if x.decision is None] == [x.tag for x in review.rows[3:] if x.tag != "grandma's garden"]
+    assert [x.tag for x in review.rows if x.decision is None] == [
+        x.tag for x in review.rows[3:] if x.tag != "grandma's garden"
+    ]
 
     with qtbot.waitSignal(w.tagsSaved, timeout=20000):
         qtbot.mouseClick(dlg.save_btn, Qt.MouseButton.LeftButton)
@@ -122,13 +124,17 @@ def test_suggest_tags_accept_two_reject_one_and_add_a_typed_tag(qtbot, make_wind
     finally:
         lib.close()
     # The detail panel refreshed with the new user tags.
-    qtbot.waitUntil(lambda: a.tag in w.detail.user_tags.text() and "grandma" in w.detail.user_tags.text(), timeout=20000)
+    qtbot.waitUntil(
+        lambda: a.tag in w.detail.user_tags.text() and "grandma" in w.detail.user_tags.text(), timeout=20000
+    )
     assert r.tag not in [s.tag for s in w.detail.detail.suggestions]
 
     # Reopening the review does not offer the rejected tag again.
     _menu_action(w, "Suggest tags").trigger()
     dlg2 = w.suggest_dialog
-    qtbot.waitUntil(lambda: not dlg2.reviews[photo.id].status.text().startswith("<span style='color:#888'>Asking"), timeout=20000)
+    qtbot.waitUntil(
+        lambda: not dlg2.reviews[photo.id].status.text().startswith("<span style='color:#888'>Asking"), timeout=20000
+    )
     assert r.tag not in [x.tag for x in dlg2.reviews[photo.id].rows]
     dlg2.reject()
     assert w.errors == []

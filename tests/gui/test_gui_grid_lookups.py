@@ -80,7 +80,9 @@ def test_row_lookup_follows_appends_and_resets(qtbot) -> None:
     assert model.append_photos([_row(9, "/p/9-moved.jpg"), _row(12, "/p/12.jpg")]) == 1
     assert changed == [1] and model.photo_at(1).path == "/p/9-moved.jpg"
     assert [model.row_of(i) for i in (5, 9, 12)] == [0, 1, 2] and model.rowCount() == 3
-    assert model.update_photos([_row(5, "/p/5.jpg"), _row(9, "/p/9-moved.jpg"), _row(12, "/p/12.jpg"), _row(20, "/p/20.jpg")])
+    assert model.update_photos(
+        [_row(5, "/p/5.jpg"), _row(9, "/p/9-moved.jpg"), _row(12, "/p/12.jpg"), _row(20, "/p/20.jpg")]
+    )
     assert model.row_of(20) == 3
     model.set_photos([_row(12, "/p/12.jpg")], [0.5])
     assert model.row_of(12) == 0 and model.row_of(5) is None

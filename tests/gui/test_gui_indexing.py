@@ -34,10 +34,14 @@ def _drop_folder(w, folder: Path) -> None:
     mime.setUrls([QUrl.fromLocalFile(str(folder))])
     # QApplication does not deliver synthetic drag events without a real drag, so hand them to
     # the window's handlers the way Qt would: enter (must be accepted), then drop.
-    enter = QDragEnterEvent(QPoint(200, 200), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    enter = QDragEnterEvent(
+        QPoint(200, 200), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    )
     w.dragEnterEvent(enter)
     assert enter.isAccepted()
-    ev = QDropEvent(QPointF(200, 200), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    ev = QDropEvent(
+        QPointF(200, 200), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    )
     w.dropEvent(ev)
     assert ev.isAccepted()
 

@@ -25,7 +25,9 @@ def test_typed_requests_carry_their_handlers_and_errors_keep_their_type(qtbot, l
     try:
         got: dict[str, Any] = {}
         client.submit(PhotosRequest(None), lambda rows: got.setdefault("photos", rows))
-        client.submit(_Fails(), lambda _r: got.setdefault("unexpected", True), lambda exc, tb: got.setdefault("error", (exc, tb)))
+        client.submit(
+            _Fails(), lambda _r: got.setdefault("unexpected", True), lambda exc, tb: got.setdefault("error", (exc, tb))
+        )
         unhandled: list[tuple] = []
         client.failed.connect(lambda title, exc, tb: unhandled.append((title, exc)))
         client.submit(_Fails())
@@ -38,7 +40,9 @@ def test_typed_requests_carry_their_handlers_and_errors_keep_their_type(qtbot, l
         exc, tb = got["error"]
         assert isinstance(exc, QueryError) and "nothing to search" in str(exc) and "QueryError" in tb
         assert "unexpected" not in got
-        assert len(unhandled) == 1 and unhandled[0][0] == "Test request failed" and isinstance(unhandled[0][1], QueryError)
+        assert (
+            len(unhandled) == 1 and unhandled[0][0] == "Test request failed" and isinstance(unhandled[0][1], QueryError)
+        )
         assert answers == ["water"]
         d: list[Any] = []
         client.submit(DetailRequest(got["photos"][0].id, 3, 0.0), d.append)
@@ -126,7 +130,9 @@ def test_grid_cards_lay_out_each_name_once_and_show_the_state(qtbot, tmp_path, m
         shown = laid_out[0]
         assert "…" in shown and shown.startswith("a-") and shown.endswith(".jpg")  # elided in the middle
         # The placeholder is drawn in both states; "unreadable" adds red text to the broken one.
-        assert loading.pixelColor(38, 50).alpha() > 0 and loading.pixelColor(38, 10).alpha() == 0  # the box, below its top quarter
+        assert (
+            loading.pixelColor(38, 50).alpha() > 0 and loading.pixelColor(38, 10).alpha() == 0
+        )  # the box, below its top quarter
         reds = sum(1 for x in range(76) for y in range(20, 80) if (c := broken.pixelColor(x, y)).red() > c.green() + 40)
         assert reds > 0 and loading != broken
     finally:

@@ -30,7 +30,9 @@ def lookalikes(tmp_path: Path) -> dict:
     photos must not be shared between tests.
     """
     spec = {"background": "sand", "objects": [("red", "circle")]}
-    photos = write_photos(tmp_path / "photos", 16, seed=11, specs=[spec] * LOOKALIKES, exclude=("sand", "red", "circle"))
+    photos = write_photos(
+        tmp_path / "photos", 16, seed=11, specs=[spec] * LOOKALIKES, exclude=("sand", "red", "circle")
+    )
     home = tmp_path / "lib"
     report = index_library(home, [tmp_path / "photos"])
     assert report.new == len(photos) and not report.failures
@@ -50,7 +52,9 @@ def test_a_word_typed_on_a_few_photos_is_suggested_for_a_lookalike_marked_as_you
 
     # Before: nobody has used the word, so it is suggested nowhere.
     w.select_rows([other])
-    qtbot.waitUntil(lambda: w.detail.detail is not None and w.detail.detail.photo.id == w.model.photo_at(other).id, timeout=20000)
+    qtbot.waitUntil(
+        lambda: w.detail.detail is not None and w.detail.detail.photo.id == w.model.photo_at(other).id, timeout=20000
+    )
     assert WORD not in [s.tag for s in w.detail.detail.suggestions]
 
     # The user types the word on three look-alikes in one review.
@@ -293,7 +297,9 @@ def test_trainer_error_shows_its_stderr_line(qtbot, make_window, lookalikes, fak
     assert not dlg.results.isVisibleTo(dlg) and not dlg.use_btn.isVisibleTo(dlg)
 
 
-def test_without_pytorch_the_dialog_says_how_to_install_it_and_starts_nothing(qtbot, make_window, lookalikes, monkeypatch):
+def test_without_pytorch_the_dialog_says_how_to_install_it_and_starts_nothing(
+    qtbot, make_window, lookalikes, monkeypatch
+):
     started = []
     monkeypatch.setattr(training, "training_available", lambda: False)
     w = make_window(lookalikes["home"])
@@ -334,7 +340,9 @@ def test_the_real_trainer_on_a_tiny_library(qtbot, make_window, lookalikes):
     """``python -m trainer.cli --library HOME --progress-json`` end to end, when it supports it."""
     import subprocess
 
-    help_text = subprocess.run([sys.executable, "-m", "trainer.cli", "--help"], capture_output=True, text=True, timeout=60).stdout
+    help_text = subprocess.run(
+        [sys.executable, "-m", "trainer.cli", "--help"], capture_output=True, text=True, timeout=60
+    ).stdout
     if "--progress-json" not in help_text or "--library" not in help_text:
         pytest.skip("this trainer has no --library --progress-json yet")
     home = lookalikes["home"]

@@ -17,8 +17,11 @@ DIST = PACKAGING / "dist"
 
 def clean_env(**extra: str) -> dict[str, str]:
     """The environment of a user's shell: no model override from the suite, no Python path into the checkout."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("ATTALOS_DEFAULT_MODEL", "ATTALOS_HOME", "PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("ATTALOS_DEFAULT_MODEL", "ATTALOS_HOME", "PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")
+    }
     env["QT_QPA_PLATFORM"] = "offscreen"
     env.update(extra)
     return env
@@ -26,7 +29,9 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 def run(cmd: list[str], timeout: float = 300, **kw) -> subprocess.CompletedProcess:
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kw)
-    assert res.returncode == 0, f"{cmd} exited {res.returncode}\nstdout:\n{res.stdout[-4000:]}\nstderr:\n{res.stderr[-4000:]}"
+    assert res.returncode == 0, (
+        f"{cmd} exited {res.returncode}\nstdout:\n{res.stdout[-4000:]}\nstderr:\n{res.stderr[-4000:]}"
+    )
     return res
 
 

@@ -78,8 +78,11 @@ def test_build_contents(app: Path) -> None:
 def test_metadata_validates(app: Path) -> None:
     if not shutil.which("appstreamcli"):
         pytest.skip("appstreamcli not installed (Debian package appstream; scripts/test.sh installs it as root)")
-    res = subprocess.run(["appstreamcli", "validate", "--no-net", "--explain",
-                          str(app / "share/metainfo" / f"{APP_ID}.metainfo.xml")], capture_output=True, text=True)
+    res = subprocess.run(
+        ["appstreamcli", "validate", "--no-net", "--explain", str(app / "share/metainfo" / f"{APP_ID}.metainfo.xml")],
+        capture_output=True,
+        text=True,
+    )
     assert res.returncode == 0, res.stdout + res.stderr
     assert "E:" not in res.stdout and "W:" not in res.stdout, res.stdout
     entry = app / "share/applications" / f"{APP_ID}.desktop"
@@ -92,12 +95,18 @@ def test_metadata_validates(app: Path) -> None:
 
 def test_built_commands_index_tag_and_search(app: Path, library: tuple[Path, Path], tmp_path: Path) -> None:
     lib, photos = library
-    res = run([str(app / "attalos-search"), "--library", str(lib), "--json", "--limit", "3", "red"],
-              cwd=tmp_path, env=clean_env())
+    res = run(
+        [str(app / "attalos-search"), "--library", str(lib), "--json", "--limit", "3", "red"],
+        cwd=tmp_path,
+        env=clean_env(),
+    )
     hits = json.loads(res.stdout)
     assert len(hits) == 3 and all(Path(h["path"]).parent == photos for h in hits), hits
-    res = run([str(app / "attalos-tag"), "--library", str(lib), "--json", "--top", "3", str(photos / "photo00.jpg")],
-              cwd=tmp_path, env=clean_env())
+    res = run(
+        [str(app / "attalos-tag"), "--library", str(lib), "--json", "--top", "3", str(photos / "photo00.jpg")],
+        cwd=tmp_path,
+        env=clean_env(),
+    )
     assert json.loads(res.stdout), res.stdout
     # an unchanged rescan decodes nothing
     res = run([str(app / "attalos-index"), "--library", str(lib), "--json"], cwd=tmp_path, env=clean_env())
@@ -113,21 +122,35 @@ def test_built_commands_index_tag_and_search(app: Path, library: tuple[Path, Pat
 def test_default_model_override_in_the_frozen_app(app: Path, tmp_path: Path) -> None:
     make_photos(tmp_path / "photos", 3)
     bundle = REPO / "resources/models/synthetic-shapes-v1"  # a bundle directory outside the app
-    res = run([str(app / "attalos-index"), "--library", str(tmp_path / "lib"), "--json", str(tmp_path / "photos")],
-              cwd=tmp_path, env=clean_env(ATTALOS_DEFAULT_MODEL=str(bundle)))
+    res = run(
+        [str(app / "attalos-index"), "--library", str(tmp_path / "lib"), "--json", str(tmp_path / "photos")],
+        cwd=tmp_path,
+        env=clean_env(ATTALOS_DEFAULT_MODEL=str(bundle)),
+    )
     assert json.loads(res.stdout)["model"] == "synthetic-shapes-v1"
-    missing = subprocess.run([str(app / "attalos-index"), "--library", str(tmp_path / "lib2"), str(tmp_path / "photos")],
-                             capture_output=True, text=True, cwd=tmp_path,
-                             env=clean_env(ATTALOS_DEFAULT_MODEL="synthetic-shapes-v1"), timeout=120)
+    missing = subprocess.run(
+        [str(app / "attalos-index"), "--library", str(tmp_path / "lib2"), str(tmp_path / "photos")],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=clean_env(ATTALOS_DEFAULT_MODEL="synthetic-shapes-v1"),
+        timeout=120,
+    )
     assert missing.returncode == 1 and "attalos-index: error:" in missing.stderr  # not shipped: one line, no traceback
 
 
-def test_built_app_starts_offscreen_and_saves_a_screenshot(app: Path, library: tuple[Path, Path], tmp_path: Path) -> None:
+def test_built_app_starts_offscreen_and_saves_a_screenshot(
+    app: Path, library: tuple[Path, Path], tmp_path: Path
+) -> None:
     lib, _ = library
     shot = tmp_path / "shot.png"
     t = time.monotonic()
-    run([str(app / "attalos-desktop"), "--library", str(lib), "--screenshot", str(shot), "--search", "red"],
-        timeout=180, cwd=tmp_path, env=clean_env())
+    run(
+        [str(app / "attalos-desktop"), "--library", str(lib), "--screenshot", str(shot), "--search", "red"],
+        timeout=180,
+        cwd=tmp_path,
+        env=clean_env(),
+    )
     print(f"built app: start, load, search and screenshot in {time.monotonic() - t:.1f} s")
     assert png_size(shot) == (1280, 800)
 
@@ -152,6 +175,7 @@ def test_user_install_and_uninstall(app: Path, tmp_path: Path) -> None:
     (local / "bin" / "someone-elses-tool").write_text("#!/bin/sh\n")
     run(["bash", str(PACKAGING / "install.sh"), "--uninstall"], cwd=tmp_path, env=env)
     caches = ("mimeinfo.cache", "icon-theme.cache")  # the desktop's own indexes (update-desktop-database ...)
-    left = sorted(str(p.relative_to(home)) for p in home.rglob("*")
-                  if (p.is_file() or p.is_symlink()) and p.name not in caches)
+    left = sorted(
+        str(p.relative_to(home)) for p in home.rglob("*") if (p.is_file() or p.is_symlink()) and p.name not in caches
+    )
     assert left == [".local/bin/someone-elses-tool"], left

@@ -33,27 +33,43 @@ def test_wheel_installs_and_runs_without_a_compiler(wheelhouse: Path, tmp_path: 
         assert shutil.which(c, path=path) is None, c
     env = clean_env(PATH=path, CC="/bin/false", CXX="/bin/false", CPP="/bin/false", LDSHARED="/bin/false")
     app_wheel = next(wheelhouse.glob("attalos_desktop-*.whl"))
-    run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--find-links", str(wheelhouse), str(app_wheel)],
-        timeout=900, cwd=tmp_path, env=env)
+    run(
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--find-links", str(wheelhouse), str(app_wheel)],
+        timeout=900,
+        cwd=tmp_path,
+        env=env,
+    )
     pip_list = run([str(venv / "bin" / "python"), "-m", "pip", "list", "--format=json"], cwd=tmp_path, env=env)
     installed = {d["name"].lower(): d["version"] for d in json.loads(pip_list.stdout)}
     assert installed.get("hnswlib") == "0.8.0" and "torch" not in installed, installed
 
     photos = make_photos(tmp_path / "photos", 8)
     lib = tmp_path / "library"
-    res = run([str(venv / "bin" / "attalos-index"), "--library", str(lib), "--json", str(tmp_path / "photos")],
-              cwd=tmp_path, env=env)
+    res = run(
+        [str(venv / "bin" / "attalos-index"), "--library", str(lib), "--json", str(tmp_path / "photos")],
+        cwd=tmp_path,
+        env=env,
+    )
     summary = json.loads(res.stdout)
     assert summary["new"] == len(photos) and summary["failed"] == 0, summary
-    res = run([str(venv / "bin" / "attalos-search"), "--library", str(lib), "--json", "--limit", "3", "red"],
-              cwd=tmp_path, env=env)
+    res = run(
+        [str(venv / "bin" / "attalos-search"), "--library", str(lib), "--json", "--limit", "3", "red"],
+        cwd=tmp_path,
+        env=env,
+    )
     found = json.loads(res.stdout)
     assert len(found) == 3 and all(Path(r["path"]).parent == tmp_path / "photos" for r in found), found
-    res = run([str(venv / "bin" / "attalos-tag"), "--library", str(lib), "--json", "--top", "3", str(photos[0])],
-              cwd=tmp_path, env=env)
+    res = run(
+        [str(venv / "bin" / "attalos-tag"), "--library", str(lib), "--json", "--top", "3", str(photos[0])],
+        cwd=tmp_path,
+        env=env,
+    )
     assert json.loads(res.stdout), res.stdout
     # the commands ran the installed package, not the checkout
-    res = run([str(venv / "bin" / "python"), "-c", "import attalos_desktop, hnswlib; print(attalos_desktop.__file__)"],
-              cwd=tmp_path, env=env)
+    res = run(
+        [str(venv / "bin" / "python"), "-c", "import attalos_desktop, hnswlib; print(attalos_desktop.__file__)"],
+        cwd=tmp_path,
+        env=env,
+    )
     assert str(venv) in res.stdout, res.stdout
     assert sys.prefix != str(venv)

@@ -48,8 +48,27 @@ def trained(synth_data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[
     out = tmp_path_factory.mktemp("trained") / "bundle"
     # About 13k photo passes at 80 px (~115 CPU-s). Measured on this data: LEAR F1 0.619 at 80 px
     # (0.597 at 64 px, where the smallest shapes are only a few pixels wide after the stem).
-    code = main(["--data", str(synth_data), "--out", str(out), "--epochs", "5", "--batch-size", "32",
-                 "--lr", "5e-3", "--positives", "4", "--seed", "0", *FAST, "--image-size", str(LEARN_SIZE)])
+    code = main(
+        [
+            "--data",
+            str(synth_data),
+            "--out",
+            str(out),
+            "--epochs",
+            "5",
+            "--batch-size",
+            "32",
+            "--lr",
+            "5e-3",
+            "--positives",
+            "4",
+            "--seed",
+            "0",
+            *FAST,
+            "--image-size",
+            str(LEARN_SIZE),
+        ]
+    )
     assert code == 0
     manifest = json.loads((out / "manifest.json").read_text())
     return {"bundle": out, "data": synth_data, "manifest": manifest, "metrics": manifest["metrics"]}

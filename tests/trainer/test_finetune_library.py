@@ -184,8 +184,9 @@ def test_not_a_library(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert not (tmp_path / "nowhere").exists()
 
 
-def test_sigterm_stops_and_writes_nothing(library: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_sigterm_stops_and_writes_nothing(
+    library: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from trainer import finetune
 
     real = finetune.Reporter.progress
@@ -209,6 +210,8 @@ def test_a_fine_tuned_bundle_can_be_trained_further(finetuned: dict, tiny_data: 
     from trainer_testutil import fast_args
 
     out = tmp_path / "again"
-    assert main(fast_args(tiny_data, out, "--init", str(finetuned["bundles"][0]), "--epochs", "1",
-                          "--max-steps", "1")) == 0
+    assert (
+        main(fast_args(tiny_data, out, "--init", str(finetuned["bundles"][0]), "--epochs", "1", "--max-steps", "1"))
+        == 0
+    )
     assert load_bundle(out).manifest["training"]["init"] == str(finetuned["bundles"][0])

@@ -13,8 +13,15 @@ from torch import nn
 from trainer.data import IMAGENET_MEAN, IMAGENET_STD
 from trainer.export import export_onnx
 from trainer.handcrafted import Handcrafted, rgb_to_hsv, rgb_to_lab01
-from trainer.label_transfer import (Deployed, Neighbourhood, choose_neighbourhood, combined_distance, fit_projection,
-                                    normalise, per_word_votes)
+from trainer.label_transfer import (
+    Deployed,
+    Neighbourhood,
+    choose_neighbourhood,
+    combined_distance,
+    fit_projection,
+    normalise,
+    per_word_votes,
+)
 from trainer.evaluate import lear
 from trainer.model import Tower
 
@@ -122,7 +129,8 @@ def test_exported_graph_computes_the_numpy_votes(tmp_path: Path) -> None:
     path = tmp_path / "encoder.onnx"
     export_onnx(model, 32, path, "legacy")  # type: ignore[arg-type]
     got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(
-        ["embeddings"], {"images": photos[30:].numpy()})[0]
+        ["embeddings"], {"images": photos[30:].numpy()}
+    )[0]
     assert got.shape == (10, 5 + 7 + 2)
     np.testing.assert_allclose(got[:, :5], 3.0 * normalise(f[30:]), atol=1e-4)
     np.testing.assert_allclose(got[:, 5:12], want, atol=2e-3)  # float16 bank

@@ -85,12 +85,21 @@ label_transfer = "corel5k"
 def recipe_args(data: Path, out: Path, *extra: str) -> list[str]:
     recipe = out.parent / "recipe.toml"
     recipe.write_text(RECIPE, encoding="utf-8")
-    return ["--recipe", str(recipe), "--data-root", str(data), "--checkpoint", str(out.parent / "run.ckpt.pt"),
-            "--quiet", *extra]
+    return [
+        "--recipe",
+        str(recipe),
+        "--data-root",
+        str(data),
+        "--checkpoint",
+        str(out.parent / "run.ckpt.pt"),
+        "--quiet",
+        *extra,
+    ]
 
 
-def test_recipe_builds_a_bundle_the_app_runs_and_resumes(data: Path, tmp_path: Path,
-                                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_recipe_builds_a_bundle_the_app_runs_and_resumes(
+    data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from trainer.cli import main
 
     out = tmp_path / "photo-model"
@@ -105,7 +114,9 @@ def test_recipe_builds_a_bundle_the_app_runs_and_resumes(data: Path, tmp_path: P
     assert training["loss"] == "softmax"
     # WordNet's general words became tags of the object photos, and nothing else
     general = training["corpora"][1]["general_words"]
-    assert "dog" in general["circle object"] and "cat" in general["square object"] and "car" in general["triangle object"]
+    assert (
+        "dog" in general["circle object"] and "cat" in general["square object"] and "car" in general["triangle object"]
+    )
     assert {"dog", "cat", "car"} <= set(bundle.tags)
     assert training["corpora"][0]["general_words"] == {}
     dep = training["deployment"]
@@ -120,7 +131,7 @@ def test_recipe_builds_a_bundle_the_app_runs_and_resumes(data: Path, tmp_path: P
     enc = ImageEncoder(bundle, providers=["CPUExecutionProvider"], threads=1)
     photos = sorted((data / "corel5k" / "images").glob("c12*.jpg"))
     vecs = enc.embed(np.stack([decode_for_model(p, bundle.preprocessing).tensor for p in photos]))
-    votes = vecs[:, d: d + corel_words]
+    votes = vecs[:, d : d + corel_words]
     np.testing.assert_allclose(votes.sum(1), 1.0, atol=1e-3)  # label-transfer votes are a distribution
     np.testing.assert_allclose(vecs[:, d + corel_words], 1.0)
     np.testing.assert_allclose(np.linalg.norm(vecs, axis=1), np.sqrt(dep["f_scale"] ** 2 + 2), rtol=1e-3)
@@ -129,9 +140,34 @@ def test_recipe_builds_a_bundle_the_app_runs_and_resumes(data: Path, tmp_path: P
 
     # every bundle can be trained further: --init continues from this one's tower and words
     again = tmp_path / "continued"
-    assert main(["--data", str(data / "corel5k"), "--init", str(out), "--backbone", "resnet18_l3", "--image-size", "32",
-                 "--epochs", "1", "--batch-size", "16", "--extra-words", "20", "--workers", "0", "--threads", "1",
-                 "--quiet", "--out", str(again)]) == 0
+    assert (
+        main(
+            [
+                "--data",
+                str(data / "corel5k"),
+                "--init",
+                str(out),
+                "--backbone",
+                "resnet18_l3",
+                "--image-size",
+                "32",
+                "--epochs",
+                "1",
+                "--batch-size",
+                "16",
+                "--extra-words",
+                "20",
+                "--workers",
+                "0",
+                "--threads",
+                "1",
+                "--quiet",
+                "--out",
+                str(again),
+            ]
+        )
+        == 0
+    )
     cont = load_bundle(again)
     assert cont.dim == d and cont.manifest["training"]["init"] == str(out)
 

@@ -55,7 +55,7 @@ def test_keyed_draws_do_not_depend_on_how_the_batch_is_split() -> None:
     rng = np.random.default_rng(0)
     tags = [rng.choice(6, size=rng.integers(1, 4), replace=False) for _ in range(8)]
     whole = sample_batch("presampled", (0, 1, 2), 0, s, tags, 2, 5)
-    halves = [sample_batch("presampled", (0, 1, 2), f, s, tags[f:f + 4], 2, 5) for f in (0, 4)]
+    halves = [sample_batch("presampled", (0, 1, 2), f, s, tags[f : f + 4], 2, 5) for f in (0, 4)]
     for a, b0, b1 in zip(whole, *halves):
         assert np.array_equal(a, np.concatenate([b0, b1]))
     pos, neg, valid = whole
@@ -64,7 +64,8 @@ def test_keyed_draws_do_not_depend_on_how_the_batch_is_split() -> None:
 
 
 def test_two_processes_equal_one_and_a_killed_run_resumes_elsewhere(
-        tiny_data: Path, tmp_path: Path, one_process: dict[str, Any]) -> None:
+    tiny_data: Path, tmp_path: Path, one_process: dict[str, Any]
+) -> None:
     two = tmp_path / "two"
     launch(2, fast_args(tiny_data, two / "b", *COMMON), two)
     r0, r1 = (torch.load(two / f"rank{r}.pt", weights_only=False) for r in (0, 1))

@@ -54,20 +54,29 @@ def test_unknown_backbone(tiny_data: Path, tmp_path: Path, capsys: pytest.Captur
     _fails(fast_args(tiny_data, tmp_path / "out", "--backbone", "alexnet9000"), capsys, "unknown backbone", "resnet18")
 
 
-def test_init_bundle_with_other_dimension(trained: dict, tiny_data: Path, tmp_path: Path,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
-    _fails(fast_args(tiny_data, tmp_path / "out", "--init", str(trained["bundle"]), "--dim", "64"),
-           capsys, "dimension 256", "--dim 64")
+def test_init_bundle_with_other_dimension(
+    trained: dict, tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _fails(
+        fast_args(tiny_data, tmp_path / "out", "--init", str(trained["bundle"]), "--dim", "64"),
+        capsys,
+        "dimension 256",
+        "--dim 64",
+    )
 
 
 def test_init_that_is_not_a_bundle(tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _fails(fast_args(tiny_data, tmp_path / "out", "--init", str(tmp_path)), capsys, "--init", "manifest.json")
 
 
-def test_imagenet_weights_are_never_downloaded(tiny_data: Path, tmp_path: Path,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
-    _fails(fast_args(tiny_data, tmp_path / "out", "--init", f"imagenet:{tmp_path / 'none.pth'}"), capsys,
-           "nothing is downloaded")
+def test_imagenet_weights_are_never_downloaded(
+    tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _fails(
+        fast_args(tiny_data, tmp_path / "out", "--init", f"imagenet:{tmp_path / 'none.pth'}"),
+        capsys,
+        "nothing is downloaded",
+    )
 
 
 def test_resume_without_checkpoint(tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

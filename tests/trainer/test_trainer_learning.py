@@ -108,6 +108,15 @@ def test_evaluate_command_prints_json_metrics(trained: dict[str, Any], capsys: p
     assert code == 0
     m = json.loads(capsys.readouterr().out)
     assert abs(m["lear_f1"] - trained["metrics"]["lear_f1"]) < 1e-9  # same numbers as at export time
-    for key in ("lear_precision", "lear_recall", "lear_n_plus", "precision_at_5", "recall_at_5", "map_images",
-                "map_tags", "zero_shot_auc", "prior_lear_f1"):
+    for key in (
+        "lear_precision",
+        "lear_recall",
+        "lear_n_plus",
+        "precision_at_5",
+        "recall_at_5",
+        "map_images",
+        "map_tags",
+        "zero_shot_auc",
+        "prior_lear_f1",
+    ):
         assert key in m

@@ -26,8 +26,9 @@ def _quiet(_: str) -> None:
 
 @pytest.mark.parametrize("strategy", ["next-image", "presampled"])
 def test_both_strategies_train_only_the_sampled_rows(tiny_data: Path, tmp_path: Path, strategy: str) -> None:
-    args = parse_args(fast_args(tiny_data, tmp_path / "b", "--neg-strategy", strategy, "--max-steps", "2",
-                                "--negatives", "3"))
+    args = parse_args(
+        fast_args(tiny_data, tmp_path / "b", "--neg-strategy", strategy, "--max-steps", "2", "--negatives", "3")
+    )
     setup = prepare(args, _quiet)
     before = initial_tag_vectors(setup)
     res = train(args, _quiet, setup=setup)

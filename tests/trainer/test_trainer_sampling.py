@@ -9,8 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from trainer.sampling import (NegativeSampler, batch_negatives, fix_collisions, next_image_negatives,
-                              sample_positives)
+from trainer.sampling import NegativeSampler, batch_negatives, fix_collisions, next_image_negatives, sample_positives
 
 
 def _chi2(observed: np.ndarray, expected_p: np.ndarray) -> float:
@@ -25,11 +24,11 @@ def test_draws_follow_freq_to_the_power() -> None:
         s = NegativeSampler(freq, power)
         draws = s.draw(np.random.default_rng(1), 200_000)
         counts = np.bincount(draws, minlength=len(freq))
-        p = freq ** power / (freq ** power).sum()
+        p = freq**power / (freq**power).sum()
         # 6 degrees of freedom: chi2 > 30 has p < 5e-5
         assert _chi2(counts, p) < 30, (power, counts / counts.sum(), p)
     # and the wrong power is clearly rejected
-    wrong = freq ** 1.0 / (freq ** 1.0).sum()
+    wrong = freq**1.0 / (freq**1.0).sum()
     counts = np.bincount(NegativeSampler(freq, 0.75).draw(np.random.default_rng(2), 200_000), minlength=7)
     assert _chi2(counts, wrong) > 1000
 

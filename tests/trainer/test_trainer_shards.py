@@ -97,12 +97,18 @@ def test_an_unreadable_photo_in_a_shard_is_skipped(tmp_path: Path) -> None:
     assert sorted(x is None for _, x, _ in items) == [False, True]
 
 
-def test_two_processes_train_from_shards_and_rank0_exports_the_bundle(shard_data: tuple[Path, Path],
-                                                                       tmp_path: Path) -> None:
+def test_two_processes_train_from_shards_and_rank0_exports_the_bundle(
+    shard_data: tuple[Path, Path], tmp_path: Path
+) -> None:
     _, shards = shard_data
     out = tmp_path / "bundle"
-    launch(2, fast_args(shards, out, "--max-steps", "2", "--image-size", "32", "--negatives", "3"), tmp_path,
-           tiny=False, cli=True)
+    launch(
+        2,
+        fast_args(shards, out, "--max-steps", "2", "--image-size", "32", "--negatives", "3"),
+        tmp_path,
+        tiny=False,
+        cli=True,
+    )
     assert [(tmp_path / f"rank{r}.code").read_text() for r in (0, 1)] == ["0", "0"]
     manifest = json.loads((out / "manifest.json").read_text())
     training = manifest["training"]

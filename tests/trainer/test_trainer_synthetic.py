@@ -24,7 +24,9 @@ def test_render_tags_are_background_colours_and_shapes() -> None:
 
 
 def test_spec_forces_content_and_the_object_is_drawn() -> None:
-    img, tags = render_photo(random.Random(0), size=(80, 80), spec={"background": "grass", "objects": [("red", "circle")]})
+    img, tags = render_photo(
+        random.Random(0), size=(80, 80), spec={"background": "grass", "objects": [("red", "circle")]}
+    )
     assert tags == ["grass", "red", "circle"]
     arr = np.asarray(img, dtype=np.int32)
     red = (arr[..., 0] > 170) & (arr[..., 1] < 80) & (arr[..., 2] < 80)

@@ -13,8 +13,12 @@ pytest.importorskip("torch")
 from attalos_desktop.core.subwords import ngram_buckets  # noqa: E402
 from trainer.errors import TrainError  # noqa: E402
 from trainer.textspace import base_map, compose, fit_ngram_vectors, fit_text_map  # noqa: E402
-from trainer.wordvectors import (load_word_vectors, load_wordllama, read_text_vectors,  # noqa: E402
-                                 read_word2vec_binary)
+from trainer.wordvectors import (
+    load_word_vectors,
+    load_wordllama,
+    read_text_vectors,  # noqa: E402
+    read_word2vec_binary,
+)
 
 WORDS = ["red", "green", "circle"]
 VECS = np.array([[1.0, 2.0, 2.0], [0.0, 3.0, 4.0], [-1.0, 0.0, 0.0]], dtype=np.float32)

@@ -9,8 +9,19 @@ from pathlib import Path
 ZERO_SHOT = {"lawn": "grass", "ocean": "water"}
 # Small and quick: 64 px inputs (no slower than 48 px for MobileNetV3-small on a CPU), one CPU
 # thread, no worker processes.
-FAST = ["--image-size", "64", "--workers", "0", "--threads", "1", "--extra-words", "300",
-        "--ngram-buckets", "1024", "--quiet"]
+FAST = [
+    "--image-size",
+    "64",
+    "--workers",
+    "0",
+    "--threads",
+    "1",
+    "--extra-words",
+    "300",
+    "--ngram-buckets",
+    "1024",
+    "--quiet",
+]
 
 
 def fast_args(data: Path, out: Path, *extra: str) -> list[str]:
