@@ -1,6 +1,6 @@
 """Everyday words through the app's own search: does "dog" find dogs? Several bundles, one run.
 
-    python bench/everyday_words.py ../shared/data v2=/tmp/attalos-photo-v2 v3=resources/models/attalos-photo-v3
+    python bench/everyday_words.py ../shared/data attalos-photo-v2=/tmp/v2 attalos-photo-v3=resources/models/attalos-photo-v3
 
 For every bundle a fresh library indexes the same folder (symbolic links to the Tiny ImageNet test
 photos and the Corel-5k test photos: 2,519 photos, nothing copied), then ``Library.search(word)`` ranks
