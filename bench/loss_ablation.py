@@ -86,7 +86,7 @@ def measure(bundle_dir: Path, data: Path, held: Sequence[Any], general: list[str
         "general_words": len(aps),
         "general_known": known,
         "general_map": float(np.mean(aps)) if aps else None,
-        "final_loss": load_bundle(bundle_dir).manifest["training"].get("final_loss"),
+        "final_loss": bundle.manifest["training"].get("final_loss"),
     }
 
 

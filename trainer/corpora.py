@@ -102,23 +102,28 @@ def held_out_indices(records: Sequence[Record], spec: CorpusSpec, seed: int) -> 
 
 
 def _expand(
-    records: list[Record], spec: CorpusSpec, keep: Callable[[str], bool], log: Log
-) -> tuple[list[Record], dict[str, list[str]]]:
-    """Add general words from WordNet (``hypernyms.py``) when the corpus asks for them."""
+    splits: list[list[Record]], spec: CorpusSpec, keep: Callable[[str], bool], log: Log
+) -> tuple[list[list[Record]], dict[str, list[str]]]:
+    """Add general words from WordNet (``hypernyms.py``) to every split of a corpus that asks for them;
+    WordNet is read once. Returns the splits and what the first (train) split gained."""
     h = spec.hypernyms
     if not h or int(h.get("up", 0)) <= 0:
-        return records, {}
+        return splits, {}
     from .hypernyms import WordNet, expand_records
 
     wn = WordNet.load(h.get("wordnet"))
-    out, exp = expand_records(
-        records,
-        wn,
-        up=int(h["up"]),
-        min_root_depth=int(h.get("min_root_depth", 5)),
-        keep=keep,
-        senses=str(h.get("senses", "wnid")),
-    )
+    done = [
+        expand_records(
+            records,
+            wn,
+            up=int(h["up"]),
+            min_root_depth=int(h.get("min_root_depth", 5)),
+            keep=keep,
+            senses=str(h.get("senses", "wnid")),
+        )
+        for records in splits
+    ]
+    exp = done[0][1]
     n_words = len({w for ws in exp.added.values() for w in ws})
     log(
         f"{spec.name}: WordNet added {n_words} general words to {exp.photos} photos "
@@ -126,7 +131,7 @@ def _expand(
         + "; ".join(f"{k} -> {', '.join(v)}" for k, v in list(exp.added.items())[:3])
         + ")"
     )
-    return out, exp.added
+    return [out for out, _ in done], exp.added
 
 
 def load_corpora(
@@ -152,9 +157,7 @@ def load_corpora(
     labels = {t for _, tr, _, _ in raw for r in tr for t in r.tags}
     expanded = []
     for spec, tr, held, test in raw:
-        tr2, added = _expand(tr, spec, keep_word, log)
-        held2, _ = _expand(held, spec, keep_word, lambda s: None)
-        test2, _ = _expand(test, spec, keep_word, lambda s: None)
+        (tr2, held2, test2), added = _expand([tr, held, test], spec, keep_word, log)
         expanded.append((spec, tr2, held2, test2, added))
     counts = Counter(t for _, tr, _, _, _ in expanded for r in tr for t in r.tags)
     kept = sorted((t for t, c in counts.items() if c >= min_count), key=lambda t: (-counts[t], t))

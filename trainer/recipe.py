@@ -80,7 +80,7 @@ def apply_recipe(
                 f"{', '.join(sorted(_SPEC_FIELDS))} (got {', '.join(bad) or 'no path'})"
             )
         spec = CorpusSpec(**{**table, "path": root / table["path"]})
-        if not (spec.path / "labels.jsonl").is_file() and not spec.path.is_dir():
+        if not spec.path.is_dir():
             raise TrainError(f"--recipe {args.recipe}: corpus {spec.path} not found under --data-root")
         specs.append(spec)
     if not specs:

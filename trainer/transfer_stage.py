@@ -386,7 +386,7 @@ def export_with_label_transfer(
         float16=True,
         tag_vectors=tag_vectors,
         text_map=text_map,
-        extra_training={"deployment": deployment, "tower_dim": dim},
+        extra_training={"deployment": deployment},
         log=log,
         check_columns=(dim, v_np),
         tower_dtype=args.tower_dtype,
