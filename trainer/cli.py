@@ -315,6 +315,13 @@ def _check_args(args: argparse.Namespace) -> None:
         raise TrainError(f"unknown backbone {args.backbone!r}; choose one of {', '.join(BACKBONES)}")
     if args.evaluate is None and not args.out and not args.checkpoint:
         raise TrainError("nothing to write: give --out BUNDLE_DIR (or --checkpoint FILE), or --evaluate BUNDLE_DIR")
+    names = [c.name for c in args.corpora or []]
+    if args.label_transfer and args.evaluate is None and args.label_transfer not in names:
+        # checked before training, not after hours of it
+        raise TrainError(
+            f"--label-transfer {args.label_transfer}: not one of the corpora "
+            f"({', '.join(names) or 'none: give several --data or a recipe'})"
+        )
     for flag, value, low in (
         ("--epochs", args.epochs, 1),
         ("--batch-size", args.batch_size, 1),

@@ -183,3 +183,19 @@ def test_a_bad_recipe_is_refused_in_one_line(tmp_path: Path, capsys: pytest.Capt
     bad.write_text("[train\n", encoding="utf-8")
     assert main(["--recipe", str(bad), "--data-root", str(tmp_path), "--out", str(tmp_path / "b")]) == 2
     assert "not a readable TOML file" in capsys.readouterr().err
+
+
+def test_an_unknown_label_transfer_corpus_is_refused_before_training(
+    data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from trainer.cli import main
+
+    code = main(["--data", str(data / "corel5k"), "--data", f"{data / 'tiny-imagenet-200'}:0.5",
+                 "--label-transfer", "flickr", "--out", str(tmp_path / "b")])  # fmt: skip
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert (
+        err
+        == "attalos-desktop-train: error: --label-transfer flickr: not one of the corpora (corel5k, tiny-imagenet-200)"
+    )
+    assert not (tmp_path / "b").exists() and not (tmp_path / "b.ckpt.pt").exists()
