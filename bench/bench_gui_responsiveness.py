@@ -2,6 +2,7 @@
 
     python bench/bench_gui_responsiveness.py [--photos 300] [--photo-dir DIR] [--json bench/out/gui_resp.json]
                                              [--pump exec|spin] [--probe] [--probe-events] [--profile gui.prof]
+                                             [--runs 12 --load 2 --baseline-thumbnails]
 
 A 10 ms QTimer ticks on the GUI thread of a real MainWindow (offscreen) while the window indexes a
 folder through its worker. Every gap between ticks longer than the interval is time the user would
@@ -9,6 +10,12 @@ have felt as a frozen window. The measured window runs from "Add folder" until t
 the window's reloads after it (grid, sidebar, words) are answered. The same measurement on the idle
 window, before and after, in the same run, is the baseline (timer jitter and load of this machine).
 Prints longest gap and percentiles, writes JSON.
+
+--runs K repeats the measurement in K fresh processes; with --load N every other run is made while N
+busy processes (another program the user runs, at normal priority) compete for the CPUs, so the
+stall with and without competition comes from the same session. --baseline-thumbnails adds runs in
+which the window makes every grid thumbnail itself (--window-thumbnails: how the app worked before the
+index job left them in the cache as it decoded each photo), interleaved with the others.
 
 The GUI thread sleeps in a blocking event loop between events, as in the application (``--pump
 spin`` calls processEvents() in a loop instead, the way this bench measured until 2026-12: a GUI
@@ -91,7 +98,151 @@ def main() -> int:
         "--probe-events", action="store_true", help="list the events that took the GUI thread over 2 ms of CPU"
     )
     ap.add_argument("--profile", help="write a cProfile of the GUI thread while indexing to this file")
+    ap.add_argument(
+        "--runs", type=int, default=1, help="repeat the whole measurement this many times, each in a fresh process"
+    )
+    ap.add_argument(
+        "--load",
+        type=int,
+        default=0,
+        help="other programs competing for the CPUs: this many busy processes (normal priority) run throughout; "
+        "with --runs, every other run is made with this load and the rest without it (interleaved)",
+    )
+    ap.add_argument(
+        "--window-thumbnails",
+        action="store_true",
+        help="the window makes every thumbnail itself (as before 2026-12) instead of the index job leaving them",
+    )
+    ap.add_argument(
+        "--baseline-thumbnails",
+        action="store_true",
+        help="with --runs: interleave runs with --window-thumbnails as the baseline of the same session",
+    )
     args = ap.parse_args()
+    if args.runs > 1:
+        return repeat(args)
+    if args.load:
+        busy = start_load(args.load)
+        try:
+            return measure(args)
+        finally:
+            stop_load(busy)
+    return measure(args)
+
+
+def name_pool_threads() -> None:
+    """--probe-threads: give the pool threads running the window's jobs an OS name (Linux), so that
+    the explanation of a gap tells the index supervisor from the thumbnail makers."""
+    import ctypes
+
+    from attalos_desktop.gui import workers
+
+    try:
+        prctl = ctypes.CDLL(None).prctl
+    except (OSError, AttributeError):
+        return
+
+    def named(cls: type, name: bytes) -> None:
+        run = cls.run
+
+        def run_named(self) -> None:  # noqa: ANN001
+            prctl(15, ctypes.c_char_p(name), 0, 0, 0)  # PR_SET_NAME
+            run(self)
+
+        cls.run = run_named
+
+    named(workers.IndexWorker, b"index-supervise")
+    named(workers._ThumbnailJob, b"thumbnail-job")
+
+
+def start_load(n: int) -> list:
+    """n processes that spin on a CPU at normal priority: another program the user is running."""
+    import subprocess
+
+    return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+
+
+def stop_load(busy: list) -> None:
+    for p in busy:
+        p.kill()
+        p.wait()
+
+
+def _without(argv: list[str], names: tuple[str, ...]) -> list[str]:
+    """argv less the options ``names`` and their values (``--x V`` or ``--x=V``)."""
+    out: list[str] = []
+    skip = False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a in names:
+            skip = True
+        elif a.split("=", 1)[0] not in names:
+            out.append(a)
+    return out
+
+
+def repeat(args: argparse.Namespace) -> int:
+    """--runs K: K fresh processes cycling through the variants (with and without --load, and with
+    --baseline-thumbnails the window making every thumbnail itself); the longest stall of each."""
+    import subprocess
+
+    variants: list[tuple[str, list[str]]] = [("no load", [])]
+    if args.load:
+        variants.append((f"{args.load} busy processes", ["--load", str(args.load)]))
+    if args.baseline_thumbnails:
+        variants += [(f"{name}, window makes thumbnails", [*extra, "--window-thumbnails"]) for name, extra in variants]
+    rows: dict[str, list[dict]] = {name: [] for name, _ in variants}
+    passthrough = _without(sys.argv[1:], ("--runs", "--load", "--json", "--baseline-thumbnails"))
+    for i in range(args.runs):
+        key, extra = variants[i % len(variants)]
+        out = Path(tempfile.mkdtemp(prefix="attalos-bench-run-")) / "run.json"
+        code = subprocess.call(
+            [sys.executable, __file__, *passthrough, *extra, "--json", str(out)], stdout=subprocess.DEVNULL
+        )
+        if code != 0 or not out.is_file():
+            print(f"run {i + 1} failed (exit {code})", file=sys.stderr)
+            return 1
+        r = json.loads(out.read_text())
+        shutil.rmtree(out.parent, ignore_errors=True)
+        rows[key].append(r)
+        w = r["while_indexing"]
+        print(
+            f"run {i + 1:2d} ({key}): longest stall {w['max_ms']} ms, p99 {w['p99_ms']}, idle max "
+            f"{r['idle_baseline']['max_ms']} ms, indexed {r['photos']} in {r['index_seconds']} s",
+            flush=True,
+        )
+        if w.get("worst_explained"):  # --probe: what the longest gap of this run was made of
+            print("        ", w["worst_explained"][0], flush=True)
+    summary = {}
+    for key, runs in rows.items():
+        if not runs:
+            continue
+        worst = [r["while_indexing"]["max_ms"] for r in runs]
+        idle = [max(r["idle_baseline"]["max_ms"], r["idle_baseline_after"]["max_ms"]) for r in runs]
+        summary[key] = {
+            "runs": len(runs),
+            "longest_stall_ms": {"min": min(worst), "median": statistics.median(worst), "max": max(worst)},
+            "idle_window_longest_gap_ms": {"min": min(idle), "median": statistics.median(idle), "max": max(idle)},
+            "index_seconds_median": statistics.median(r["index_seconds"] for r in runs),
+            "runs_over_50ms": sum(1 for w in worst if w > 50),
+        }
+        s = summary[key]["longest_stall_ms"]
+        print(
+            f"{key}: longest stall min/median/max {s['min']}/{s['median']}/{s['max']} ms over {len(runs)} runs "
+            f"({summary[key]['runs_over_50ms']} over 50 ms); idle window longest gap median "
+            f"{summary[key]['idle_window_longest_gap_ms']['median']} ms; indexing "
+            f"{summary[key]['index_seconds_median']} s"
+        )
+    if args.json:
+        out = Path(args.json)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps({"summary": summary, "runs": rows}, indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {out}")
+    return 0
+
+
+def measure(args: argparse.Namespace) -> int:
 
     from PySide6.QtCore import QCoreApplication, QEventLoop, QObject, QTimer, Slot
     from PySide6.QtWidgets import QApplication
@@ -148,6 +299,8 @@ def main() -> int:
     app = QApplication.instance() or (ProbeApp if args.probe_events else QApplication)(sys.argv[:1])
     from attalos_desktop.gui.window import MainWindow
 
+    if args.probe_threads:
+        name_pool_threads()
     main_ident = threading.get_ident()
     main_tid = threading.get_native_id()
     gc_passes: list[tuple[float, float, int, bool, int]] = []  # start, ms, generation, on GUI thread, collected
@@ -282,6 +435,8 @@ def main() -> int:
 
     load_at_start = os.getloadavg()[0]
     win = MainWindow(home=str(tmp / "home"))
+    if args.window_thumbnails:
+        win.indexer.thumbnails = None
     win.resize(1280, 800)
     win.show()
     ticks = Ticks()
@@ -366,6 +521,8 @@ def main() -> int:
         "provider": getattr(report, "provider", None),
         "interval_ms": args.interval_ms,
         "pump": args.pump,
+        "thumbnails_made_by": "window" if args.window_thumbnails else "index job",
+        "thumbnails_the_window_decoded": win.cache.made,  # cache misses in the GUI process
         # other processes' load (1-minute average) when the run started and ended: the gaps grow with it
         "load_average": [round(load_at_start, 2), round(os.getloadavg()[0], 2)],
         "idle_baseline": idle,
@@ -373,7 +530,10 @@ def main() -> int:
         "while_indexing": indexing,
         "errors": win.errors,
     }
-    print(f"indexed {result['photos']} photos in {busy_s:.1f} s ({result['provider']}); grid shows {n_shown}")
+    print(
+        f"indexed {result['photos']} photos in {busy_s:.1f} s ({result['provider']}); grid shows {n_shown}; "
+        f"the window decoded {win.cache.made} thumbnails itself"
+    )
     print(f"idle baseline : max {idle['max_ms']} ms, p50 {idle['p50_ms']}, p95 {idle['p95_ms']}, p99 {idle['p99_ms']}")
     print(
         f"idle, after   : max {idle_after['max_ms']} ms, p50 {idle_after['p50_ms']}, p95 {idle_after['p95_ms']}, "

@@ -143,6 +143,9 @@ class Decoded:
     format: str
     extra: Any = None  # what the caller's inspect(image) returned (metadata read from the open image)
     from_preview: bool = False  # made from the photo's embedded EXIF preview, not from its own pixels
+    # The upright RGB photo fitted in thumbnail_size x thumbnail_size, made from the pixels already
+    # decoded for the model (decode_for_model's thumbnail_size; None when those were too small for it).
+    thumbnail: Image.Image | None = None
 
 
 def is_photo_name(name: str) -> bool:
@@ -315,12 +318,15 @@ def decode_for_model(
     inspect: Callable[[Image.Image], Any] | None = None,
     *,
     preview: bool | None = None,
+    thumbnail_size: int | None = None,
 ) -> Decoded:
     """Decode, orient, crop and normalise one photo into the encoder's input.
 
     ``inspect(image)`` runs on the opened, not yet decoded image (its EXIF/XMP/IPTC are there), so
     metadata costs no second open of the file. ``preview`` (default: ``previews_enabled()``) allows
     the embedded EXIF preview of a JPEG to stand in for its pixels when it is big enough and agrees.
+    ``thumbnail_size``: also fit the decoded pixels into a thumbnail of that size (``Decoded.thumbnail``)
+    when they are big enough for it, so that an indexer fills the thumbnail cache without a second decode.
     """
     im = orig = open_image(path)
     thumb: Image.Image | None = None
@@ -348,7 +354,16 @@ def decode_for_model(
             thumb = embedded_preview(orig, (w, h), min_side=pre.resize)
             if thumb is not None:
                 rgb = _to_rgb(apply_orientation(thumb, orientation))
-                return Decoded(_crop_normalise(rgb, pre), disp_w, disp_h, orientation, fmt, extra, True)
+                return Decoded(
+                    _crop_normalise(rgb, pre),
+                    disp_w,
+                    disp_h,
+                    orientation,
+                    fmt,
+                    extra,
+                    True,
+                    _fit_thumbnail(rgb, thumbnail_size, (disp_w, disp_h)),
+                )
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -364,13 +379,37 @@ def decode_for_model(
                 pass
         rgb = _to_rgb(im)
         tensor = _crop_normalise(rgb, pre)
-        return Decoded(tensor, disp_w, disp_h, orientation, fmt, extra)
+        return Decoded(
+            tensor,
+            disp_w,
+            disp_h,
+            orientation,
+            fmt,
+            extra,
+            thumbnail=_fit_thumbnail(rgb, thumbnail_size, (disp_w, disp_h)),
+        )
     finally:
         if thumb is not None:
             thumb.close()
         if im is not orig:
             im.close()
         orig.close()
+
+
+def _fit_thumbnail(rgb: Image.Image, size: int | None, shown: tuple[int, int]) -> Image.Image | None:
+    """``rgb`` fitted in size x size (a new image), or None when it is smaller than that box although the
+    photo as shown is not (a draft decode or preview too small: the thumbnail cache decodes it itself)."""
+    if not size:
+        return None
+    w, h = rgb.size
+    if max(w, h) < min(size, max(shown)):
+        return None
+    if max(w, h) <= size:
+        return rgb.copy()
+    scale = size / max(w, h)
+    box = (max(1, round(w * scale)), max(1, round(h * scale)))
+    method = Image.Resampling.LANCZOS if size <= 128 else Image.Resampling.BILINEAR  # as render_thumbnail
+    return rgb.resize(box, method, reducing_gap=2.0)
 
 
 _TRANSPOSE = {

@@ -25,7 +25,7 @@ from .imageio import ImageError, decode_for_model, file_hash
 from .lock import LibraryLock, LockHeld
 from .paths import LibraryPaths, resolve_paths
 from .personal import PersonalVotes, background_sample, merge_suggestions, user_words_in
-from .pipeline import Done, Job, run_pipeline
+from .pipeline import Done, Job, ThumbnailTarget, run_pipeline
 from .scanner import scan
 from .sidecar_sync import SidecarSync
 from .tags import normalize_tag
@@ -662,8 +662,10 @@ class Library:
         cancel: threading.Event | None = None,
         on_photo: Callable[[PhotoRow], None] | None = None,
         batch_size: int = 32,
+        thumbnails: ThumbnailTarget | None = None,
     ) -> IndexReport:
-        """Scan roots and bring catalog + index up to date; see docs/core-api.md."""
+        """Scan roots and bring catalog + index up to date; see docs/core-api.md. ``thumbnails``: also
+        leave each decoded photo's thumbnail in that cache (the window's grid then only reads files)."""
         lock = LibraryLock(self.paths.lock)
         try:
             lock.acquire()
@@ -674,7 +676,7 @@ class Library:
         self._writer = True
         self.progress = progress
         try:
-            report = self._index_locked(paths, workers, progress, cancel, on_photo, batch_size)
+            report = self._index_locked(paths, workers, progress, cancel, on_photo, batch_size, thumbnails)
             if (
                 report.new
                 or report.changed
@@ -697,6 +699,7 @@ class Library:
         cancel: threading.Event | None,
         on_photo: Callable[[PhotoRow], None] | None,
         batch_size: int,
+        thumbnails: ThumbnailTarget | None = None,
     ) -> IndexReport:
         t0 = time.monotonic()
         bundle, encoder = self.bundle, self.encoder
@@ -785,7 +788,9 @@ class Library:
         t_index = time.monotonic()
         last_save = t_index
         emit("indexing", 0, total, None)
-        for ok, emb, failed in run_pipeline(jobs, encoder, workers=workers, batch_size=batch_size, cancel=cancel):
+        for ok, emb, failed in run_pipeline(
+            jobs, encoder, workers=workers, batch_size=batch_size, cancel=cancel, thumbnails=thumbnails
+        ):
             rows: list[PhotoRow] = []
             with self.catalog.transaction():
                 for d, vec in zip(ok, emb):

@@ -23,6 +23,7 @@ from .bundle import Preprocessing
 from .encoder import ImageEncoder
 from .imageio import Decoded, ImageError, decode_for_model, ensure_regular_file, file_hash
 from .metadata import Metadata, clean_keywords, keywords_from_image, keywords_from_sidecar, read_exif
+from .thumbnails import ThumbnailCache
 
 DEFAULT_BATCH = 32
 PREFETCH_BATCHES = 2
@@ -61,12 +62,29 @@ def default_workers() -> int:
     return max(2, min(8, n))
 
 
-def prepare(job: Job, pre: Preprocessing) -> Done:
-    """Everything per file that does not need the model: metadata, keywords, hash, input tensor."""
+@dataclass(frozen=True)
+class ThumbnailTarget:
+    """Where the indexer leaves the grid's thumbnails it can make from pixels it decoded anyway."""
+
+    cache: ThumbnailCache
+    size: int
+
+
+def prepare(job: Job, pre: Preprocessing, thumbnails: ThumbnailTarget | None = None) -> Done:
+    """Everything per file that does not need the model: metadata, keywords, hash, input tensor (and
+    the thumbnail, when asked and the decoded pixels are big enough)."""
     try:
         ensure_regular_file(job.path)  # before anything opens it: a FIFO would block the reader forever
         meta = read_exif(job.path)
-        dec = decode_for_model(job.path, pre, inspect=keywords_from_image)
+        dec = decode_for_model(
+            job.path, pre, inspect=keywords_from_image, thumbnail_size=thumbnails.size if thumbnails else None
+        )
+        if dec.thumbnail is not None and thumbnails is not None:
+            try:
+                thumbnails.cache.store(job.path, thumbnails.size, dec.thumbnail)
+            except OSError:
+                pass  # derived data: the window makes it itself when it shows the photo
+            dec.thumbnail = None  # not kept while the batch waits for the model
         keywords = clean_keywords(list(dec.extra or []) + keywords_from_sidecar(job.path))
         h = job.hash or file_hash(job.path)
         return Done(job, dec, meta, keywords, h)
@@ -87,10 +105,12 @@ def run_pipeline(
     workers: int | None = None,
     batch_size: int = DEFAULT_BATCH,
     cancel: threading.Event | None = None,
+    thumbnails: ThumbnailTarget | None = None,
 ) -> Iterator[tuple[list[Done], np.ndarray, list[Done]]]:
     """Yield (decoded items, their raw embeddings [n,d], failed items) batch by batch, in job order.
 
     After ``cancel`` is set, what is already decoded is embedded and yielded, then it stops.
+    ``thumbnails``: also leave each photo's thumbnail in that cache (made from the same decode).
     """
     pre = encoder.bundle.preprocessing
     it = iter(jobs)
@@ -103,7 +123,7 @@ def run_pipeline(
             job = next(it, None)
             if job is None:
                 return
-            pending.append(ex.submit(prepare, job, pre))
+            pending.append(ex.submit(prepare, job, pre, thumbnails))
 
     ok: list[Done] = []
     failed: list[Done] = []

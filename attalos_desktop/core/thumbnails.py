@@ -9,8 +9,9 @@ decoder scales by 1/2..1/8 for free). Photos are opened as the indexer opens the
 previews with the ``formats`` extra), EXIF orientation is applied, and files are written atomically
 so a killed process never leaves a half thumbnail.
 
-Callers in a GUI run ``get`` in worker threads; it is thread-safe (distinct temp names, atomic
-rename) and never touches the originals.
+An indexer that decodes a photo anyway hands the fitted pixels to ``store`` (the GUI's index job does,
+in its own process), so the window mostly only reads small files. Callers in a GUI run ``get`` in
+worker threads; it is thread-safe (distinct temp names, atomic rename) and never touches the originals.
 """
 
 from __future__ import annotations
@@ -98,12 +99,25 @@ class ThumbnailCache:
             raise ThumbnailError(f"cannot read {path}: file is missing or unreadable")
         if out.is_file():
             return out
-        img = render_thumbnail(path, size)
+        self._write(out, render_thumbnail(path, size))
+        return out
+
+    def store(self, path: str | os.PathLike[str], size: int, image: Image.Image) -> bool:
+        """Keep ``image`` (the photo's upright pixels already fitted in size x size, e.g. by the indexer,
+        which decoded them anyway) as this photo version's thumbnail unless one exists. False when the
+        file cannot be stat'ed; OSError when the cache cannot be written."""
+        out = self.cached_path(path, size)
+        if out is None:
+            return False
+        if not out.is_file():
+            self._write(out, image)
+        return True
+
+    def _write(self, out: Path, img: Image.Image) -> None:
         out.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(out, lambda fh: img.save(fh, "JPEG", quality=self.quality, optimize=False))
         with self._lock:
             self._made += 1
-        return out
 
     def clear(self) -> None:
         """Delete every cached thumbnail."""

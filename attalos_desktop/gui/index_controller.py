@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any
+from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal, Slot
 
@@ -42,9 +42,18 @@ class IndexController(QObject):
     failed = Signal(str, str)  # message, traceback
     finished = Signal(object)  # IndexReport, or None when the run failed
 
-    def __init__(self, home: str | None, status: StatusArea, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        home: str | None,
+        status: StatusArea,
+        parent: QObject | None = None,
+        thumbnails: Callable[[], tuple[str, int]] | None = None,
+    ) -> None:
         super().__init__(parent)
         self.home = home
+        # (cache root, size) of the grid's thumbnails when a job starts: the job leaves them there as it
+        # decodes each photo, so the window's own threads only read small files while it runs.
+        self.thumbnails = thumbnails
         self.status = status
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(1)
@@ -70,7 +79,7 @@ class IndexController(QObject):
             self.queued.append((paths, label))
             self.status.say(f"{label} queued after the current run")
             return
-        w = IndexWorker(self.home, paths, label)
+        w = IndexWorker(self.home, paths, label, thumbnails=self.thumbnails() if self.thumbnails else None)
         w.signals.progress.connect(self._on_progress)
         w.signals.photos.connect(self._on_photos)
         w.signals.notices.connect(self.status.show_notices)

@@ -37,8 +37,17 @@ def _send_notices(conn: Any) -> None:
         conn.send(("notices", lines))
 
 
-def run_index(home: str | None, paths: list[str] | None, conn: Any, cancel_requested: Any) -> None:
-    """Entry point of the child process: index, streaming ("progress"|"photos"|"notices"|"result"|"error", ...)."""
+def run_index(
+    home: str | None,
+    paths: list[str] | None,
+    conn: Any,
+    cancel_requested: Any,
+    thumbnails: tuple[str, int] | None = None,
+) -> None:
+    """Entry point of the child process: index, streaming ("progress"|"photos"|"notices"|"result"|"error", ...).
+
+    ``thumbnails`` (cache root, size): also leave the grid's thumbnail of each photo decoded, made from
+    the same decode; then the window's threads only read them (no decoding, little GIL, in the GUI process)."""
     import multiprocessing
     import os
 
@@ -86,10 +95,13 @@ def run_index(home: str | None, paths: list[str] | None, conn: Any, cancel_reque
 
     try:
         from attalos_desktop.core.library import Library
+        from attalos_desktop.core.pipeline import ThumbnailTarget
+        from attalos_desktop.core.thumbnails import ThumbnailCache
 
+        target = ThumbnailTarget(ThumbnailCache(thumbnails[0]), thumbnails[1]) if thumbnails else None
         lib = Library.open(home=home)
         try:
-            report = lib.index(paths, progress=progress, cancel=cancel, on_photo=on_photo)
+            report = lib.index(paths, progress=progress, cancel=cancel, on_photo=on_photo, thumbnails=target)
         finally:
             lib.close()
         flush()

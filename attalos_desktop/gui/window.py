@@ -155,7 +155,9 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Attalos")
         self.setAcceptDrops(True)
         self._build_ui()
-        self.indexer = IndexController(home, self.status, self)
+        self.indexer = IndexController(
+            home, self.status, self, thumbnails=lambda: (str(self.cache.root), self.model.thumb_size)
+        )
         self.indexer.photosArrived.connect(self._on_index_photos)
         self.indexer.failed.connect(lambda msg, tb: self.show_error("Indexing failed", msg, tb))
         self.indexer.finished.connect(self._on_index_finished)

@@ -53,11 +53,18 @@ class IndexWorker(QRunnable):
     # 20 ms that was 50 a second for the whole run.
     POLL_S = 0.5
 
-    def __init__(self, home: str | None, paths: list[str] | None, label: str = "Indexing") -> None:
+    def __init__(
+        self,
+        home: str | None,
+        paths: list[str] | None,
+        label: str = "Indexing",
+        thumbnails: tuple[str, int] | None = None,
+    ) -> None:
         super().__init__()
         self.setAutoDelete(False)
         self.home = home
         self.paths = paths
+        self.thumbnails = thumbnails  # (cache root, size): the child makes the grid's thumbnails too
         self.label = label
         self.cancel_event = threading.Event()
         self.signals = IndexSignals()
@@ -88,7 +95,7 @@ class IndexWorker(QRunnable):
             recv, send = ctx.Pipe(duplex=False)
             proc = ctx.Process(
                 target=run_index,
-                args=(self.home, self.paths, send, self._child_cancel),
+                args=(self.home, self.paths, send, self._child_cancel, self.thumbnails),
                 name="attalos-index",
                 daemon=True,
             )

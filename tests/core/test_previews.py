@@ -198,3 +198,48 @@ def test_library_indexes_camera_jpegs_from_their_previews(
         sizes = {Path(r.path).name: (r.width, r.height) for r in lib.photos()}
     assert used == [True, True, True]
     assert sizes["IMG_0000.JPG"] == (1200, 1600) and sizes["IMG_0001.JPG"] == (1600, 1200)
+
+
+def test_the_indexer_leaves_each_photos_thumbnail_from_the_same_decode(tmp_path: Path, bundle_dir: Path) -> None:
+    """What the window's index job does: the grid's thumbnails are made while each photo is decoded for the
+    model (from its preview or its draft decode), turned upright, so the window only reads small files."""
+    from attalos_desktop.core.pipeline import ThumbnailTarget
+
+    folder = tmp_path / "DCIM"
+    folder.mkdir()
+    im = _photo((1600, 1200))
+    cam = _save(folder / "IMG_0000.JPG", im, camera_preview(im), orientation=6)  # preview, turned
+    plain = _save(folder / "IMG_0001.JPG", _photo((1600, 1200), seed=1), None)  # draft decode
+    small = folder / "small.png"
+    _photo((120, 90), seed=2).save(small)  # smaller than the box: kept at its own size
+    cache = ThumbnailCache(tmp_path / "cache")
+    with Library.open(tmp_path / "lib", model=bundle_dir) as lib:
+        report = lib.index([folder], thumbnails=ThumbnailTarget(cache, 160))
+    assert report.new == 3 and not report.failures
+    assert cache.made == 3
+    for p in (cam, plain, small):
+        assert cache.lookup(p, 160) is not None, p
+    made = Image.open(cache.lookup(cam, 160))
+    assert made.size == (120, 160)  # upright, like render_thumbnail
+    diff = np.abs(np.asarray(made, dtype=np.int16) - np.asarray(render_thumbnail(cam, 160), dtype=np.int16))
+    assert diff.mean() < 6  # the same picture as the window would have made
+    assert Image.open(cache.lookup(small, 160)).size == (120, 90)
+    window = ThumbnailCache(tmp_path / "cache")  # the window's own cache object: nothing left to decode
+    for p in (cam, plain, small):
+        window.get(p, 160)
+    assert window.made == 0
+
+
+def test_pixels_too_small_for_the_thumbnail_are_left_to_the_window(tmp_path: Path, bundle_dir: Path, pre) -> None:
+    from attalos_desktop.core.pipeline import ThumbnailTarget
+
+    folder = tmp_path / "big"
+    folder.mkdir()
+    p = _save(folder / "photo.jpg", _photo((1600, 1200)), None)
+    decoded = decode_for_model(p, pre, thumbnail_size=1000)
+    assert max(decoded.width, decoded.height) == 1600 and decoded.thumbnail is None  # draft decode < 1000 px
+    cache = ThumbnailCache(tmp_path / "cache")
+    with Library.open(tmp_path / "lib", model=bundle_dir) as lib:
+        assert lib.index([folder], thumbnails=ThumbnailTarget(cache, 1000)).new == 1
+    assert cache.lookup(p, 1000) is None and cache.made == 0
+    assert Image.open(cache.get(p, 1000)).size == (1000, 750)  # the window decodes it itself, full quality

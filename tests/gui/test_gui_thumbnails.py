@@ -96,3 +96,24 @@ def test_grid_with_10000_photos_only_loads_what_is_on_screen(qtbot, tmp_path):
     assert model.data(model.index(9_999), Qt.ItemDataRole.DecorationRole) is not None
     assert cache.made < 250  # two screenfuls and change, not 10,000
     loader.shutdown()
+
+
+def test_the_index_job_leaves_the_grids_thumbnails_so_the_window_decodes_none(qtbot, make_window, tmp_path):
+    """Photos big enough for the grid's thumbnail at the model's decode scale (camera photos are): the
+    window's index job makes their thumbnails while decoding them, so the GUI process decodes none."""
+    from gui_helpers import wait_indexed
+
+    folder = tmp_path / "Camera"
+    folder.mkdir()
+    photos = [_jpeg(folder / f"IMG_{i}.jpg", size=(2000, 1500), colour=(40 * i, 90, 200)) for i in range(5)]
+    photos.append(_jpeg(folder / "turned.jpg", size=(2000, 1500), exif_orientation=6))
+    w = make_window(tmp_path / "lib")
+    w.add_folders([str(folder)])
+    report = wait_indexed(qtbot, w)
+    assert report is not None and report.new == len(photos), w.errors
+    qtbot.waitUntil(lambda: w.model.thumbnails_ready(w.grid.visible_rows()), timeout=20000)
+    assert len(w.grid.visible_rows()) == len(photos)
+    assert all(w.cache.lookup(p, w.model.thumb_size) for p in photos)
+    assert w.cache.made == 0  # every thumbnail came from the index job
+    turned = Image.open(w.cache.lookup(photos[-1], w.model.thumb_size))
+    assert turned.height > turned.width  # orientation honoured as the window would
