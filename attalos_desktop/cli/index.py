@@ -32,6 +32,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --check: fix what was found (rebuild the index, restore the catalog from its "
         "newest good backup plus the rows still readable, drop unusable vectors)",
     )
+    p.add_argument(
+        "--thumbnails",
+        action="store_true",
+        help="also make the window's grid thumbnails while decoding the photos (no second decode), so the "
+        "window shows the library at once",
+    )
+    p.add_argument(
+        "--thumbnail-size",
+        type=int,
+        default=160,
+        metavar="PX",
+        help="with --thumbnails: their size (default 160, the window's default)",
+    )
     p.add_argument("paths", nargs="*", metavar="PATH", help="folders to add and index")
     return p
 
@@ -43,19 +56,28 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--repair goes with --check")
     if args.check and args.paths:
         parser.error("--check takes no PATHs")
+    if not 16 <= args.thumbnail_size <= 1024:
+        parser.error("--thumbnail-size must be between 16 and 1024 pixels")
     cancel = threading.Event()
 
     def body() -> int:
         from ..core.library import Library
+        from ..core.pipeline import ThumbnailTarget
+        from ..core.thumbnails import ThumbnailCache, library_cache_root
 
         if args.check:
             return _check(args)
         with Library.open(args.library, args.model) as lib:
+            thumbnails = None
+            if args.thumbnails:
+                thumbnails = ThumbnailTarget(ThumbnailCache(library_cache_root(args.library)), args.thumbnail_size)
             if not args.paths and not lib.roots():
                 print(f"{PROG}: the library has no folders yet; give one or more PATHs", file=sys.stderr)
             bar = ProgressBar()
             try:
-                report = lib.index(args.paths or None, workers=args.workers, progress=bar, cancel=cancel)
+                report = lib.index(
+                    args.paths or None, workers=args.workers, progress=bar, cancel=cancel, thumbnails=thumbnails
+                )
             finally:
                 bar.close()
         if args.json:

@@ -55,6 +55,17 @@ def default_cache_dir() -> Path:
     return Path(user_cache_dir(APP_NAME))
 
 
+def library_cache_root(home: str | os.PathLike[str] | None) -> Path:
+    """Where a library's thumbnails live: $ATTALOS_CACHE_DIR, else the library's cache dir by the
+    core's rule (inside an explicit library). The window and ``attalos-index --thumbnails`` share it."""
+    env = os.environ.get(CACHE_ENV)
+    if env:
+        return Path(env)
+    from .paths import resolve_paths
+
+    return resolve_paths(home).cache
+
+
 class ThumbnailCache:
     """Thumbnails of ``size`` pixels (longest side) stored under ``<root>/thumbnails/<size>/``."""
 

@@ -45,7 +45,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from attalos_desktop.core.thumbnails import CACHE_ENV, ThumbnailCache
+from attalos_desktop.core.thumbnails import ThumbnailCache, library_cache_root
 from attalos_desktop.gui import actions, desktop
 from attalos_desktop.gui.detail import PREVIEW_SIZE, DetailPanel
 from attalos_desktop.gui.grid import PhotoDelegate, PhotoGridModel, PhotoGridView
@@ -109,16 +109,6 @@ def thumbnail_threads() -> int:
     return max(1, min(2, cores - 1))
 
 
-def thumbnail_root(home: str | None) -> Path:
-    """$ATTALOS_CACHE_DIR, else the library's cache dir by the core's rule (inside an explicit library)."""
-    env = os.environ.get(CACHE_ENV)
-    if env:
-        return Path(env)
-    from attalos_desktop.core.paths import resolve_paths
-
-    return resolve_paths(home).cache
-
-
 class MainWindow(QMainWindow):
     # Signals for observers (tests, screenshot mode); all emitted on the GUI thread.
     indexFinished = Signal(object)  # IndexReport, or None when the run failed
@@ -140,7 +130,7 @@ class MainWindow(QMainWindow):
         sys.setswitchinterval(min(sys.getswitchinterval(), GIL_SWITCH_S))
         self.home = home
         self.settings = settings if settings is not None else Settings.load()
-        self.cache = cache if cache is not None else ThumbnailCache(thumbnail_root(home))
+        self.cache = cache if cache is not None else ThumbnailCache(library_cache_root(home))
         self.loader = ThumbnailLoader(self.cache, threads=thumbnail_threads(), parent=self)
         self.query = QueryClient(home, self)
         self.query.failed.connect(self._on_query_failed)

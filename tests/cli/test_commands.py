@@ -181,3 +181,35 @@ def test_check_contract_holds() -> None:
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
     r = subprocess.run(["bash", str(_check_contract())], capture_output=True, text=True, env=env, cwd=REPO, timeout=300)
     assert r.stdout.strip().splitlines()[-1] == "contract holds", r.stdout + r.stderr
+
+
+def test_index_can_leave_the_windows_thumbnails(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """attalos-index --thumbnails: the grid's thumbnails are made from the same decode, where the window looks."""
+    from PIL import Image
+
+    from attalos_desktop.core.thumbnails import ThumbnailCache, library_cache_root
+
+    monkeypatch.delenv("ATTALOS_CACHE_DIR", raising=False)
+    folder = tmp_path / "camera"
+    folder.mkdir()
+    photos = []
+    for i in range(3):
+        p = folder / f"IMG_{i}.jpg"
+        Image.new("RGB", (2400, 1800), (60 * i, 120, 200)).save(p, quality=90)
+        photos.append(p)
+    home = tmp_path / "lib"
+    lib = ["--library", str(home), *model_args()]
+    d = run_json(capsys, cli_index.main, [*lib, "--json", "--thumbnails", "--thumbnail-size", "200", str(folder)])
+    assert d["new"] == 3
+    window = ThumbnailCache(library_cache_root(str(home)))  # what the window opens for this library
+    assert window.root.is_relative_to(home)
+    for p in photos:
+        made = window.lookup(p, 200)
+        assert made is not None and Image.open(made).size == (200, 150)
+    assert window.lookup(photos[0], 160) is None  # another size: left to the window
+    with pytest.raises(SystemExit) as refused:  # refused with the reason, exit status 2 (usage)
+        cli_index.main([*lib, "--thumbnail-size", "5", str(folder)])
+    assert refused.value.code == 2
+    assert "--thumbnail-size" in capsys.readouterr().err
