@@ -7,13 +7,15 @@ re-encoding). Measured in one run:
 - naive: full-size decode, whole-image resize, crop, one image at a time through the encoder, no overlap
   (what a first implementation does);
 - library: Library.index() end to end (scan, EXIF + keywords, decode in a thread pool a few batches
-  ahead of batched ONNX Runtime inference, hashing, SQLite commits, hnswlib, atomic save), on the photos
+  ahead of batched ONNX Runtime inference, hashing, SQLite commits, the voyager index, atomic save), on the photos
   without previews (draft-mode decoding) and with previews (the model input made from the preview);
+- library leaving thumbnails: the same, also writing each photo's grid thumbnail from the same decode
+  (what the window's index job does, so that its own threads only read small files);
 - ceilings: decode alone (thread pool, no model) both ways, and batched inference alone, to see how
   close the pipeline gets to what the cores can do.
 
     python bench/index_bench.py --n 300 [--model BUNDLE] [--size 1600x1200] [--previews both|with|without]
-        [--out bench/out/index.json]
+        [--thumbnails 160] [--out bench/out/index.json]
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ from attalos_desktop.core.bundle import default_bundle_path, load_bundle  # noqa
 from attalos_desktop.core.encoder import ImageEncoder  # noqa: E402
 from attalos_desktop.core.imageio import decode_for_model, naive_decode  # noqa: E402
 from attalos_desktop.core.library import Library  # noqa: E402
+from attalos_desktop.core.pipeline import ThumbnailTarget  # noqa: E402
+from attalos_desktop.core.thumbnails import ThumbnailCache  # noqa: E402
 from attalos_desktop.core.pipeline import default_workers  # noqa: E402
 
 
@@ -132,16 +136,21 @@ def naive(paths: list[Path], enc: ImageEncoder) -> float:
     return len(paths) / (time.perf_counter() - t)
 
 
-def library(paths: list[Path], bundle: Path, workers: int) -> tuple[float, dict]:
+def library(paths: list[Path], bundle: Path, workers: int, thumbnails: int = 0) -> tuple[float, dict]:
+    """Library.index() rate; ``thumbnails``: also leave thumbnails of that size, as the window's index job does."""
     folder = paths[0].parent
     with tempfile.TemporaryDirectory() as tmp:
         lib = Library.open(tmp, model=bundle)
         lib.provider  # model loaded before timing, as in a running app
+        cache = ThumbnailCache(Path(tmp) / "cache")
+        target = ThumbnailTarget(cache, thumbnails) if thumbnails else None
         t = time.perf_counter()
-        report = lib.index([folder], workers=workers)
+        report = lib.index([folder], workers=workers, thumbnails=target)
         dt = time.perf_counter() - t
         lib.close()
+        made = len(list((cache.dir).rglob("*.jpg"))) if thumbnails else 0
     assert report.new == len(paths), report
+    assert made == (len(paths) if thumbnails else 0), made
     return len(paths) / dt, report.to_json()
 
 
@@ -186,6 +195,12 @@ def main() -> None:
         help="index the photos with 160x120 EXIF previews, without, or both (default)",
     )
     ap.add_argument("--workers", type=int, default=default_workers())
+    ap.add_argument(
+        "--thumbnails",
+        type=int,
+        default=160,
+        help="also time index() leaving the grid's thumbnails of this size, as the window's index job does (0: skip)",
+    )
     ap.add_argument("--out", default="bench/out/index.json")
     args = ap.parse_args()
     bundle = args.model or default_bundle_path()
@@ -231,6 +246,14 @@ def main() -> None:
             "inputs_from_previews": used,
             "report": report,
         }
+        if args.thumbnails:
+            r_thumb, _ = library(paths, bundle, args.workers, args.thumbnails)
+            print(
+                f"library index() {name:>7} previews, leaving {args.thumbnails}px thumbnails: {r_thumb:7.1f} photos/s "
+                f"({r_thumb / r_lib:.0%} of the rate without)",
+                flush=True,
+            )
+            out[f"{name}_previews"]["library_with_thumbnails_photos_per_s"] = round(r_thumb, 2)
     r_inf = infer_ceiling(enc, max(256, args.n))
     print(f"inference only                 : {r_inf:7.1f} photos/s (batch 32)", flush=True)
     out["inference_only_photos_per_s"] = round(r_inf, 2)

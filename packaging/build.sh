@@ -5,17 +5,16 @@
 #                                        attalos-search: links to it), _internal/ (Python, Qt and its
 #                                        offscreen/xcb/wayland platform plugins, ONNX Runtime, the default
 #                                        model), share/ (desktop entry, icons, AppStream metainfo), install.sh
-#   packaging/dist/wheelhouse/           attalos_desktop-*.whl and a prebuilt hnswlib wheel: with both,
-#                                        `pip install --find-links packaging/dist/wheelhouse \
-#                                        packaging/dist/wheelhouse/attalos_desktop-*.whl` needs no C++
-#                                        compiler (hnswlib 0.8.0 publishes only a source archive)
+#   packaging/dist/wheelhouse/           attalos_desktop-*.whl: `pip install packaging/dist/wheelhouse/\
+#                                        attalos_desktop-*.whl` needs no C++ compiler, on any Python 3.10+
+#                                        (every dependency, the voyager vector index included, comes as a
+#                                        wheel from PyPI)
 #
-#   bash packaging/build.sh              # needs python3 (3.10+); the first run needs a C++ compiler (or a
-#                                        # hnswlib wheel in packaging/dist/wheelhouse) and PyPI
+#   bash packaging/build.sh              # needs python3 (3.10+) and PyPI (or pip's cache)
 #   bash packaging/build.sh --wheels     # only the wheelhouse
 #
 # Environment: PYTHON (default python3), ATTALOS_BUILD_FORMATS=0 to leave out HEIC/RAW (the formats extra).
-# The build venv (packaging/build/venv) and the hnswlib wheel are kept and reused by later builds.
+# The build venv (packaging/build/venv) is kept and reused by later builds.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(dirname "$here")"
@@ -42,23 +41,9 @@ if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.stamp" 2>/dev/null)" != "$sta
   echo "$stamp" > "$venv/.stamp.pending"
 fi
 py="$venv/bin/python"
-pytag="$("$py" -c 'import sys; print(f"cp{sys.version_info[0]}{sys.version_info[1]}")')"
 
-# -- wheelhouse: hnswlib (portable build: no -march=native) + the app ----------------------------
-# kept across checkouts (a fresh clone builds it once per machine and Python): ATTALOS_BUILD_CACHE
-wheel_cache="${ATTALOS_BUILD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/attalos-desktop-build}/wheels"
-if ! ls "$wheelhouse"/hnswlib-0.8.0-"$pytag"-*.whl >/dev/null 2>&1; then
-  if ! ls "$wheel_cache"/hnswlib-0.8.0-"$pytag"-*.whl >/dev/null 2>&1; then
-    log "building a portable hnswlib 0.8.0 wheel for $pytag (once; needs a C++ compiler)"
-    # HNSWLIB_NO_NATIVE: without it hnswlib compiles for this CPU only (-march=native), and the wheel
-    # could crash with 'illegal instruction' elsewhere. --no-cache-dir: pip's cache may hold a native build.
-    mkdir -p "$wheel_cache"
-    HNSWLIB_NO_NATIVE=1 "$py" -m pip wheel -q --no-cache-dir --no-deps --no-binary hnswlib "hnswlib==0.8.0" \
-      -w "$build/hnswlib-wheel"
-    cp "$build"/hnswlib-wheel/hnswlib-0.8.0-"$pytag"-*.whl "$wheel_cache/"
-  fi
-  cp "$wheel_cache"/hnswlib-0.8.0-"$pytag"-*.whl "$wheelhouse/"
-fi
+# -- wheelhouse: the app ---------------------------------------------------------------------------
+rm -f "$wheelhouse"/hnswlib-*.whl  # left by builds from before the voyager index: the app no longer uses it
 log "building the attalos-desktop wheel"
 rm -f "$wheelhouse"/attalos_desktop-*.whl
 rm -rf build/lib build/bdist.* 2>/dev/null || true
@@ -69,7 +54,7 @@ rm -rf build/lib build/bdist.* 2>/dev/null || true
 # -- the app's runtime into the build venv: CPU ONNX Runtime (no CUDA libraries), no torch -----------
 if [ -f "$venv/.stamp.pending" ]; then
   log "installing the app's runtime into the build venv"
-  "$py" -m pip install -q --find-links "$wheelhouse" --no-deps "$wheelhouse"/attalos_desktop-*.whl
+  "$py" -m pip install -q --no-deps "$wheelhouse"/attalos_desktop-*.whl
   # the wheel's own requirements, with onnxruntime (CPU) for onnxruntime-gpu: the desktop build runs
   # the small model on the CPU, and the CUDA provider alone is hundreds of MB
   mapfile -t reqs < <("$py" - <<'PY'
@@ -83,7 +68,7 @@ PY
   if [ "${ATTALOS_BUILD_FORMATS:-1}" != 0 ]; then
     reqs+=("pillow-heif>=0.16" "rawpy>=0.19")
   fi
-  "$py" -m pip install -q --find-links "$wheelhouse" --only-binary hnswlib "${reqs[@]}"
+  "$py" -m pip install -q --only-binary voyager "${reqs[@]}"
   mv "$venv/.stamp.pending" "$venv/.stamp"
 else
   "$py" -m pip install -q --no-deps --force-reinstall "$wheelhouse"/attalos_desktop-*.whl

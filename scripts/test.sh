@@ -13,11 +13,12 @@ if ! command -v exiftool >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get 
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libimage-exiftool-perl >/dev/null) \
     || echo "warning: could not install libimage-exiftool-perl; the sidecar tests will fail without exiftool" >&2
 fi
-# The packaging tests validate the AppStream metainfo and desktop entry, and build hnswlib's wheel once (C++).
-if { ! command -v appstreamcli >/dev/null || ! command -v desktop-file-validate >/dev/null || ! command -v g++ >/dev/null; } \
+# The packaging tests validate the AppStream metainfo and desktop entry, and freeze the app with PyInstaller
+# (python3-dev: Debian's libpython shared library). No C++ compiler: every dependency installs as a wheel.
+if { ! command -v appstreamcli >/dev/null || ! command -v desktop-file-validate >/dev/null; } \
     && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq appstream desktop-file-utils g++ python3-dev >/dev/null) \
-    || echo "warning: could not install appstream/desktop-file-utils/g++; the packaging tests may skip or fail" >&2
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq appstream desktop-file-utils python3-dev >/dev/null) \
+    || echo "warning: could not install appstream/desktop-file-utils; the packaging tests may skip or fail" >&2
 fi
 # The hypernym tests read the real WordNet 3.0 noun files (golden retriever -> dog).
 if [ ! -f /usr/share/wordnet/data.noun ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

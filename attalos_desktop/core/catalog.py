@@ -2,7 +2,7 @@
 
 Photos, roots, metadata, keywords/user tags, suggested and rejected tags, failures, and the raw
 float32 embedding of every photo together with the id of the encoder that made it. Keeping the raw
-vectors here means the hnswlib index is only a cache: it can always be rebuilt from the catalog, and
+vectors here means the voyager index is only a cache: it can always be rebuilt from the catalog, and
 a photo and its vector are committed in the same transaction, so a killed indexer never leaves a
 photo without its vector or a vector without its photo.
 

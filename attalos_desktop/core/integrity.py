@@ -9,7 +9,7 @@
 - Backups: SQLite's online backup API into ``<library>/backups/catalog-<UTC time>.sqlite3``, each one
   verified before it counts; made after every index run that changed something and after tag edits
   (at most every ``BACKUP_EVERY_S``); the newest ``BACKUPS_KEPT`` are kept.
-- Vector index (derived): verified before hnswlib reads it (core/vector_index.py), rebuilt from the
+- Vector index (derived): verified before voyager reads it (core/vector_index.py), rebuilt from the
   catalog's vectors on any doubt, with progress and one notice. Vectors that are not finite are dropped
   from the catalog, so their photos count as not indexed and are re-embedded by the next rescan.
 - ``check_library``: what ``attalos-index --check [--repair]`` runs.

@@ -505,7 +505,7 @@ class Library:
             ):
                 vi = None
         if vi is None:
-            # verified before hnswlib reads it; rebuilt from the catalog (with progress, told once) on any doubt
+            # verified before voyager reads it; rebuilt from the catalog (with progress, told once) on any doubt
             vi = integrity.load_index(self, self._rebuild_progress)
             if vi.dirty:
                 self._save_repaired(vi)
@@ -527,7 +527,7 @@ class Library:
             return n > 0
         if meta.get("encoder_id") != enc_id or meta.get("dim") != self.bundle.dim or meta.get("count") != n:
             return True
-        # the files themselves (checksums, structure; no hnswlib load): a rescan must repair a damaged index
+        # the files themselves (checksums, structure; no voyager load): a rescan must repair a damaged index
         return verify_saved(self.paths.index_dir, self.bundle.dim, enc_id) is not None
 
     def _save_repaired(self, vi: VectorIndex) -> None:

@@ -1,36 +1,50 @@
-"""Approximate nearest-neighbour index over photo vectors (hnswlib), a rebuildable cache.
+"""Approximate nearest-neighbour index over photo vectors (voyager), a rebuildable cache.
 
-The catalog holds the raw vectors; this index holds their unit-length copies for cosine search (space
-'ip' on L2-normalised vectors). It is saved atomically as a *generation*: new files under fresh names,
-then ``current.json`` replaced in one rename, then the old generation removed, so a reader or a crash
-only ever sees a complete index. ``sync_with_catalog`` makes it agree with the catalog (adding the
-vectors it lacks, deleting those the catalog no longer has) and rebuilds from scratch when the files
-are missing, unreadable, or made by another encoder: never silently wrong.
+The catalog holds the raw vectors; this index holds their unit-length copies for cosine search (voyager's
+Cosine space; hits are scored 1 - distance, the cosine). It is saved atomically as a *generation*: new
+files under fresh names, then ``current.json`` replaced in one rename, then the old generation removed,
+so a reader or a crash only ever sees a complete index. ``sync_with_catalog`` makes it agree with the
+catalog (adding the vectors it lacks, deleting those the catalog no longer has) and rebuilds from scratch
+when the files are missing, unreadable, made by another encoder or by an older version (format 2 was
+hnswlib's file): never silently wrong.
+
+Why voyager (Spotify's HNSW library, built on hnswlib's own C++ core): it publishes wheels for every
+Python we support (cp310, cp311, and one abi3 wheel for 3.12+) on Linux, macOS and Windows, so installing
+the app needs no C++ compiler; hnswlib 0.8 publishes only a source archive.
 
 Derived data is verified before it is trusted: every generation records the sha256 and size of its
-three files and the vector count; ``load`` checks those and then parses the hnswlib file itself
-(header, every neighbour list, labels, deleted marks, finite vectors) *before* hnswlib sees it, because
-hnswlib follows neighbour ids without bounds checks and a damaged file would crash the process.
-Non-finite vectors never enter the index (``add`` skips them; ``skipped`` lists them).
+three files and the vector count; ``load`` checks those and then parses the voyager file itself
+(voyager's header, then hnswlib's: every neighbour list, labels, deleted marks, finite unit-length
+vectors, the exact file size) *before* voyager sees it, because voyager, like hnswlib, follows
+neighbour ids without bounds checks and a damaged file would crash the process (a level-0 neighbour id
+past the end: SIGSEGV on the first search). Non-finite vectors never enter the index (``add`` skips
+them; ``skipped`` lists them).
 
-Parameters (M=16, ef_construction=100, ef=200) were picked with bench/search_bench.py on 1M clustered
-128-d vectors: recall@10 0.988, per-query CPU time p50 1.4 ms / p99 2.2 ms on the shared 2-core machine.
+Parameters: M=16, ef_construction=100 (as with hnswlib) and ef=300, from bench/search_bench.py, which measures
+voyager and hnswlib 0.8 on the same clustered vectors in one run (shared 2-core machine, one query at a time).
+On 1M 128-d vectors (two runs) voyager's recall@10 is 0.988 at ef=200 and 0.992 at ef=300 (hnswlib 0.983 / 0.992), at
+p50 1.3 / 1.4 ms and p99 2.1 / 2.2 ms per query; on 100k 518-d vectors (the default model's) 0.999 at ef=300,
+p50 0.9 ms, p99 1.9 ms. Queries take 1.5-3x hnswlib's time built for this CPU (AVX2), 1.1-1.9x the portable
+build the app used to ship: voyager's wheels target plain SSE, and its search loop lacks hnswlib's prefetches.
 Near-isotropic 256-d data is harder (recall@10 plateaus near 0.97 at this M); M=32 is the next thing to
 measure if real embeddings turn out to look like that.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import math
 import os
+import re
 import struct
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-import hnswlib
 import numpy as np
+import voyager
 
 from .encoder import unit
 
@@ -40,11 +54,26 @@ if TYPE_CHECKING:
 POINTER = "current.json"
 DEFAULT_M = 16
 DEFAULT_EF_CONSTRUCTION = 100
-DEFAULT_EF = 200
+DEFAULT_EF = 300
 MIN_CAPACITY = 1024
-FORMAT = 2  # 2: files carry sha256 + size in current.json; older generations are rebuilt
-_HNSW_HEADER = struct.Struct("<QQQQQQiIQQQdQ")  # hnswlib 0.8 saveIndex header (96 bytes)
+FORMAT = 3  # 3: voyager files; 2: hnswlib files with sha256 + size in current.json; older ones are rebuilt
+# Cosine, not InnerProduct: on unit vectors the same ranking and score (distance = 1 - cosine), while voyager's
+# InnerProduct adds a dimension to every vector (its order-preserving transform) and keeps a max-norm state.
+SPACE = voyager.Space.Cosine
+# voyager's file: its metadata (magic, version, dimensions, space, storage type, max norm, whether the
+# order-preserving transform is on: 19 bytes), then hnswlib's saveIndex stream (96-byte header, the
+# level-0 records, the upper-level lists).
+_VOYAGER_META = struct.Struct("<4siiBBfB")
+_VOYAGER_MAGIC, _VOYAGER_VERSION, _COSINE, _FLOAT32 = b"VOYA", 1, 2, 0x20
+_HNSW_HEADER = struct.Struct("<QQQQQQiIQQQdQ")
+_HEADER = _VOYAGER_META.size + _HNSW_HEADER.size  # 115 bytes
+_CAPACITY_AT = _VOYAGER_META.size + 8  # hnswlib's max_elements field
+_NO_ENTRY = 0xFFFFFFFF  # entry point of an empty index
+_ADD_BATCH_BYTES = 4 << 20  # vectors handed to voyager per call (its transient copies of a batch are ~3x its size)
 _CHECK_CHUNK = 1 << 20  # bytes of the level-0 records checked at a time (small: repeated checks do not grow the heap)
+# |norm^2 - 1| allowed for a stored vector: float32 normalisation leaves ~2e-7; a vector longer than 1 + 1e-5 can
+# give a distance below -1e-5, which voyager's cosine search takes for a corrupted index (it raises)
+_UNIT_TOLERANCE = 1e-5
 
 
 class IndexDamaged(Exception):
@@ -52,7 +81,7 @@ class IndexDamaged(Exception):
 
 
 class VectorIndex:
-    """hnswlib index + the mask of live labels (photo ids)."""
+    """voyager index + the mask of live labels (photo ids)."""
 
     def __init__(
         self,
@@ -70,15 +99,14 @@ class VectorIndex:
         self.dim = dim
         self.encoder_id = encoder_id
         self.M, self.ef_construction, self.ef = M, ef_construction, ef
-        self.threads = threads
-        self.index = hnswlib.Index(space="ip", dim=dim)
-        if fresh:  # a loaded index is initialised by load_index instead
-            self.index.init_index(max_elements=MIN_CAPACITY, M=M, ef_construction=ef_construction, random_seed=100)
-            self.index.set_ef(ef)
-            self.index.set_num_threads(threads)
+        self.threads = threads  # for adding; a search is one query, on the caller's thread
+        self.index: Any = None  # a voyager.Index; a loaded one is set by load_checked
+        if fresh:
+            self.index = _new_index(dim, M, ef_construction)
+            self.index.ef = ef
         self._live = np.zeros(0, dtype=bool)  # by label
         self.skipped: list[int] = []  # ids whose vectors were not finite and so were left out
-        self._known = np.zeros(0, dtype=bool)  # label present in hnswlib (live or marked deleted)
+        self._known = np.zeros(0, dtype=bool)  # label present in voyager (live or marked deleted)
         self.generation: str | None = None
         self.dirty = False
 
@@ -100,23 +128,26 @@ class VectorIndex:
             return None
         meta, live_ids, known_ids, _ = checked
         try:
+            M = int(meta.get("M", DEFAULT_M))
             vi = cls(
                 directory,
                 dim,
                 encoder_id,
-                M=int(meta.get("M", DEFAULT_M)),
+                M=M,
                 ef_construction=int(meta.get("ef_construction", DEFAULT_EF_CONSTRUCTION)),
                 ef=kw.get("ef", DEFAULT_EF),
                 threads=kw.get("threads", -1),
-                fresh=False,
+                fresh=len(known_ids) == 0,  # voyager cannot load the empty index it saves: start afresh
             )
-            # Room for exactly what is there: hnswlib builds a lock and a level slot per element of
-            # capacity up front (the saved capacity can be twice the count); add() grows it when needed.
-            vi.index.load_index(str(directory / meta["index"]), max_elements=max(MIN_CAPACITY, len(known_ids)))
-            vi.index.set_ef(vi.ef)
-            vi.index.set_num_threads(vi.threads)
-            if vi.index.element_count != len(known_ids):
-                raise IndexDamaged("element count differs from the list of known ids")
+            if len(known_ids):
+                # The file's capacity is its element count (save writes it so): voyager allocates a level-0
+                # record, a lock and a level slot per element of capacity on load; add() grows it when needed.
+                vi.index = voyager.Index.load(str(directory / meta["index"]))
+                vi.index.ef = vi.ef
+                if vi.index.num_elements != len(known_ids):
+                    raise IndexDamaged("element count differs from the list of known ids")
+                if vi.index.num_dimensions != dim or vi.index.space != SPACE or vi.index.M != M:
+                    raise IndexDamaged("index parameters differ from the recorded ones")
             vi._grow_masks(int(max(known_ids.max(initial=-1), live_ids.max(initial=-1))) + 1)
             vi._known[known_ids] = True
             vi._live[live_ids] = True
@@ -150,20 +181,27 @@ class VectorIndex:
         """
         self.directory.mkdir(parents=True, exist_ok=True)
         gen = uuid.uuid4().hex[:12]
-        files = {"index": f"vectors-{gen}.hnsw", "ids": f"live-{gen}.npy", "known": f"known-{gen}.npy"}
+        files = {"index": f"vectors-{gen}.voy", "ids": f"live-{gen}.npy", "known": f"known-{gen}.npy"}
         tmp = self.directory / f".{POINTER}.{gen}.tmp"
         try:
-            self.index.save_index(str(self.directory / files["index"]))
-            if not (self.directory / files["index"]).exists():  # hnswlib reports no write errors
-                raise OSError(28, "No space left on device (index file not written)")
+            index_path = self.directory / files["index"]
+            try:
+                self.index.save(str(index_path))
+            except RuntimeError as exc:  # voyager reports open and header-write failures, not their errno
+                found = re.search(r"errno (\d+)", str(exc))
+                code = int(found.group(1)) if found else errno.ENOSPC
+                raise OSError(code, f"{os.strerror(code)} (index file not written: {exc})") from None
+            if not index_path.exists():
+                raise OSError(errno.ENOSPC, "No space left on device (index file not written)")
+            capacity = _record_capacity(index_path, int(self.index.num_elements))
             np.save(self.directory / files["ids"], self.live_ids())
             np.save(self.directory / files["known"], np.flatnonzero(self._known).astype(np.int64))
             sums, sizes = {}, {}
             for k, f in files.items():
                 _fsync(self.directory / f, strict=True)
                 sums[k], sizes[k] = _sha256(self.directory / f)
-            if sizes["index"] != _expected_hnsw_size(self.directory / files["index"]):
-                raise OSError(28, "No space left on device (index file incomplete)")
+            if sizes["index"] != _expected_index_size(index_path):  # voyager does not check its bulk writes
+                raise OSError(errno.ENOSPC, "No space left on device (index file incomplete)")
             meta = {
                 "gen": gen,
                 "format": FORMAT,
@@ -171,7 +209,7 @@ class VectorIndex:
                 "encoder_id": self.encoder_id,
                 "M": self.M,
                 "ef_construction": self.ef_construction,
-                "capacity": self.index.get_max_elements(),
+                "capacity": capacity,
                 "count": self.count,
                 **files,
                 "sha256": sums,
@@ -222,6 +260,10 @@ class VectorIndex:
         if len(ids) == 0:
             return
         vecs = unit(np.asarray(vectors, dtype=np.float32).reshape(len(ids), self.dim))
+        # unit() leaves a vector it cannot normalise in float32 (norm below ~1e-12 or past ~1e19) shorter than 1,
+        # and voyager's own normalisation can blow that up far past unit length (then its search raises on the
+        # negative distances): such a vector has no usable direction and is stored as zeros (score 0)
+        vecs[np.abs(np.einsum("ij,ij->i", vecs, vecs) - 1.0) > 1e-3] = 0  # float32: no float64 copy of the chunk
         finite = np.isfinite(vecs).all(axis=1)
         if not finite.all():  # a NaN/inf vector would poison every search near it: it stays out
             self.skipped.extend(int(i) for i in ids[~finite])
@@ -232,11 +274,14 @@ class VectorIndex:
         self._grow_masks(int(ids.max()) + 1)
         for i in ids[self._known[ids] & ~self._live[ids]]:
             self.index.unmark_deleted(int(i))
-        need = int(self.index.element_count + (~self._known[ids]).sum())
-        cap = self.index.get_max_elements()
-        if need > cap:
-            self.index.resize_index(max(need, cap * 2))
-        self.index.add_items(vecs, ids, num_threads=self.threads)
+        need = int(self.index.num_elements + (~self._known[ids]).sum())
+        cap = int(self.index.max_elements)
+        if need > cap:  # voyager itself would grow to exactly ``need`` on every add: double instead
+            self.index.resize(max(need, cap * 2))
+        vecs = np.ascontiguousarray(vecs)
+        step = max(1, _ADD_BATCH_BYTES // (4 * self.dim))
+        for a in range(0, len(ids), step):  # voyager copies what it is given, a few times over: a slice at a time
+            self.index.add_items(vecs[a : a + step], ids=ids[a : a + step], num_threads=self.threads)
         self._known[ids] = True
         self._live[ids] = True
         self.dirty = True
@@ -255,21 +300,20 @@ class VectorIndex:
         k = min(k, self.count)
         if k <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        q = unit(np.asarray(query, dtype=np.float32).reshape(1, self.dim))
-        ef = max(self.ef, k)
+        q = unit(np.asarray(query, dtype=np.float32).reshape(self.dim))
         while True:
-            self.index.set_ef(ef)
             try:
-                labels, dist = self.index.knn_query(q, k=k)
+                labels, dist = self.index.query(q, k=k, query_ef=max(self.ef, k))
                 break
-            except RuntimeError:  # too few reachable live elements for this ef (many deletions)
-                if ef >= self.index.element_count:
-                    k -= 1
-                    if k <= 0:
-                        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-                ef = min(ef * 2, max(self.index.element_count, 1))
-        self.index.set_ef(self.ef)
-        ids, scores = labels[0].astype(np.int64), (1.0 - dist[0]).astype(np.float32)
+            except voyager.RecallError as exc:
+                # Fewer than k live elements are reachable (many deletions). voyager's search with deletions
+                # explores until it holds ef live candidates or runs out, so a larger ef would not find more:
+                # ask for what it found (it says how many), or one fewer.
+                found = re.search(r"only found (\d+) of", str(exc))
+                k = min(k - 1, int(found.group(1))) if found else k - 1
+                if k <= 0:
+                    return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        ids, scores = labels.astype(np.int64), np.clip(1.0 - dist, -1.0, 1.0).astype(np.float32)
         ok = np.isfinite(scores)
         return (ids, scores) if ok.all() else (ids[ok], scores[ok])
 
@@ -314,7 +358,7 @@ def catalog_vector_ids(catalog: "Catalog", encoder_id: str, page: int = 4096) ->
 
 
 def _check_saved(directory: Path, dim: int, encoder_id: str) -> tuple[dict, np.ndarray, np.ndarray, int] | None:
-    """Everything about a saved generation that can be checked without hnswlib: (meta, live ids, known
+    """Everything about a saved generation that can be checked without voyager: (meta, live ids, known
     ids, capacity), None when there is none for this encoder, IndexDamaged when it cannot be trusted."""
     try:
         meta = json.loads((directory / POINTER).read_text(encoding="utf-8"))
@@ -327,8 +371,10 @@ def _check_saved(directory: Path, dim: int, encoder_id: str) -> tuple[dict, np.n
     if meta.get("dim") != dim or meta.get("encoder_id") != encoder_id:
         return None
     try:
-        if meta.get("format") != FORMAT:
-            raise IndexDamaged("saved by an older version without checksums")
+        fmt = meta.get("format")
+        if fmt != FORMAT:
+            newer = isinstance(fmt, int) and fmt > FORMAT
+            raise IndexDamaged(f"saved by {'a newer' if newer else 'an older'} version of the app")
         for key in ("index", "ids", "known"):
             _verify_file(directory / str(meta[key]), meta["sha256"][key], int(meta["sizes"][key]))
         M = int(meta.get("M", DEFAULT_M))
@@ -343,7 +389,7 @@ def _check_saved(directory: Path, dim: int, encoder_id: str) -> tuple[dict, np.n
             raise IndexDamaged("id lists have the wrong shape")
         live_ids, known_ids = live_ids.astype(np.int64, copy=False), known_ids.astype(np.int64, copy=False)
         capacity = max(MIN_CAPACITY, int(meta["capacity"]))
-        labels, deleted = _validate_hnsw(directory / meta["index"], dim, M, capacity)
+        labels, deleted = _validate_index(directory / meta["index"], dim, M)
         if len(labels) != len(known_ids) or not np.array_equal(np.sort(labels), known_ids):
             raise IndexDamaged("the index's labels differ from its list of known ids")
         if _has_duplicates(known_ids) or _has_duplicates(live_ids):
@@ -365,7 +411,7 @@ def _check_saved(directory: Path, dim: int, encoder_id: str) -> tuple[dict, np.n
 
 def verify_saved(directory: Path, dim: int, encoder_id: str) -> str | None:
     """Why the saved index cannot be used (None: it verifies, or there is none for this encoder).
-    Reads the files (checksums, structure) but does not load them into hnswlib."""
+    Reads the files (checksums, structure) but does not load them into voyager."""
     try:
         _check_saved(directory, dim, encoder_id)
         return None
@@ -416,16 +462,47 @@ def _verify_file(path: Path, sha: object, size: int) -> None:
         raise IndexDamaged(f"{path.name} checksum mismatch")
 
 
-def _expected_hnsw_size(path: Path) -> int:
-    """The size an hnswlib file must have according to its own header and level lists (-1: unreadable)."""
+def _new_index(dim: int, M: int, ef_construction: int) -> Any:
+    return voyager.Index(
+        SPACE,
+        num_dimensions=dim,
+        M=M,
+        ef_construction=ef_construction,
+        random_seed=100,
+        max_elements=MIN_CAPACITY,
+        storage_data_type=voyager.StorageDataType.Float32,
+    )
+
+
+def _record_capacity(path: Path, count: int) -> int:
+    """Write ``max(count, MIN_CAPACITY)`` as the capacity (hnswlib's max_elements) in a file voyager just
+    saved; returns it. voyager's load takes the capacity from the file (it has no max_elements argument)
+    and allocates per element of capacity up front (the level-0 record, ~2 KB at 512-d, a 40-byte lock,
+    a level and a list pointer), while the saving index may hold up to twice its count after growing: so
+    the file records what is there and the opener grows it only when it adds (the level-0 records and
+    lists in the file do not depend on the capacity)."""
+    capacity = max(count, MIN_CAPACITY)
+    with open(path, "r+b") as fh:
+        head = fh.read(_HEADER)
+        if len(head) != _HEADER:
+            raise OSError(errno.ENOSPC, "No space left on device (index file incomplete)")
+        if _HNSW_HEADER.unpack_from(head, _VOYAGER_META.size)[2] != count:
+            raise OSError(errno.EIO, "index file does not hold the index's element count")
+        fh.seek(_CAPACITY_AT)
+        fh.write(struct.pack("<Q", capacity))
+    return capacity
+
+
+def _expected_index_size(path: Path) -> int:
+    """The size a voyager file must have according to its own header and level lists (-1: unreadable)."""
     try:
         with open(path, "rb") as fh:
-            head = fh.read(_HNSW_HEADER.size)
-            if len(head) != _HNSW_HEADER.size:
+            head = fh.read(_HEADER)
+            if len(head) != _HEADER:
                 return -1
-            h = _HNSW_HEADER.unpack(head)
+            h = _HNSW_HEADER.unpack_from(head, _VOYAGER_META.size)
             n, per = h[2], h[3]
-            pos = _HNSW_HEADER.size + n * per
+            pos = _HEADER + n * per
             fh.seek(pos)
             tail = fh.read()
         off = 0
@@ -445,19 +522,34 @@ def _has_duplicates(ids: np.ndarray) -> bool:
     return bool((s[1:] == s[:-1]).any())
 
 
-def _validate_hnsw(path: Path, dim: int, M: int, capacity: int) -> tuple[np.ndarray, np.ndarray]:
-    """Parse an hnswlib 0.8 index file without hnswlib and check everything its search trusts.
+def _validate_index(path: Path, dim: int, M: int) -> tuple[np.ndarray, np.ndarray]:
+    """Parse a voyager 2.x index file without voyager and check everything its search trusts.
 
+    The file: voyager's 19-byte metadata (``_VOYAGER_META``), then hnswlib's saveIndex stream: a 96-byte
+    header, one level-0 record per element, then per element a u32 byte count and its upper-level lists.
     Returns (labels, deleted mask) by internal id; IndexDamaged when anything is off. Cost: one pass
     over the file in numpy, a few MB at a time (the upper-level lists, ~1/M of the elements, in a
     Python loop), so checking never holds more than a chunk of the file in memory.
     """
     size = path.stat().st_size
     with open(path, "rb") as fh:
-        head = fh.read(_HNSW_HEADER.size)
-    if len(head) != _HNSW_HEADER.size:
+        head = fh.read(_HEADER)
+    if len(head) != _HEADER:
         raise IndexDamaged("index file truncated (no header)")
-    (off0, max_el, n, per, label_off, data_off, maxlevel, entry, maxM, maxM0, hM, mult, efc) = _HNSW_HEADER.unpack(head)
+    magic, version, dims, space, storage, max_norm, transform = _VOYAGER_META.unpack_from(head)
+    if (
+        magic != _VOYAGER_MAGIC
+        or version != _VOYAGER_VERSION
+        or dims != dim
+        or space != _COSINE
+        or storage != _FLOAT32
+        or transform != 0  # the order-preserving transform (InnerProduct only) adds a dimension
+        or not math.isfinite(max_norm)
+    ):
+        raise IndexDamaged("index file metadata is inconsistent")
+    (off0, max_el, n, per, label_off, data_off, maxlevel, entry, maxM, maxM0, hM, mult, efc) = _HNSW_HEADER.unpack_from(
+        head, _VOYAGER_META.size
+    )
     links0 = 4 + maxM0 * 4
     if (
         off0 != 0
@@ -468,16 +560,19 @@ def _validate_hnsw(path: Path, dim: int, M: int, capacity: int) -> tuple[np.ndar
         or label_off != links0 + 4 * dim
         or per != label_off + 8
         or n > max_el
-        or max_el > max(capacity, n) * 4 + MIN_CAPACITY
+        or max_el > max(n, MIN_CAPACITY)  # voyager allocates max_el records on load: only what the file holds
+        or n >= _NO_ENTRY
         or not (0 < mult < 10)
         or maxlevel < -1
         or maxlevel > 64
     ):
         raise IndexDamaged("index file header is inconsistent")
-    body = _HNSW_HEADER.size + n * per
+    body = _HEADER + n * per
     if size < body + 4 * n:
         raise IndexDamaged("index file truncated")
     if n == 0:
+        if entry != _NO_ENTRY or maxlevel != -1 or size != body:
+            raise IndexDamaged("index file header is inconsistent")
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
     if not (0 <= entry < n) or maxlevel < 0:
         raise IndexDamaged("index entry point out of range")
@@ -495,7 +590,7 @@ def _validate_hnsw(path: Path, dim: int, M: int, capacity: int) -> tuple[np.ndar
     )
     labels = np.empty(n, dtype=np.int64)
     deleted = np.empty(n, dtype=bool)
-    # Streamed through one small reused buffer: the file is as large as the index hnswlib then loads
+    # Streamed through one small reused buffer: the file is as large as the index voyager then loads
     # (~2 KB per photo), and mapping or reading it whole would double the peak memory of every opener.
     step = max(1, _CHECK_CHUNK // per)
     buf = bytearray(step * per)
@@ -504,9 +599,10 @@ def _validate_hnsw(path: Path, dim: int, M: int, capacity: int) -> tuple[np.ndar
     used = np.empty((step, maxM0), dtype=bool)
     bad = np.empty((step, maxM0), dtype=bool)
     finite = np.empty((step, dim), dtype=bool)
+    norm2 = np.empty(step, dtype=np.float64)
     cols = np.arange(maxM0, dtype=np.uint16)
     with open(path, "rb") as fh:
-        fh.seek(_HNSW_HEADER.size)
+        fh.seek(_HEADER)
         for a in range(0, n, step):
             m = min(step, n - a)
             if fh.readinto(view[: m * per]) != m * per:
@@ -519,14 +615,19 @@ def _validate_hnsw(path: Path, dim: int, M: int, capacity: int) -> tuple[np.ndar
             np.greater_equal(block["links"], n, out=bad[:m])
             if (bad[:m] & used[:m]).any():
                 raise IndexDamaged("index neighbour id out of range (level 0)")
-            if not np.isfinite(block["data"], out=finite[:m]).all():
+            data = block["data"]
+            if not np.isfinite(data, out=finite[:m]).all():
                 raise IndexDamaged("index holds non-finite vectors")
+            # unit length (or zero): voyager's cosine search raises on the negative distances of longer ones
+            np.einsum("ij,ij->i", data, data, dtype=np.float64, out=norm2[:m])
+            if ((np.abs(norm2[:m] - 1.0) > _UNIT_TOLERANCE) & (norm2[:m] != 0)).any():
+                raise IndexDamaged("index holds vectors that are not unit length")
             lab = block["label"]
             if (lab > np.iinfo(np.int64).max).any():
                 raise IndexDamaged("index label out of range")
             labels[a : a + m] = lab
             deleted[a : a + m] = (flags & 1).astype(bool)
-    del block, view, buf, used, bad, finite
+    del block, view, buf, used, bad, finite, norm2
     if _has_duplicates(labels):
         raise IndexDamaged("index has duplicate labels")
     per_level = 4 + maxM * 4
@@ -566,7 +667,7 @@ def _validate_hnsw(path: Path, dim: int, M: int, capacity: int) -> tuple[np.ndar
         nb = lv[:, 1:]
         if (nb[used] >= n).any():
             raise IndexDamaged("index neighbour id out of range (upper levels)")
-        # a neighbour on level l must itself reach level l, or hnswlib reads past its lists
+        # a neighbour on level l must itself reach level l, or voyager reads past its lists
         need = np.broadcast_to(np.arange(1, len(lv) + 1)[:, None], nb.shape)
         if (levels[nb[used].astype(np.int64)] < need[used]).any():
             raise IndexDamaged("index neighbour on a level it does not have")

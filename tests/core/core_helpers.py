@@ -38,3 +38,28 @@ def make_spec_photo(
     im, _ = render_photo(random.Random(seed), size=size, spec={"background": background, "objects": objects})
     im.save(path, quality=92)
     return path
+
+
+def as_hnswlib_generation(index_dir: Path) -> Path:
+    """Turn the saved index generation into what the hnswlib version of the app saved (format 2): a
+    ``vectors-*.hnsw`` file holding hnswlib 0.8's saveIndex stream (voyager's file without its 19 bytes of
+    metadata: hnswlib itself loads it) and checksums that match. Returns the old index file."""
+    import hashlib
+    import json
+
+    meta = json.loads((index_dir / "current.json").read_text())
+    gen = "0123456789ab"
+    files = {"index": f"vectors-{gen}.hnsw", "ids": f"live-{gen}.npy", "known": f"known-{gen}.npy"}
+    data = {
+        "index": (index_dir / meta["index"]).read_bytes()[19:],
+        "ids": (index_dir / meta["ids"]).read_bytes(),
+        "known": (index_dir / meta["known"]).read_bytes(),
+    }
+    for key in files:
+        (index_dir / meta[key]).unlink()
+        (index_dir / files[key]).write_bytes(data[key])
+    meta.update(gen=gen, format=2, **files)
+    meta["sha256"] = {k: hashlib.sha256(v).hexdigest() for k, v in data.items()}
+    meta["sizes"] = {k: len(v) for k, v in data.items()}
+    (index_dir / "current.json").write_text(json.dumps(meta))
+    return index_dir / files["index"]

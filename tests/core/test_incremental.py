@@ -101,7 +101,7 @@ def test_corrupt_index_file_is_rebuilt(tmp_path: Path, bundle_dir: Path) -> None
     lib = Library.open(tmp_path / "lib", model=bundle_dir)
     lib.index([root])
     lib.close()
-    for f in (tmp_path / "lib" / "index").glob("vectors-*.hnsw"):
+    for f in (tmp_path / "lib" / "index").glob("vectors-*"):
         f.write_bytes(b"\x00" * 100)
     lib = Library.open(tmp_path / "lib", model=bundle_dir)
     assert len(lib.search("sand", limit=10)) == 4

@@ -22,9 +22,9 @@ from attalos_desktop.core.vector_index import IndexDamaged, VectorIndex, catalog
 
 DIM = 8
 ENC = "test-encoder"
-HEADER = 96  # hnswlib's header
+HEADER = 19 + 96  # voyager's metadata, then hnswlib's header
 LINKS0 = 4 + 2 * vi_mod.DEFAULT_M * 4  # level-0 record: count/flags word and 2*M neighbour ids
-PER = LINKS0 + 4 * DIM + 8  # ... then the vector and the label
+PER = LINKS0 + 4 * DIM + 8  # ... then the vector (cosine space: DIM floats) and the label
 
 
 def _saved_index(directory: Path, n: int, seed: int = 0) -> VectorIndex:
@@ -101,9 +101,9 @@ def test_trailing_bytes_are_damage(tmp_path: Path) -> None:
 def test_loaded_index_is_sized_to_its_count_and_still_grows(tmp_path: Path) -> None:
     n = 1500  # past MIN_CAPACITY: the saving index doubled its capacity to 2048
     first = _saved_index(tmp_path, n)
-    assert first.index.get_max_elements() > n
+    assert first.index.max_elements > n
     vi = VectorIndex.load_checked(tmp_path, DIM, ENC)
-    assert vi is not None and vi.index.get_max_elements() == n
+    assert vi is not None and vi.index.max_elements == n
     extra = np.random.default_rng(1).standard_normal((100, DIM)).astype(np.float32)
     vi.add(np.arange(n + 1, n + 101, dtype=np.int64), extra)
     assert vi.count == n + 100

@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core_helpers import as_hnswlib_generation
 from fault_helpers import assert_clean, assert_consistent, finite_json, run, user_tags
 
-HEADER = 96  # hnswlib's header
+HEADER = 19 + 96  # voyager's metadata, then hnswlib's header
 
 
 def _meta(index: Path) -> dict:
@@ -56,6 +57,8 @@ def _damage(index: Path, how: str, rng: np.random.Generator) -> None:
         meta = _meta(index)
         meta["count"] = len(live) + 2
         (index / "current.json").write_text(json.dumps(meta))
+    elif how == "hnswlib-generation":  # saved by the hnswlib version of the app: rebuilt, not a crash
+        as_hnswlib_generation(index)
     elif how == "missing-file":
         (index / meta["known"]).unlink()
     elif how == "garbage-pointer":
@@ -72,6 +75,7 @@ VARIANTS = [
     "truncated",
     "bad-links",
     "bad-live-ids",
+    "hnswlib-generation",
     "missing-file",
     "garbage-pointer",
 ]
@@ -89,7 +93,10 @@ def test_damaged_index_is_rebuilt(world: Path, template: Path, how: str) -> None
     lines = assert_clean(r.stderr)
     if how != "random@middle":  # float bytes in the middle may be the only thing hit: harmless, no notice
         assert len(lines) == 1 and "rebuilding" in lines[0], r.stderr
+    if how == "hnswlib-generation":
+        assert "older version" in lines[0], lines
     assert_consistent(home, template / "photos")  # the rebuilt index was saved and verifies
+    assert not list((home / "index").glob("*.hnsw"))  # the old generation's files are gone
     r = run("attalos-search", "--json", "red", "circle", home=home)
     assert r.returncode == 0 and r.stderr == "", r.stderr  # told once: the second run finds it sound
     assert user_tags(home) == tags

@@ -65,6 +65,7 @@ def test_build_contents(app: Path) -> None:
     assert {"libqoffscreen.so", "libqxcb.so"} <= names, names
     assert not list(internal.glob("torch*")) and not list(internal.rglob("libtorch*"))
     assert not list(internal.rglob("libonnxruntime_providers_cuda*"))  # CPU ONNX Runtime
+    assert list(internal.rglob("voyager_ext*")) and not list(internal.rglob("hnswlib*"))  # the vector index
     share = app / "share"
     assert (share / "applications" / f"{APP_ID}.desktop").is_file()
     assert (share / "icons/hicolor/scalable/apps" / f"{APP_ID}.svg").is_file()
