@@ -193,7 +193,7 @@ def repeat(args: argparse.Namespace) -> int:
     if args.baseline_thumbnails:
         variants += [(f"{name}, window makes thumbnails", [*extra, "--window-thumbnails"]) for name, extra in variants]
     rows: dict[str, list[dict]] = {name: [] for name, _ in variants}
-    passthrough = _without(sys.argv[1:], ("--runs", "--load", "--json", "--baseline-thumbnails"))
+    passthrough = [a for a in _without(sys.argv[1:], ("--runs", "--load", "--json")) if a != "--baseline-thumbnails"]
     for i in range(args.runs):
         key, extra = variants[i % len(variants)]
         out = Path(tempfile.mkdtemp(prefix="attalos-bench-run-")) / "run.json"
