@@ -408,8 +408,12 @@ def _fit_thumbnail(rgb: Image.Image, size: int | None, shown: tuple[int, int]) -
         return rgb.copy()
     scale = size / max(w, h)
     box = (max(1, round(w * scale)), max(1, round(h * scale)))
-    method = Image.Resampling.LANCZOS if size <= 128 else Image.Resampling.BILINEAR  # as render_thumbnail
-    return rgb.resize(box, method, reducing_gap=2.0)
+    return rgb.resize(box, thumbnail_resample(size), reducing_gap=2.0)
+
+
+def thumbnail_resample(size: int) -> Image.Resampling:
+    """The filter thumbnails are made with: Lanczos keeps small ones sharp, bilinear is cheaper for large ones."""
+    return Image.Resampling.LANCZOS if size <= 128 else Image.Resampling.BILINEAR
 
 
 _TRANSPOSE = {

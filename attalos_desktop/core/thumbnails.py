@@ -33,6 +33,7 @@ from .imageio import (
     open_image,
     orientation_of,
     previews_enabled,
+    thumbnail_resample,
 )
 
 CACHE_ENV = "ATTALOS_CACHE_DIR"
@@ -182,7 +183,7 @@ def render_thumbnail(path: str | os.PathLike[str], size: int, *, preview: bool |
                     im = im.convert("RGB")
             elif im.mode == "L":
                 im = im.convert("RGB")
-            im.thumbnail((size, size), Image.Resampling.LANCZOS if size <= 128 else Image.Resampling.BILINEAR)
+            im.thumbnail((size, size), thumbnail_resample(size))
             im.load()
             return im
     except ThumbnailError:

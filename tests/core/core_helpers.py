@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import random
 from pathlib import Path
@@ -63,3 +65,15 @@ def as_hnswlib_generation(index_dir: Path) -> Path:
     meta["sizes"] = {k: len(v) for k, v in data.items()}
     (index_dir / "current.json").write_text(json.dumps(meta))
     return index_dir / files["index"]
+
+
+def patch_index_file(directory: Path, offset: int, data: bytes) -> None:
+    """Overwrite bytes of the saved index file and make its recorded checksum agree (so only the
+    structure check can catch the damage)."""
+    meta = json.loads((directory / "current.json").read_text())
+    f = directory / meta["index"]
+    b = bytearray(f.read_bytes())
+    b[offset : offset + len(data)] = data
+    f.write_bytes(bytes(b))
+    meta["sha256"]["index"] = hashlib.sha256(b).hexdigest()
+    (directory / "current.json").write_text(json.dumps(meta))

@@ -19,6 +19,7 @@ from attalos_desktop.core import vector_index as vi_mod
 from attalos_desktop.core.catalog import PhotoInfo
 from attalos_desktop.core.library import Library, QueryError
 from attalos_desktop.core.vector_index import IndexDamaged, VectorIndex, catalog_vector_ids, verify_saved
+from core_helpers import patch_index_file
 
 DIM = 8
 ENC = "test-encoder"
@@ -33,18 +34,6 @@ def _saved_index(directory: Path, n: int, seed: int = 0) -> VectorIndex:
     vi.add(np.arange(1, n + 1, dtype=np.int64), vecs)
     vi.save()
     return vi
-
-
-def _patch(directory: Path, offset: int, data: bytes) -> None:
-    """Overwrite bytes of the saved index file and make its recorded checksum agree (so only the
-    structure check can catch the damage)."""
-    meta = json.loads((directory / "current.json").read_text())
-    f = directory / meta["index"]
-    b = bytearray(f.read_bytes())
-    b[offset : offset + len(data)] = data
-    f.write_bytes(bytes(b))
-    meta["sha256"]["index"] = hashlib.sha256(b).hexdigest()
-    (directory / "current.json").write_text(json.dumps(meta))
 
 
 @pytest.fixture
@@ -64,7 +53,7 @@ def test_streamed_check_accepts_a_sound_index(tmp_path: Path, small_chunks: int)
 @pytest.mark.parametrize("element", [0, 150, 299])  # first chunk, a middle one, the partial last one
 def test_streamed_check_finds_a_non_finite_vector_in_any_chunk(tmp_path: Path, small_chunks: int, element: int) -> None:
     _saved_index(tmp_path, 300)
-    _patch(tmp_path, HEADER + element * PER + LINKS0, np.float32(np.nan).tobytes())
+    patch_index_file(tmp_path, HEADER + element * PER + LINKS0, np.float32(np.nan).tobytes())
     with pytest.raises(IndexDamaged, match="non-finite"):
         VectorIndex.load_checked(tmp_path, DIM, ENC)
     assert VectorIndex.load(tmp_path, DIM, ENC) is None  # a damaged index is never loaded
@@ -75,14 +64,14 @@ def test_streamed_check_finds_a_neighbour_out_of_range_in_any_chunk(
     tmp_path: Path, small_chunks: int, element: int
 ) -> None:
     _saved_index(tmp_path, 300)
-    _patch(tmp_path, HEADER + element * PER, (1).to_bytes(4, "little") + (10**6).to_bytes(4, "little"))
+    patch_index_file(tmp_path, HEADER + element * PER, (1).to_bytes(4, "little") + (10**6).to_bytes(4, "little"))
     with pytest.raises(IndexDamaged, match="out of range"):
         VectorIndex.load_checked(tmp_path, DIM, ENC)
 
 
 def test_streamed_check_finds_duplicate_labels(tmp_path: Path, small_chunks: int) -> None:
     _saved_index(tmp_path, 300)
-    _patch(tmp_path, HEADER + 200 * PER + PER - 8, (1).to_bytes(8, "little"))  # element 200 labelled 1 too
+    patch_index_file(tmp_path, HEADER + 200 * PER + PER - 8, (1).to_bytes(8, "little"))  # element 200 labelled 1 too
     with pytest.raises(IndexDamaged, match="duplicate labels"):
         VectorIndex.load_checked(tmp_path, DIM, ENC)
 

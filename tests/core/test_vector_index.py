@@ -4,7 +4,6 @@ failures are OSErrors that leave the previous generation current."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import resource
 import subprocess
@@ -20,7 +19,7 @@ from attalos_desktop.core import vector_index as vi_mod
 from attalos_desktop.core.catalog import PhotoInfo
 from attalos_desktop.core.library import Library
 from attalos_desktop.core.vector_index import IndexDamaged, VectorIndex, open_index, verify_saved
-from core_helpers import as_hnswlib_generation
+from core_helpers import as_hnswlib_generation, patch_index_file
 
 DIM = 8
 ENC = "test-encoder"
@@ -40,18 +39,6 @@ def _saved_index(directory: Path, n: int, seed: int = 0) -> tuple[VectorIndex, n
 
 def _index_file(directory: Path) -> Path:
     return directory / json.loads((directory / "current.json").read_text())["index"]
-
-
-def _patch(directory: Path, offset: int, data: bytes) -> None:
-    """Overwrite bytes of the saved index file and make its recorded checksum agree (so only the
-    structure check can catch the damage)."""
-    meta = json.loads((directory / "current.json").read_text())
-    f = directory / meta["index"]
-    b = bytearray(f.read_bytes())
-    b[offset : offset + len(data)] = data
-    f.write_bytes(bytes(b))
-    meta["sha256"]["index"] = hashlib.sha256(b).hexdigest()
-    (directory / "current.json").write_text(json.dumps(meta))
 
 
 def test_file_layout_is_what_the_check_expects(tmp_path: Path) -> None:
@@ -78,7 +65,7 @@ def test_unchecked_bad_links_crash_voyager_and_the_check_refuses_them(tmp_path: 
     """Why the file is checked first: voyager loads a file whose level-0 neighbour ids point past the
     end and the first search then dies on a wild read (SIGSEGV on Linux)."""
     _, vecs = _saved_index(tmp_path, 300)
-    _patch(tmp_path, HEADER, (3).to_bytes(4, "little") + (0xFFFFFF).to_bytes(4, "little") * 3)
+    patch_index_file(tmp_path, HEADER, (3).to_bytes(4, "little") + (0xFFFFFF).to_bytes(4, "little") * 3)
     with pytest.raises(IndexDamaged, match="out of range"):
         VectorIndex.load_checked(tmp_path, DIM, ENC)
     assert VectorIndex.load(tmp_path, DIM, ENC) is None
@@ -113,7 +100,7 @@ def test_unchecked_bad_links_crash_voyager_and_the_check_refuses_them(tmp_path: 
 )
 def test_damaged_metadata_and_header_are_refused(tmp_path: Path, offset: int, data: bytes, why: str) -> None:
     _saved_index(tmp_path, 300)
-    _patch(tmp_path, offset, data)
+    patch_index_file(tmp_path, offset, data)
     with pytest.raises(IndexDamaged, match=why):
         VectorIndex.load_checked(tmp_path, DIM, ENC)
 
@@ -122,7 +109,7 @@ def test_vector_that_is_not_unit_length_is_refused(tmp_path: Path) -> None:
     """voyager's cosine search takes a negative distance for a corrupted file and raises: never loaded."""
     _, vecs = _saved_index(tmp_path, 300)
     v = vecs[40] / np.linalg.norm(vecs[40]) * 2
-    _patch(tmp_path, HEADER + 40 * PER + LINKS0, v.astype(np.float32).tobytes())
+    patch_index_file(tmp_path, HEADER + 40 * PER + LINKS0, v.astype(np.float32).tobytes())
     with pytest.raises(IndexDamaged, match="not unit length"):
         VectorIndex.load_checked(tmp_path, DIM, ENC)
 
