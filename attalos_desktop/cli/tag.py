@@ -65,9 +65,15 @@ def main(argv: list[str] | None = None) -> int:
                 path = os.path.abspath(photo)
                 try:
                     tags = lib.tag_file(path, top=args.top, min_score=args.min_score)
-                    out.append({"path": path, "tags": tags})
+                    item: dict[str, Any] = {"path": path, "tags": tags}
                 except ImageError as exc:
-                    out.append({"path": path, "error": exc.reason})
+                    item = {"path": path, "error": exc.reason}
+                # A library photo also shows the words it already carries: typed in the app, added with
+                # --add, or taken in from its sidecar, embedded XMP or IPTC keywords (search finds them all).
+                row = lib.photo_by_path(path)
+                if row is not None:
+                    item["user_tags"] = lib.user_tags(row.id)
+                out.append(item)
             _print(out, args.json, lib.bundle.name)
         return EXIT_OK
 

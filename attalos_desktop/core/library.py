@@ -350,7 +350,10 @@ class Library:
         cannot be read."""
         p = os.path.abspath(os.fspath(path))
         vec = self._file_vector(p)
-        return self._ranked(vec, top, min_score, set(), self.catalog.photo_id_for_path(p))
+        pid = self.catalog.photo_id_for_path(p)
+        # A library photo is not offered the words it already carries or the ones the user turned down.
+        exclude = set(self.catalog.user_tags(pid)) | self.catalog.rejected_tags(pid) if pid is not None else set()
+        return self._ranked(vec, top, min_score, exclude, pid)
 
     def _ranked(
         self, vec: np.ndarray, top: int, min_score: float, exclude: set[str], photo_id: int | None

@@ -87,12 +87,10 @@ class PersonalVotes:
                 count[t] = count.get(t, 0) + 1
         words = sorted(w for w, c in count.items() if c >= min_photos)
         col = {w: i for i, w in enumerate(words)}
-        d = (
-            vectors.shape[1]
-            if vectors.ndim == 2 and vectors.size
-            else (background.shape[1] if background is not None and background.ndim == 2 and background.size else 0)
-        )
-        vecs = [np.asarray(vectors, dtype=np.float32).reshape(-1, d)]
+        # The width comes from whichever array has one: a new library has no tagged photos and no
+        # background yet, and must still answer (with no personal votes).
+        d = next((a.shape[1] for a in (vectors, background) if a is not None and a.ndim == 2), 0)
+        vecs = [np.asarray(vectors, dtype=np.float32).reshape(len(vectors), d)]
         id_parts = [np.asarray(ids, dtype=np.int64).reshape(-1)]
         if background is not None and len(background):
             vecs.append(np.asarray(background, dtype=np.float32).reshape(-1, d))

@@ -213,3 +213,34 @@ def test_index_can_leave_the_windows_thumbnails(
         cli_index.main([*lib, "--thumbnail-size", "5", str(folder)])
     assert refused.value.code == 2
     assert "--thumbnail-size" in capsys.readouterr().err
+
+
+def test_tag_works_before_anything_is_indexed(tmp_path: Path, photos: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A new, empty library (no photos, no vectors, no user words) still tags a photo file."""
+    lib = ["--library", str(tmp_path / "new-library"), *model_args()]
+    d = run_json(capsys, cli_tag.main, [*lib, "--json", "--top", "3", str(photos / "p2.jpg")])
+    assert len(d) == 1 and len(d[0]["tags"]) == 3 and "user_tags" not in d[0]
+    assert all(0.0 <= t["score"] <= 1.0 for t in d[0]["tags"])
+
+
+def test_plain_tag_lists_keywords_taken_in_from_the_photo(
+    tmp_path: Path, photos: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Keywords read from a sidecar are the user's words: plain attalos-tag lists them, and does not
+    suggest them again."""
+    xmp = (
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+        '<rdf:Description xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:subject><rdf:Bag>'
+        "<rdf:li>Holiday</rdf:li><rdf:li>Grandma</rdf:li></rdf:Bag></dc:subject></rdf:Description></rdf:RDF></x:xmpmeta>"
+    )
+    (photos / "p1.jpg.xmp").write_text(xmp)
+    lib = ["--library", str(tmp_path / "lib"), *model_args()]
+    run_json(capsys, cli_index.main, [*lib, "--json", str(photos)])
+    assert cli_tag.main([*lib, "--top", "40", str(photos / "p1.jpg"), str(photos / "p3.jpg")]) == 0
+    out = capsys.readouterr().out
+    first, second = out.split("p3.jpg")
+    assert "your tags: grandma, holiday" in first
+    assert "your tags: (none)" in second
+    assert "  holiday" not in first.split("your tags")[1]
+    d = run_json(capsys, cli_tag.main, [*lib, "--json", str(photos / "p1.jpg")])
+    assert d[0]["user_tags"] == ["grandma", "holiday"]
