@@ -154,6 +154,20 @@ def test_second_indexer_exits_with_clear_message(tmp_path: Path, photos: Path) -
     )
 
 
+def test_index_piped_prints_no_progress_frames(tmp_path: Path, photos: Path) -> None:
+    """Piped (``attalos-index ... 2>&1 | tee log``), the command's stderr holds no progress bar frames."""
+    r = subprocess.run(
+        [*command("attalos-index"), "--library", str(tmp_path / "lib"), *model_args(), str(photos)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == ""  # no bar, not even one frame
+    assert r.stdout.startswith("6 new, 0 changed, 0 unchanged, 0 moved, 0 removed, 1 failed in "), r.stdout
+
+
 def test_core_and_commands_import_neither_qt_nor_torch() -> None:
     code = (
         "import importlib, pkgutil, sys\n"
