@@ -97,9 +97,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _check(args: Any) -> int:
     """--check [--repair]: what was checked, found and fixed; 0 when the library is sound (now)."""
-    from ..core.integrity import check_library
     from ..core.library import Library, LibraryLocked
     from ..core.lock import LibraryLock, LockHeld
+    from ..core.repair import check_library
 
     with Library.open(args.library, args.model) as lib:
         lock = LibraryLock(lib.paths.lock)

@@ -12,7 +12,7 @@
 - Vector index (derived): verified before voyager reads it (core/vector_index.py), rebuilt from the
   catalog's vectors on any doubt, with progress and one notice. Vectors that are not finite are dropped
   from the catalog, so their photos count as not indexed and are re-embedded by the next rescan.
-- ``check_library``: what ``attalos-index --check [--repair]`` runs.
+- ``check_library`` (what ``attalos-index --check [--repair]`` runs) is in core/repair.py, a floor above.
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ from .notices import notice
 from .vector_index import POINTER, IndexDamaged, VectorIndex
 
 if TYPE_CHECKING:
-    from .library import Library
     from .paths import LibraryPaths
 
 BACKUPS_KEPT = 5
@@ -364,26 +363,31 @@ def _fsync(path: Path) -> None:
 
 
 # -- vector index --------------------------------------------------------------------------------------
-def load_index(lib: "Library", progress: Callable[[int, int], None] | None = None) -> VectorIndex:
-    """The verified saved index reconciled with the catalog, or one rebuilt from the catalog."""
-    b = lib.bundle
+def load_index(
+    catalog: Catalog,
+    index_dir: Path,
+    dim: int,
+    encoder_id: str,
+    progress: Callable[[int, int], None] | None = None,
+) -> VectorIndex:
+    """The verified saved index in ``index_dir`` reconciled with the catalog, or one rebuilt from the catalog."""
     try:
-        vi = VectorIndex.load_checked(lib.paths.index_dir, b.dim, b.encoder_id)
+        vi = VectorIndex.load_checked(index_dir, dim, encoder_id)
     except IndexDamaged as exc:
         vi = None
-        if lib.catalog.count_vectors(b.encoder_id):
+        if catalog.count_vectors(encoder_id):
             notice(f"the search index was damaged or out of date ({exc}); rebuilding it from the catalog")
     if vi is None:
-        vi = VectorIndex(lib.paths.index_dir, b.dim, b.encoder_id)
-    reconcile(lib, vi, progress)
+        vi = VectorIndex(index_dir, dim, encoder_id)
+    reconcile(catalog, vi, progress)
     return vi
 
 
-def reconcile(lib: "Library", vi: VectorIndex, progress: Callable[[int, int], None] | None = None) -> None:
+def reconcile(catalog: Catalog, vi: VectorIndex, progress: Callable[[int, int], None] | None = None) -> None:
     """sync_with_catalog, then drop the catalog's unusable (non-finite) vectors so they are re-embedded."""
-    vi.sync_with_catalog(lib.catalog, progress)
+    vi.sync_with_catalog(catalog, progress)
     if vi.skipped:
-        n = drop_unusable_vectors(lib.catalog, vi.encoder_id, vi.dim, vi.skipped)
+        n = drop_unusable_vectors(catalog, vi.encoder_id, vi.dim, vi.skipped)
         vi.skipped = []
         if n:
             notice(
@@ -392,7 +396,7 @@ def reconcile(lib: "Library", vi: VectorIndex, progress: Callable[[int, int], No
             )
 
 
-def _unusable(catalog: Catalog, encoder_id: str, dim: int, ids: list[int] | None = None) -> list[int]:
+def unusable_vectors(catalog: Catalog, encoder_id: str, dim: int, ids: list[int] | None = None) -> list[int]:
     """Photo ids whose stored vector is not finite or not ``dim`` floats (all, or among ``ids``)."""
     q = "SELECT photo_id, vec FROM vectors WHERE encoder_id=?"
     chunks: list[list[int] | None] = (
@@ -410,7 +414,7 @@ def _unusable(catalog: Catalog, encoder_id: str, dim: int, ids: list[int] | None
 def drop_unusable_vectors(catalog: Catalog, encoder_id: str, dim: int, ids: list[int] | None = None) -> int:
     """Delete stored vectors that are not finite or have the wrong size; their photos count as not
     embedded, so the next rescan re-embeds them. Returns how many (0 when the catalog is read-only)."""
-    bad = _unusable(catalog, encoder_id, dim, ids)
+    bad = unusable_vectors(catalog, encoder_id, dim, ids)
     if not bad:
         return 0
     try:
@@ -421,109 +425,3 @@ def drop_unusable_vectors(catalog: Catalog, encoder_id: str, dim: int, ids: list
     except sqlite3.Error:
         return 0  # read-only: searches leave them out anyway
     return len(bad)
-
-
-# -- attalos-index --check ------------------------------------------------------------------------------
-def check_library(lib: "Library", repair: bool = False) -> dict[str, Any]:
-    """Full check of catalog and index; with ``repair`` fix what can be fixed. Caller holds the lock."""
-    checked: list[str] = []
-    problems: list[str] = []
-    fixed: list[str] = []
-    remaining: list[str] = []
-    db = lib.catalog.db
-
-    # 1. the catalog file: every page, every index entry
-    pages = db.execute("PRAGMA page_count").fetchone()[0]
-    found = quick_check(db, full=True)
-    checked.append(f"catalog: integrity_check of {pages} pages")
-    if found:
-        problems.append("catalog: " + "; ".join(found[:3]))
-        if repair:
-            try:
-                db.execute("REINDEX")
-                still = quick_check(db, full=True)
-            except sqlite3.DatabaseError as exc:
-                still = [str(exc)]
-            if not still:
-                fixed.append("catalog: indexes rebuilt (REINDEX)")
-            else:
-                lib.catalog.close()
-                lib.catalog = recover_catalog(lib.paths, still[0])
-                lib._vi = None
-                fixed.append("catalog: moved aside and restored (backup and readable rows)")
-        else:
-            remaining.append(problems[-1])
-
-    # 2. rows that point at photos that are gone
-    try:
-        orphans = lib.catalog.db.execute("PRAGMA foreign_key_check").fetchall()
-    except sqlite3.DatabaseError:
-        orphans = []
-    checked.append("catalog: references between tables")
-    if orphans:
-        problems.append(f"catalog: {len(orphans)} rows refer to missing photos or folders")
-        if repair:
-            with lib.catalog.transaction():
-                for table, rowid, _parent, _fk in orphans:
-                    lib.catalog.db.execute(f"DELETE FROM {table} WHERE rowid=?", (rowid,))
-            fixed.append(f"catalog: {len(orphans)} dangling rows removed")
-        else:
-            remaining.append(problems[-1])
-
-    # 3. stored vectors and the vector index (needs the model's encoder id)
-    try:
-        b = lib.bundle
-    except Exception as exc:  # noqa: BLE001 - BundleError and friends: check what can be checked
-        checked.append(f"index: not checked (no usable model: {exc})")
-        b = None
-    if b is not None:
-        enc = b.encoder_id
-        n_vec = lib.catalog.count_vectors(enc)
-        bad = len(_unusable(lib.catalog, enc, b.dim))
-        checked.append(f"catalog: {n_vec} stored vectors finite and of size {b.dim}")
-        if bad:
-            problems.append(f"catalog: {bad} stored vectors are not finite or have the wrong size")
-            if repair:
-                drop_unusable_vectors(lib.catalog, enc, b.dim)
-                fixed.append(f"catalog: {bad} unusable vectors dropped (the next attalos-index re-embeds those photos)")
-            else:
-                remaining.append(problems[-1])
-        why = None
-        try:
-            vi = VectorIndex.load_checked(lib.paths.index_dir, b.dim, enc)
-            if vi is None and n_vec:
-                why = "missing or made for another model"
-            elif vi is not None:
-                cat_ids = set(lib.catalog.vector_ids(enc).tolist())
-                live = set(vi.live_ids().tolist())
-                if live != cat_ids:
-                    why = f"{len(cat_ids - live)} photos missing, {len(live - cat_ids)} extra"
-        except IndexDamaged as exc:
-            why = str(exc)
-        checked.append(f"index: checksums, structure, labels and ids against the catalog ({n_vec} vectors)")
-        if why:
-            problems.append(f"index: {why}")
-            if repair:
-                vi = VectorIndex(lib.paths.index_dir, b.dim, enc)
-                reconcile(lib, vi)
-                vi.save()
-                lib._vi = None
-                fixed.append(f"index: rebuilt from the catalog ({vi.count} vectors)")
-            else:
-                remaining.append(problems[-1])
-        waiting = lib.catalog.count_photos() - lib.catalog.count_vectors(enc)
-        if waiting > 0:
-            checked.append(f"{waiting} photos are not embedded yet (attalos-index embeds them)")
-
-    # 4. backups
-    backups = list_backups(lib.paths.home)
-    good = newest_good_backup(lib.paths.home)
-    checked.append(
-        f"backups: {len(backups)} in {backup_dir(lib.paths.home)}"
-        + (f", newest good: {good.name}" if good else ", none verifies")
-    )
-    if repair and (found or fixed or good is None):
-        made = backup_catalog(lib.catalog, lib.paths.home)
-        if made is not None:
-            fixed.append(f"backups: new backup {made.name}")
-    return {"ok": not remaining, "checked": checked, "problems": problems, "fixed": fixed, "remaining": remaining}

@@ -509,12 +509,12 @@ class Library:
                 vi = None
         if vi is None:
             # verified before voyager reads it; rebuilt from the catalog (with progress, told once) on any doubt
-            vi = integrity.load_index(self, self._rebuild_progress)
+            vi = integrity.load_index(self.catalog, self.paths.index_dir, b.dim, b.encoder_id, self._rebuild_progress)
             if vi.dirty:
                 self._save_repaired(vi)
             self._vi, self._vi_data_version = vi, dv
         elif dv != self._vi_data_version and not self._writer:
-            integrity.reconcile(self, vi)
+            integrity.reconcile(self.catalog, vi)
             self._vi_data_version = dv
         return vi
 

@@ -131,20 +131,6 @@ def _decode(raw: bytes) -> str:
     return raw.decode("latin-1")
 
 
-def sidecar_paths(path: str) -> list[str]:
-    """The names the photo's XMP sidecar may have (see core/sidecars.py, where sidecars live now)."""
-    from .sidecars import sidecar_paths as _paths
-
-    return _paths(path)
-
-
-def keywords_from_sidecar(path: str) -> list[str]:
-    """Keywords of the photo's newest own sidecar, tolerant of damaged files (core/sidecars.py)."""
-    from .sidecars import keywords_from_sidecar as _kw
-
-    return _kw(path)
-
-
 def keywords_from_image(im: Image.Image) -> list[str]:
     """Embedded XMP, IPTC Keywords and EXIF XPKeywords of an opened Pillow image."""
     out: list[str] = []

@@ -22,7 +22,8 @@ import numpy as np
 from .bundle import Preprocessing
 from .encoder import ImageEncoder
 from .imageio import Decoded, ImageError, decode_for_model, ensure_regular_file, file_hash
-from .metadata import Metadata, clean_keywords, keywords_from_image, keywords_from_sidecar, read_exif
+from .metadata import Metadata, clean_keywords, keywords_from_image, read_exif
+from .sidecars import keywords_from_sidecar
 from .thumbnails import ThumbnailCache
 
 DEFAULT_BATCH = 32
