@@ -135,17 +135,41 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     g = p.add_argument_group("model")
     g.add_argument(
         "--backbone",
-        default="mobilenet_v3_small",
-        help="torchvision trunk: mobilenet_v3_small, mobilenet_v3_large, resnet18, resnet34, resnet50, "
+        default=None,
+        help="torchvision trunk (default: that of an --init BUNDLE_DIR, else mobilenet_v3_small): mobilenet_v2, "
+        "mobilenet_v3_small, mobilenet_v3_large, resnet18, resnet34, resnet50, "
         "efficientnet_b0, efficientnet_b1, convnext_tiny, regnet_y_400mf",
     )
     g.add_argument("--image-size", type=int, default=160, help="square input side in pixels")
+    g.add_argument(
+        "--trunk-features",
+        type=int,
+        default=0,
+        metavar="VIEWS",
+        help="keep the (pretrained) trunk fixed and train the projection and tag layer on its pooled features, "
+        "computed once per photo for VIEWS views (view 0 as the app decodes it, the rest augmented) and "
+        "cached under --cache (default ~/.cache/attalos-desktop/features); 0: train the whole tower on pixels",
+    )
+    g.add_argument(
+        "--teacher",
+        default="none",
+        choices=("none", "imagenet"),
+        help="imagenet: the ImageNet classifier of --init imagenet:FILE teaches its 1000 class words and their "
+        "WordNet general words (soft labels; needs --trunk-features)",
+    )
+    g.add_argument(
+        "--teacher-weight", type=float, default=0.02, help="weight of the teacher's loss (summed over its words)"
+    )
+    g.add_argument(
+        "--teacher-up", type=int, default=4, help="WordNet levels above each ImageNet class that give general words"
+    )
     g.add_argument("--dim", type=int, default=0, help="joint space dimension (0: that of the word vectors)")
     g.add_argument(
         "--init",
         default="random",
-        help="tower start: random, imagenet (torchvision's cache), imagenet:PATH (a local state dict), "
-        "or a BUNDLE_DIR to continue from",
+        help="tower start: random, imagenet (torchvision's cache), imagenet:PATH (a local state dict; for "
+        "--backbone mobilenet_v2 an ImageNet MobileNetV2 .tflite or its conversion by python -m "
+        "trainer.tflite_import), or a BUNDLE_DIR to continue from",
     )
     g.add_argument(
         "--tag-layer",
@@ -260,6 +284,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
         args = apply_recipe(p, args, argv)
     _resolve_data(args)
+    if args.backbone is None:  # an init bundle's own backbone, else the small default
+        args.backbone = _bundle_backbone(args.init) or "mobilenet_v3_small"
     if args.epochs is None and not (args.library is not None and args.fine_tune == "head"):
         args.epochs = 10
     if args.tag_layer == "optimized":
@@ -270,6 +296,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def _bundle_backbone(init: str) -> str | None:
+    """The backbone a bundle given to --init was trained with (None for any other --init)."""
+    try:
+        manifest = json.loads((Path(init) / "manifest.json").read_text(encoding="utf-8"))
+        backbone = manifest.get("training", {}).get("backbone")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return backbone if isinstance(backbone, str) else None
+
+
 def _resolve_data(args: argparse.Namespace) -> None:
     """``--data`` given once stays a folder path (file or shard loading); several become corpora in memory."""
     from .corpora import parse_data_arg
@@ -277,7 +313,8 @@ def _resolve_data(args: argparse.Namespace) -> None:
     given = args.data or []
     if not getattr(args, "corpora", None):
         args.corpora = None
-        if len(given) > 1 or any(parse_data_arg(d).weight != 1.0 for d in given):
+        # A fixed trunk trains from features of photos in memory: one corpus is enough for that.
+        if len(given) > 1 or any(parse_data_arg(d).weight != 1.0 for d in given) or (given and args.trunk_features):
             root = Path(args.data_root) if args.data_root else None
             args.corpora = [parse_data_arg(d, root) for d in given]
     args.data = str(args.corpora[0].path) if args.corpora else (given[0] if given else None)

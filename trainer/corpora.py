@@ -42,6 +42,7 @@ class CorpusSpec:
     crop: int = 0  # crop side at the full image size (0: the image size); follows progressive resizing
     canvas: int = 192  # decoded photos are kept at most this many pixels on their longer side
     hypernyms: dict[str, Any] = field(default_factory=dict)  # {"senses", "up", "min_root_depth"}; {} for none
+    views: int = 0  # --trunk-features: views of each photo cached (0: the flag's number)
 
     @property
     def name(self) -> str:
@@ -78,6 +79,7 @@ class Corpus:
     pixels: np.ndarray | None = None  # uint8 [N, canvas, canvas, 3] of ``train``
     hw: np.ndarray | None = None  # [N, 2] real sizes on the canvas
     added_words: dict[str, list[str]] = field(default_factory=dict)  # hypernyms: leaf tag -> general words
+    features: Any = None  # --trunk-features: features.FeatureSet of ``train``
 
     @property
     def name(self) -> str:

@@ -14,6 +14,7 @@ lets each be PCA-reduced and compared with one matrix product against a stored b
 from __future__ import annotations
 
 import math
+from typing import Sequence
 
 import torch
 from torch import nn
@@ -96,10 +97,17 @@ def _derivative_kernels(sigma: float, orientations: int) -> torch.Tensor:
 class Handcrafted(nn.Module):
     """Normalised encoder input [B,3,S,S] -> {name: descriptor [B,D]} (root-histograms, edge energy)."""
 
-    def __init__(self, grid: int = 4, orientations: int = 4, scales: tuple[int, ...] = (1, 2)) -> None:
+    def __init__(
+        self,
+        grid: int = 4,
+        orientations: int = 4,
+        scales: tuple[int, ...] = (1, 2),
+        norm: tuple[Sequence[float], Sequence[float]] = (IMAGENET_MEAN, IMAGENET_STD),
+    ) -> None:
         super().__init__()
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
+        # the encoder input's normalisation (mean, std), undone to get back to pixels
+        self.register_buffer("mean", torch.tensor(tuple(norm[0])).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(tuple(norm[1])).view(1, 3, 1, 1))
         # one small kernel; the coarser scales filter a 2x, 4x... averaged image (cheaper than wider kernels)
         self.register_buffer("kernel", _derivative_kernels(1.0, orientations))
         self.scales = scales

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .data import IMAGENET_MEAN, IMAGENET_STD
 from .handcrafted import Handcrafted
 
 FAR = 1e4  # distance of the padding slots of the per-word neighbour lists (their kernel is exp(-1e4/tau) = 0)
@@ -208,7 +209,7 @@ class Deployed(nn.Module):
     ) -> None:
         super().__init__()
         self.tower = tower
-        self.hand = Handcrafted()
+        self.hand = Handcrafted(norm=getattr(tower, "input_norm", (IMAGENET_MEAN, IMAGENET_STD)))
         coef = coefficients(nb.weights, nb.scale)
         self.names = list(coef)
         self.coef = [coef[n] for n in self.names]

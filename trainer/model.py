@@ -12,9 +12,11 @@ import torch
 import torchvision
 from torch import nn
 
+from .data import IMAGENET_MEAN, IMAGENET_STD
 from .errors import TrainError
 
 BACKBONES = (
+    "mobilenet_v2",
     "mobilenet_v3_small",
     "mobilenet_v3_large",
     "resnet18",
@@ -38,6 +40,9 @@ class Tower(nn.Module):
         super().__init__()
         self.trunk = trunk
         self.proj = nn.Linear(features, dim)
+        # (mean, std) of the input on a 0..1 scale: torchvision's ImageNet rule, unless the trunk's
+        # weights were trained with another (TensorFlow's MobileNetV2 sees [-1, 1]: 0.5, 0.5)
+        self.input_norm: tuple[tuple[float, ...], tuple[float, ...]] = (IMAGENET_MEAN, IMAGENET_STD)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.proj(self.trunk(images))
@@ -74,6 +79,8 @@ def build_tower(backbone: str, dim: int, imagenet: str | None = None) -> Tower:
     """Build the tower; ``imagenet`` is a state-dict file path, "cache", or None (random init)."""
     if backbone not in BACKBONES:
         raise TrainError(f"unknown backbone {backbone!r}; choose one of {', '.join(BACKBONES)}")
+    if backbone == "mobilenet_v2":
+        return _tflite_mobilenet_v2_tower(dim, imagenet)
     model = torchvision.models.get_model(_CUT_AFTER_LAYER3.get(backbone, backbone), weights=None)
     if imagenet is not None:
         path = imagenet_cache_file(_CUT_AFTER_LAYER3.get(backbone, backbone)) if imagenet == "cache" else Path(imagenet)
@@ -109,3 +116,15 @@ def build_tower(backbone: str, dim: int, imagenet: str | None = None) -> Tower:
         if isinstance(m, nn.modules.batchnorm._BatchNorm):
             m.momentum = 0.1
     return Tower(model, features, dim)
+
+
+def _tflite_mobilenet_v2_tower(dim: int, imagenet: str | None) -> Tower:
+    """MobileNetV2 laid out as TensorFlow trained it (tflite_import.py: conv biases, SAME padding, [-1, 1]
+    input); its ImageNet weights come from a .tflite file or that file's conversion, never from a download."""
+    from .tflite_import import FEATURES, load_imagenet_mobilenet_v2, tflite_mobilenet_v2
+
+    if imagenet == "cache":
+        raise TrainError("mobilenet_v2 takes its ImageNet weights from a file: --init imagenet:FILE.tflite")
+    net = load_imagenet_mobilenet_v2(imagenet) if imagenet else tflite_mobilenet_v2()
+    trunk = nn.Sequential(net.features, nn.AdaptiveAvgPool2d(1), nn.Flatten())  # type: ignore[attr-defined]
+    return Tower(trunk, FEATURES, dim)

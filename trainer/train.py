@@ -48,6 +48,7 @@ from .sampling import NegativeSampler, sample_batch
 from .schedule import schedule
 from .shards import ShardSource, ShardStream, collate_shards, is_shard_dir
 from .tag_layer import TagTable
+from .teacher import teacher_loss
 from .textspace import base_map, compose, fit_ngram_vectors
 from .wordvectors import WordVectors, load_word_vectors
 
@@ -89,6 +90,7 @@ class Setup:
     init_bundle: ModelBundle | None = None
     shards: ShardSource | None = None  # --data is a shard folder (train_records is then empty)
     corpora: list[Corpus] | None = None  # photos decoded into memory (train_records is then the first's)
+    teacher: Any = None  # teacher.TeacherWords: the ImageNet classifier's words (--teacher imagenet)
 
     @property
     def n_train(self) -> int:
@@ -184,6 +186,14 @@ def prepare(args: argparse.Namespace, log: Log = print) -> Setup:
             raise TrainError("no train photo keeps a tag of the vocabulary")
         test_records = [r for r in records if r.split == "test"]
         seen_tags = {t for r in records for t in r.tags}
+    teacher = None
+    if args.teacher == "imagenet":
+        if not args.trunk_features:
+            raise TrainError("--teacher imagenet needs --trunk-features (its soft labels come with the cached features)")
+        from .teacher import add_teacher_words
+
+        everyday = max((int(s.hypernyms.get("everyday", 0)) for s in specs or ()), default=0)
+        vocab, teacher = add_teacher_words(vocab, args.init, args.teacher_up, _keep_general_word(wv, everyday), log)
     if vocab.dropped:
         sample = ", ".join(sorted(vocab.dropped, key=lambda t: -vocab.dropped[t])[:8])
         log(f"dropped {len(vocab.dropped)} tags seen fewer than {args.min_count} times (e.g. {sample})")
@@ -246,6 +256,7 @@ def prepare(args: argparse.Namespace, log: Log = print) -> Setup:
         init_bundle=init_bundle,
         shards=source,
         corpora=corpora,
+        teacher=teacher,
     )
 
 
@@ -280,6 +291,12 @@ def build_model(setup: Setup, device: torch.device) -> tuple[Tower, TagTable]:
             raise TrainError(
                 f"--init bundle {args.init} tower does not fit --backbone {args.backbone} --dim {setup.dim}"
             ) from exc
+    if setup.init_bundle is not None:
+        tower.input_norm = (setup.init_bundle.preprocessing.mean, setup.init_bundle.preprocessing.std)
+    elif imagenet is not None and args.backbone == "mobilenet_v2":  # TensorFlow's weights (tflite_import.py)
+        from .tflite_import import TFLITE_MEAN, TFLITE_STD
+
+        tower.input_norm = (TFLITE_MEAN, TFLITE_STD)
     tower.to(device)
     if _channels_last(setup, device):
         tower.to(memory_format=torch.channels_last)
@@ -352,6 +369,11 @@ def objectives(setup: Setup) -> list[Objective]:
                 smoothing=0.0 if c is None else c.spec.smoothing,
             )
         )
+    if setup.teacher is not None:  # after the corpora: feature_batches' last part
+        ids = setup.teacher.word_ids
+        f = np.zeros_like(freq)
+        f[ids] = freq[ids]
+        out.append(Objective("teacher", NegativeSampler(f, args.neg_power), ids, weight=args.teacher_weight))
     return out
 
 
@@ -382,7 +404,7 @@ def train_step(
     plans, needed = [], []
     for c, images, tags in parts:
         g = goals[c]
-        if g.loss == "softmax":
+        if g.loss in ("softmax", "teacher"):
             plans.append((g.scope,))
             needed.append(g.scope)
         else:
@@ -408,7 +430,10 @@ def train_step(
         with sync:
             with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_cuda):
                 emb = model(images)
-            if len(plan) == 1:
+            if goals[c].loss == "teacher":  # soft labels over the teacher's words
+                cols = torch.from_numpy(np.searchsorted(rows, plan[0])).to(device)
+                loss = teacher_loss(emb, w[cols], tags.to(device))
+            elif len(plan) == 1:
                 target = torch.zeros(len(tags), len(plan[0]), device=device)
                 for i, t in enumerate(tags):
                     t = t[np.isin(t, plan[0])]  # a photo's words outside its corpus's scope are not classes
@@ -496,6 +521,22 @@ def _train(
 ) -> TrainResult:
     setup = setup or prepare(args, log)
     tower, table = build_model(setup, device)
+    frozen = bool(args.trunk_features)
+    if frozen:  # the trunk stays as it is: only the projection and the tag layer learn, from cached features
+        from .frozen import attach_features
+
+        from .transfer_stage import deployed_preprocessing
+
+        for p in tower.trunk.parameters():
+            p.requires_grad_(False)
+        setup.pre = deployed_preprocessing(args.image_size, tower.input_norm)  # view 0: as the app decodes
+        head = None
+        if setup.teacher is not None:
+            from .teacher import imagenet_file
+            from .tflite_import import load_imagenet_mobilenet_v2
+
+            head = load_imagenet_mobilenet_v2(imagenet_file(args.init)).classifier
+        attach_features(setup, tower.trunk, head, log)
     source = setup.shards
     n_train = setup.n_train
     bs = min(args.batch_size, n_train)
@@ -557,7 +598,7 @@ def _train(
             f"resumed from {ckpt_path} at epoch {start_epoch + 1}, step {start_step}"
             + (f" on {dd.world} processes" if dd.active else "")
         )
-    model = distributed.wrap(tower, dd, device)
+    model = distributed.wrap(tower.proj if frozen else tower, dd, device)
 
     def checkpoint(epoch: int, step: int) -> None:
         if ckpt_path is None:
@@ -585,11 +626,13 @@ def _train(
         distributed.barrier(dd)
 
     use_cuda = device.type == "cuda"
-    nhwc = _channels_last(setup, device)
-    if setup.corpora is not None:
+    nhwc = _channels_last(setup, device) and not frozen
+    if frozen:
+        ds: Any = None
+    elif setup.corpora is not None:
         for c in setup.corpora:
             c.pixels, c.hw = decode(c.spec.path, c.train, c.spec.canvas, Path(args.cache) if args.cache else None, log)
-        ds: Any = None
+        ds = None
     elif source is None:
         ds = PhotoDataset(
             setup.data_dir,
@@ -612,8 +655,12 @@ def _train(
             if global_step >= total_steps:
                 break
             first = start_step if epoch == start_epoch else 0
-            if setup.corpora is not None:
-                loader: Any = _memory_batches(setup, epoch, first, steps_per_epoch, dd.rank, dd.world)
+            if frozen:
+                from .frozen import feature_batches
+
+                loader: Any = feature_batches(setup, epoch, first, steps_per_epoch, dd.rank, dd.world)
+            elif setup.corpora is not None:
+                loader = _memory_batches(setup, epoch, first, steps_per_epoch, dd.rank, dd.world)
             elif source is None:
                 ds.epoch = epoch
                 order = np.random.default_rng([args.seed, epoch, 0]).permutation(n_train)
@@ -746,6 +793,8 @@ def _train(
         "neg_power": args.neg_power,
         "neg_strategy": args.neg_strategy,
         "loss": args.loss,
+        "trunk": f"fixed; projection trained on cached features ({args.trunk_features} views)" if frozen else "trained",
+        "teacher": args.teacher,
         "corpora": [
             {
                 "name": c.name,

@@ -61,13 +61,18 @@ def app_decoder(pre: Any) -> Callable[[Path], np.ndarray]:
 
 @torch.no_grad()
 def describe(
-    tower: Tower, paths: Sequence[Path], pre: Any, batch: int = 128, descriptors: bool = True
+    tower: Tower,
+    paths: Sequence[Path],
+    pre: Any,
+    batch: int = 128,
+    descriptors: bool = True,
+    head: torch.nn.Module | None = None,
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Each photo decoded as the app decodes it: the flip-averaged embedding, and (``descriptors``) those
     of the label transfer (hand-crafted ones and ``trunk``, the flip-averaged trunk features before the
-    projection)."""
+    projection); with a teacher ``head`` also its class logits (``teacher``)."""
     decode = app_decoder(pre)
-    hand = Handcrafted().eval() if descriptors else None
+    hand = Handcrafted(norm=tower.input_norm).eval() if descriptors else None
     tower.eval()
     out: list[np.ndarray] = []
     feats: dict[str, list[np.ndarray]] = {}
@@ -80,6 +85,8 @@ def describe(
         t = (tower.trunk(x) + tower.trunk(x.flip(3))) * 0.5  # the projection is linear: f = proj(mean)
         if hand is not None:
             feats.setdefault("trunk", []).append(normalise(t.numpy()))
+        if head is not None:
+            feats.setdefault("teacher", []).append(head(t).numpy())
         out.append(tower.proj(t).numpy())
     return np.concatenate(out).astype(np.float32), {k: np.concatenate(v) for k, v in feats.items()}
 
@@ -182,12 +189,14 @@ def word_sigmoids(
     return best
 
 
-def deployed_preprocessing(image_size: int) -> Preprocessing:
+def deployed_preprocessing(image_size: int, norm: Any = None) -> Preprocessing:
     """Centre crop after resizing the shorter side to the input size, so a 3:2 photo keeps its full
-    height and two thirds of its width (the 8/7 rule of ImageNet models would lose half of it)."""
+    height and two thirds of its width (the 8/7 rule of ImageNet models would lose half of it).
+    ``norm``: the tower's input (mean, std) (``Tower.input_norm``), torchvision's ImageNet one by default."""
     from .data import IMAGENET_MEAN, IMAGENET_STD
 
-    return Preprocessing(input_size=image_size, resize=image_size, mean=IMAGENET_MEAN, std=IMAGENET_STD)
+    mean, std = norm if norm is not None else (IMAGENET_MEAN, IMAGENET_STD)
+    return Preprocessing(input_size=image_size, resize=image_size, mean=tuple(mean), std=tuple(std))
 
 
 def export_with_label_transfer(
@@ -216,19 +225,21 @@ def export_with_label_transfer(
     dim = setup.dim
     tower: Tower = result.tower.to("cpu").float().to(memory_format=torch.channels_last).eval()
     tag_w = result.table.weight.numpy().astype(np.float32)
-    pre = deployed_preprocessing(args.image_size)
+    pre = deployed_preprocessing(args.image_size, getattr(tower, "input_norm", None))
     root = bank_c.spec.path
     bank_all = list(bank_c.train) + list(bank_c.held_out)
     tr = np.arange(len(bank_c.train))
     va = np.arange(len(bank_c.train), len(bank_all))
     others_va = [(c.spec.path, r) for c in corpora if c is not bank_c for r in c.held_out]
     t0 = time.perf_counter()
-    emb_bank, hand = describe(tower, [root / r.file for r in bank_all], pre)
-    emb_other = (
-        describe(tower, [p / r.file for p, r in others_va], pre, descriptors=False)[0]
+    head = _teacher_head(setup)
+    emb_bank, hand = describe(tower, [root / r.file for r in bank_all], pre, head=head)
+    emb_other, other_hand = (
+        describe(tower, [p / r.file for p, r in others_va], pre, descriptors=False, head=head)
         if others_va
-        else np.zeros((0, dim), np.float32)
+        else (np.zeros((0, dim), np.float32), {})
     )
+    teacher_logits = (hand.pop("teacher")[va_slice(bank_c)], other_hand.get("teacher")) if head is not None else None
     log(f"described {len(emb_bank) + len(emb_other)} bank and held-out photos in {time.perf_counter() - t0:.0f} s")
     bank_ids = np.unique(np.concatenate(bank_c.ids))  # the words the bank's photos carry
     bank_pos = {int(t): j for j, t in enumerate(bank_ids)}
@@ -334,6 +345,13 @@ def export_with_label_transfer(
     # --- the deployed tag matrix over [f, votes, 1, pad]
     A = np.full(len(tags), a_t, dtype=np.float64)
     C = np.full(len(tags), c_t, dtype=np.float64)
+    teacher_cal: dict[str, Any] = {}
+    if teacher_logits is not None:
+        s_held = np.concatenate([s_va, f_scale * normalise(emb_other) @ tag_w.T - beta * logf])
+        cols = np.setdiff1d(setup.teacher.word_ids, bank_ids)
+        A[cols], C[cols], teacher_cal = teacher_word_sigmoids(
+            s_held[:, cols], setup.teacher, cols, np.concatenate([t for t in teacher_logits if t is not None]), log
+        )
     A[bank_ids], C[bank_ids] = word_cal["a"], word_cal["c"]
     tag_vectors = np.zeros((len(tags), dim + vc + 2), dtype=np.float32)  # the last column (norm pad) stays 0
     tag_vectors[:, :dim] = A[:, None] * tag_w
@@ -364,6 +382,7 @@ def export_with_label_transfer(
             k: word_cal.get(k)
             for k in ("ridge", "fitted_on", "f1", "n_plus", "shared_f1", "shared_n_plus", "fitted_best_f1")
         },
+        "teacher_word_sigmoids": teacher_cal or None,
         "f_scale": f_scale,
         "embedding_layout": f"[f(x) {dim}, label-transfer votes {vc}, constant 1, norm pad 1]",
         "held_out_choice": {
@@ -391,4 +410,60 @@ def export_with_label_transfer(
         check_columns=(dim, v_np),
         tower_dtype=args.tower_dtype,
         exporter="legacy",
+    )
+
+
+def va_slice(bank_c: Any) -> slice:
+    """The bank corpus's held-out photos among ``train + held_out``."""
+    return slice(len(bank_c.train), len(bank_c.train) + len(bank_c.held_out))
+
+
+def _teacher_head(setup: Any) -> torch.nn.Module | None:
+    """The ImageNet classifier that taught the model (``--teacher imagenet``), for calibrating its words."""
+    if setup.teacher is None:
+        return None
+    from .teacher import imagenet_file
+    from .tflite_import import load_imagenet_mobilenet_v2
+
+    return load_imagenet_mobilenet_v2(imagenet_file(setup.args.init)).classifier.eval()
+
+
+def teacher_word_sigmoids(
+    s: np.ndarray, teacher: Any, cols: np.ndarray, logits: np.ndarray, log: Log, rho: float = 10.0
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Per-word sigmoids for the words the ImageNet classifier taught, fitted on held-out photos against its
+    probabilities (a soft truth every photo has), so that 0.6 means about the same for "cat" and "zebra".
+
+    ``s`` [N, len(cols)]: the words' raw deployed scores; one shared sigmoid first, then one per word shrunk
+    toward it (ridge ``rho``: a word the held-out photos rarely show stays near the shared one).
+    """
+    from .label_transfer import fit_word_sigmoids
+
+    target = teacher.targets(logits)[:, np.searchsorted(teacher.word_ids, cols)]
+    a0, c0 = fit_logistic(s.ravel(), target.ravel())
+    a, c = fit_word_sigmoids(s, target, a0, c0, rho)
+
+    def brier(p: np.ndarray) -> float:
+        return float(((p - target) ** 2).mean())
+
+    shared = brier(1 / (1 + np.exp(-(a0 * s + c0))))
+    per_word = brier(1 / (1 + np.exp(-(a * s + c))))
+    # where the teacher is sure (p > 0.5), how sure the calibrated model is, word by word
+    sure = target > 0.5
+    log(
+        f"teacher words: {len(cols)} per-word sigmoids on {len(s)} held-out photos (ridge {rho:g}); "
+        f"Brier score vs the teacher {shared:.5f} shared -> {per_word:.5f} per word"
+    )
+    return (
+        a.astype(np.float64),
+        c.astype(np.float64),
+        {
+            "words": int(len(cols)),
+            "held_out_photos": int(len(s)),
+            "ridge": rho,
+            "shared": [float(a0), float(c0)],
+            "brier_shared": shared,
+            "brier_per_word": per_word,
+            "mean_score_where_teacher_sure": float((1 / (1 + np.exp(-(a * s + c))))[sure].mean()) if sure.any() else None,
+        },
     )

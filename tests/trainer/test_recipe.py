@@ -199,3 +199,76 @@ def test_an_unknown_label_transfer_corpus_is_refused_before_training(
         == "attalos-desktop-train: error: --label-transfer flickr: not one of the corpora (corel5k, tiny-imagenet-200)"
     )
     assert not (tmp_path / "b").exists() and not (tmp_path / "b.ckpt.pt").exists()
+
+
+def write_imagenet_like_weights(folder: Path) -> Path:
+    """A MobileNetV2 state dict in the converted layout (random weights) and a 1000-line labels file of
+    WordNet synsets in ascending order, as imagenet_labels.txt lies beside the real weights."""
+    import torch
+
+    from trainer.hypernyms import WordNet
+    from trainer.tflite_import import tflite_mobilenet_v2
+
+    folder.mkdir(parents=True)
+    torch.manual_seed(0)
+    torch.save(tflite_mobilenet_v2().state_dict(), folder / "mobilenet_v2.pt")
+    wn = WordNet.load()
+    lines = []
+    for off in sorted(wn._lines)[::40]:  # monosemous synsets: each line names exactly one
+        names = wn.lemmas(off)
+        if all(wn.noun_synsets(n) == [off] for n in names):
+            lines.append(", ".join(names))
+        if len(lines) == 1000:
+            break
+    (folder / "imagenet_labels.txt").write_text("background\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    return folder / "mobilenet_v2.pt"
+
+
+def test_a_fixed_pretrained_trunk_trains_from_cached_features_with_a_teacher(data: Path, tmp_path: Path) -> None:
+    """--trunk-features: the trunk's features are computed once per view and cached (a second run reads
+    them), only the projection and the tag layer learn, and the teacher's class words and their general
+    words join the vocabulary."""
+    from safetensors.torch import load_file
+
+    from trainer.cli import main
+
+    weights = write_imagenet_like_weights(tmp_path / "weights")
+    recipe = RECIPE.replace('backbone = "resnet18_l3"', 'backbone = "mobilenet_v2"\ntrunk_features = 2\nteacher = "imagenet"')
+    recipe = recipe.replace("restart_epochs = 1\n", "")
+    (tmp_path / "recipe.toml").write_text(recipe, encoding="utf-8")
+    cache = tmp_path / "cache"
+
+    def run(out: Path) -> int:
+        return main(["--recipe", str(tmp_path / "recipe.toml"), "--data-root", str(data), "--init",
+                     f"imagenet:{weights}", "--cache", str(cache), "--quiet", "--out", str(out)])  # fmt: skip
+
+    assert run(tmp_path / "a") == 0
+    chunks = sorted((cache / "features").glob("*.npz"))
+    assert len(chunks) == 4  # two corpora, two views each
+    stamps = [c.stat().st_mtime_ns for c in chunks]
+    assert run(tmp_path / "b") == 0
+    assert [c.stat().st_mtime_ns for c in chunks] == stamps  # read back, not computed again
+
+    bundle = load_bundle(tmp_path / "a")
+    training = bundle.manifest["training"]
+    assert training["backbone"] == "mobilenet_v2" and training["trunk"].startswith("fixed")
+    assert bundle.preprocessing.mean == (0.5, 0.5, 0.5) and bundle.preprocessing.input_size == 32
+    labels = (tmp_path / "weights" / "imagenet_labels.txt").read_text().splitlines()[1:]
+    class_words = {line.split(", ")[0] for line in labels}
+    assert class_words <= set(bundle.tags)  # every ImageNet class word can be suggested
+    assert {"circle object", "dog"} <= set(bundle.tags)  # the corpora's words too
+    cal = training["deployment"]["teacher_word_sigmoids"]  # its words calibrated against it on held-out photos
+    assert cal["words"] > 1000 and cal["held_out_photos"] == 30 + 6
+    assert cal["brier_per_word"] <= cal["brier_shared"] + 1e-6
+    # the trunk is the pretrained one, untouched (the bundle keeps it in float16)
+    import torch
+
+    sd = load_file(str(tmp_path / "a" / "tower.safetensors"))
+    init = torch.load(weights, weights_only=True)
+    np.testing.assert_allclose(sd["trunk.0.18.0.weight"].float().numpy(), init["features.18.0.weight"].numpy(), atol=2e-3)
+    # --init BUNDLE continues from it without repeating its backbone
+    again = tmp_path / "continued"
+    assert main(["--data", str(data / "corel5k"), "--init", str(tmp_path / "a"), "--trunk-features", "1",
+                 "--image-size", "32", "--epochs", "1", "--batch-size", "16", "--extra-words", "20",
+                 "--threads", "1", "--cache", str(cache), "--quiet", "--out", str(again)]) == 0  # fmt: skip
+    assert load_bundle(again).manifest["training"]["backbone"] == "mobilenet_v2"
