@@ -18,7 +18,7 @@ from PIL import Image
 
 from attalos_desktop.core.bundle import Preprocessing
 
-from .data import IMAGENET_MEAN, IMAGENET_STD
+from .imagenet import IMAGENET_MEAN, IMAGENET_STD
 
 AUGMENTS = ("crop", "flip", "none")
 

@@ -23,10 +23,9 @@ from attalos_desktop.core.bundle import Preprocessing
 from attalos_desktop.core.tags import normalize_tag
 
 from .errors import TrainError
+from .imagenet import IMAGENET_MEAN, IMAGENET_STD
 
 LABELS = "labels.jsonl"
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 @dataclass

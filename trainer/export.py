@@ -9,7 +9,7 @@ from __future__ import annotations
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -18,8 +18,23 @@ from attalos_desktop.core.bundle import TextConfig, write_bundle
 
 from .errors import TrainError
 from .model import Tower
+from .tag_layer import TagTable
 from .textspace import fit_text_map, identity_map
-from .train import TOWER_WEIGHTS, TrainResult
+
+# The tower's weights in a bundle, so --init and fine-tuning continue from it (train.py and finetune.py read
+# the same name).
+TOWER_WEIGHTS = "tower.safetensors"
+
+
+class TrainResult(Protocol):
+    """What a bundle is written from: a trained model and its setup (train.py's ``TrainResult`` is one). A
+    protocol, so that this module, a floor below the training loop, does not import it."""
+
+    setup: Any  # train.Setup: args, vocab, pre, dim, text side, pretrained tag vectors
+    tower: Tower
+    table: TagTable
+    summary: dict[str, Any]
+
 
 PARITY_TOLERANCE = 1e-4  # relative to the largest output, float32 weights
 FLOAT16_TOLERANCE = 2e-2  # the same with weights stored in float16 (shrink_onnx)
