@@ -2,25 +2,22 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import QLabel, QLineEdit, QMenu, QSlider, QToolBar, QWidget
 
-if TYPE_CHECKING:
-    from attalos_desktop.gui.window import MainWindow
+from attalos_desktop.gui.host import ActionsHost
 
 
-def _action(win: "MainWindow", text: str, slot, shortcut=None) -> QAction:
-    a = QAction(text, win)
+def _action(win: ActionsHost, text: str, slot, shortcut=None) -> QAction:
+    a = QAction(text, win.window())
     if shortcut is not None:
         a.setShortcut(shortcut)
     a.triggered.connect(slot)
     return a
 
 
-def build(win: "MainWindow") -> None:
+def build(win: ActionsHost) -> None:
     """Make the actions (``win.act_*``), the menu bar, the toolbar and the Esc shortcut."""
     K = QKeySequence
     win.act_add = _action(win, "&Add folder…", win.add_folder_dialog, K.StandardKey.Open)
@@ -63,14 +60,14 @@ def build(win: "MainWindow") -> None:
     win.search_box.setMinimumWidth(320)
     win.search_box.textEdited.connect(win.searcher.on_edited)
     win.search_box.returnPressed.connect(win.searcher.run_now)
-    win.search_box.installEventFilter(win)
+    win.search_box.installEventFilter(win.window())  # the window's eventFilter
     win.size_slider = QSlider(Qt.Orientation.Horizontal)
     win.size_slider.setRange(96, 320)
     win.size_slider.setSingleStep(16)
     win.size_slider.setValue(win.model.thumb_size)
     win.size_slider.setFixedWidth(120)
     win.size_slider.setToolTip("Thumbnail size")
-    win.size_slider.sliderReleased.connect(win._on_size_released)
+    win.size_slider.sliderReleased.connect(win.on_size_released)
     tb.addAction(win.act_add)
     tb.addSeparator()
     tb.addWidget(win.search_box)
@@ -82,13 +79,13 @@ def build(win: "MainWindow") -> None:
     tb.addSeparator()
     tb.addAction(win.act_models)
 
-    esc = QShortcut(QKeySequence(Qt.Key.Key_Escape), win)
+    esc = QShortcut(QKeySequence(Qt.Key.Key_Escape), win.window())
     esc.setContext(Qt.ShortcutContext.WindowShortcut)
     esc.activated.connect(win.searcher.on_escape)
     update_photo_actions(win)
 
 
-def update_photo_actions(win: "MainWindow") -> None:
+def update_photo_actions(win: ActionsHost) -> None:
     """Enable what applies to the selection (one photo for Find similar)."""
     if not hasattr(win, "act_suggest"):
         return  # still being built
@@ -99,9 +96,9 @@ def update_photo_actions(win: "MainWindow") -> None:
     win.act_similar.setEnabled(n == 1)
 
 
-def photo_menu(win: "MainWindow") -> QMenu:
+def photo_menu(win: ActionsHost) -> QMenu:
     """The grid's context menu for the selection."""
-    menu = QMenu(win)
+    menu = QMenu(win.window())
     menu.setObjectName("photoContextMenu")
     n = len(win.selected_photos())
     win.act_suggest.setText("Suggest tags…" if n <= 1 else f"Suggest tags for {n} photos…")

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import html
 import os
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Slot
 
 from attalos_desktop.core.library import QueryError
+from attalos_desktop.gui.host import SearchHost
 from attalos_desktop.gui.queries import Results, SearchRequest, SimilarRequest, describe
-
-if TYPE_CHECKING:
-    from attalos_desktop.gui.window import MainWindow
 
 SEARCH_DEBOUNCE_MS = 300
 SEARCH_LIMIT = 200
@@ -24,8 +22,8 @@ SIMILAR_LIMIT = 100
 
 
 class SearchController(QObject):
-    def __init__(self, win: "MainWindow") -> None:
-        super().__init__(win)
+    def __init__(self, win: SearchHost) -> None:
+        super().__init__(win.window())
         self.win = win
         self.mode = "browse"
         self.text = ""  # the search shown (or asked for)

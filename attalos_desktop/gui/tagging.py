@@ -6,11 +6,12 @@ Every write goes to the query thread as a typed request; its reply refreshes the
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from attalos_desktop.gui.dialogs import SuggestDialog
+from attalos_desktop.gui.host import TaggingHost
 from attalos_desktop.gui.queries import (
     CompletionRequest,
     RemoveTagsRequest,
@@ -21,17 +22,14 @@ from attalos_desktop.gui.queries import (
 )
 from attalos_desktop.gui.status import with_warnings
 
-if TYPE_CHECKING:
-    from attalos_desktop.gui.window import MainWindow
-
 MAX_REVIEW = 50  # photos in one review dialog
 
 
 class TaggingController(QObject):
     tagsSaved = Signal(list)  # photo ids whose tags were written
 
-    def __init__(self, win: "MainWindow") -> None:
-        super().__init__(win)
+    def __init__(self, win: TaggingHost) -> None:
+        super().__init__(win.window())
         self.win = win
         self.words: list[str] | None = None  # completion words, once read
         self.dialog: SuggestDialog | None = None  # the newest review dialog
@@ -57,7 +55,7 @@ class TaggingController(QObject):
         win = self.win
         total = len(rows)
         rows = rows[:MAX_REVIEW]
-        dlg = SuggestDialog(rows, win.model.pixmap_for, self.words, win)
+        dlg = SuggestDialog(rows, win.model.pixmap_for, self.words, win.window())
         if total > len(rows):
             dlg.setWindowTitle(f"Suggest tags — the first {len(rows)} of {total} selected photos")
         dlg.reviewed.connect(self.save_review)

@@ -3,11 +3,12 @@ Train on my tags. Their data comes from the query thread as typed requests."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from attalos_desktop.gui.dialogs import ModelsDialog, SettingsDialog
+from attalos_desktop.gui.host import ToolsHost
 from attalos_desktop.gui.queries import (
     GetSidecarsRequest,
     ModelList,
@@ -18,9 +19,6 @@ from attalos_desktop.gui.queries import (
     describe,
 )
 from attalos_desktop.gui.training import TrainingDialog
-
-if TYPE_CHECKING:
-    from attalos_desktop.gui.window import MainWindow
 
 WAIT_FOR_INDEX = "Wait for indexing to finish (or cancel it) before switching models."
 
@@ -39,8 +37,8 @@ class ToolsController(QObject):
     modelSwitched = Signal(bool)  # whether the photos are being re-embedded
     sidecarsChanged = Signal(bool)
 
-    def __init__(self, win: "MainWindow") -> None:
-        super().__init__(win)
+    def __init__(self, win: ToolsHost) -> None:
+        super().__init__(win.window())
         self.win = win
         self.models_dialog: ModelsDialog | None = None
         self.settings_dialog: SettingsDialog | None = None
@@ -50,7 +48,7 @@ class ToolsController(QObject):
     # ---- models ----------------------------------------------------------------------------------
     def show_models(self) -> ModelsDialog:
         if self.models_dialog is None:
-            self.models_dialog = ModelsDialog(self.win)
+            self.models_dialog = ModelsDialog(self.win.window())
             self.models_dialog.modelChosen.connect(self._on_model_chosen)
         self.models_dialog.set_busy(self.win.indexing)
         self._list_models()
@@ -117,7 +115,7 @@ class ToolsController(QObject):
         if self.settings_dialog is not None and _alive(self.settings_dialog):
             self.settings_dialog.raise_()
             return self.settings_dialog
-        dlg = SettingsDialog(self.win.settings, self.win, sidecars=None)
+        dlg = SettingsDialog(self.win.settings, self.win.window(), sidecars=None)
         dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
         dlg.accepted.connect(self._on_settings_accepted)
         dlg.destroyed.connect(self._on_settings_destroyed)
@@ -174,7 +172,7 @@ class ToolsController(QObject):
             dlg.deleteLater()
             dlg = self.training_dialog = None
         if dlg is None:
-            dlg = TrainingDialog(self.win.home, self.win, command=command, available=available)
+            dlg = TrainingDialog(self.win.home, self.win.window(), command=command, available=available)
             dlg.modelChosen.connect(self._on_trained_model_chosen)
             self.modelSwitched.connect(dlg.on_model_switched)
             self.training_dialog = dlg

@@ -6,7 +6,8 @@ Where things are:
 - index_controller.py: index jobs and their progress; queries.py: the query thread and its typed
   requests; search.py: search as you type, find similar; tagging.py: review and tag edits;
   tools.py: Models, Settings, Train on my tags; roles.py: the item-data roles;
-- desktop.py: open with the default application, show in the file manager; actions.py: menus.
+- desktop.py: open with the default application, show in the file manager; actions.py: menus;
+- host.py: what the controllers and menus use from this window (protocols: they never import it).
 
 The window itself keeps what is shown (the browse view, a search or similar results, the selection)
 and never does the work: the GUI thread has no Library at all; every read and write is a request
@@ -581,7 +582,7 @@ class MainWindow(QMainWindow):
         return self.tools.show_training(command, available)
 
     @Slot()
-    def _on_size_released(self) -> None:
+    def on_size_released(self) -> None:
         self.apply_thumb_size(self.size_slider.value())
 
     def apply_thumb_size(self, size: int) -> None:
