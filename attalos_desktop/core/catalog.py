@@ -167,6 +167,14 @@ class Catalog:
     def transaction(self) -> "_Tx":
         return _Tx(self.db)
 
+    def read_snapshot(self) -> "_Snapshot":
+        """One read snapshot for several SELECTs (nothing when a transaction is already open)."""
+        return _Snapshot(self.db)
+
+    def data_version(self) -> int:
+        """SQLite's counter of commits by other connections (it changes when another process wrote)."""
+        return int(self.db.execute("PRAGMA data_version").fetchone()[0])
+
     def close(self) -> None:
         self.db.close()
 
@@ -286,6 +294,11 @@ class Catalog:
             chunk = list(ids[i : i + 500])
             self.db.execute(f"DELETE FROM photos WHERE id IN ({','.join('?' * len(chunk))})", chunk)
 
+    def file_state(self, photo_id: int) -> tuple[int, int] | None:
+        """(size, mtime_ns) recorded for the photo's file."""
+        row = self.db.execute("SELECT size, mtime_ns FROM photos WHERE id=?", (photo_id,)).fetchone()
+        return (int(row[0]), int(row[1])) if row else None
+
     def count_photos(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM photos").fetchone()[0])
 
@@ -304,6 +317,10 @@ class Catalog:
             return None
         vec = np.frombuffer(row[0], dtype=np.float32).copy()
         return vec if np.isfinite(vec).all() else None  # a NaN vector is no vector: re-embedded next rescan
+
+    def delete_vectors(self, photo_id: int) -> None:
+        """The photo's stored vectors (of every encoder) no longer describe it."""
+        self.db.execute("DELETE FROM vectors WHERE photo_id=?", (photo_id,))
 
     def vector_ids(self, encoder_id: str) -> np.ndarray:
         rows = self.db.execute("SELECT photo_id FROM vectors WHERE encoder_id=?", (encoder_id,)).fetchall()
@@ -450,6 +467,9 @@ class Catalog:
             (_b(path), root_id, reason, time.time()),
         )
 
+    def clear_failure(self, path: str) -> None:
+        self.db.execute("DELETE FROM failures WHERE path=?", (_b(path),))
+
     def failures(self) -> list[tuple[str, str]]:
         return [(_s(p), r) for p, r in self.db.execute("SELECT path, reason FROM failures ORDER BY path")]
 
@@ -490,3 +510,22 @@ class _Tx:
     def __exit__(self, exc_type: object, *rest: object) -> None:
         if self.outer:
             self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+class _Snapshot:
+    """BEGIN ... COMMIT around reads (a deferred transaction: one consistent view, no write lock); does
+    nothing inside an open transaction."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+        self.own = False
+
+    def __enter__(self) -> sqlite3.Connection:
+        if not self.db.in_transaction:
+            self.db.execute("BEGIN")
+            self.own = True
+        return self.db
+
+    def __exit__(self, *exc: object) -> None:
+        if self.own and self.db.in_transaction:
+            self.db.execute("COMMIT")

@@ -28,8 +28,9 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 
 from .catalog import Catalog, CatalogError
+from .lock import LibraryLock, LockHeld
 from .notices import notice
-from .vector_index import POINTER, IndexDamaged, VectorIndex
+from .vector_index import POINTER, IndexDamaged, VectorIndex, verify_saved
 
 if TYPE_CHECKING:
     from .paths import LibraryPaths
@@ -381,6 +382,37 @@ def load_index(
         vi = VectorIndex(index_dir, dim, encoder_id)
     reconcile(catalog, vi, progress)
     return vi
+
+
+def index_needs_repair(catalog: Catalog, index_dir: Path, dim: int, encoder_id: str) -> bool:
+    """Cheap check (no index load) that the saved index matches the catalog's current vectors."""
+    meta = VectorIndex.saved_meta(index_dir)
+    n = catalog.count_vectors(encoder_id)
+    if meta is None:
+        return n > 0
+    if meta.get("encoder_id") != encoder_id or meta.get("dim") != dim or meta.get("count") != n:
+        return True
+    # the files themselves (checksums, structure; no voyager load): a rescan must repair a damaged index
+    return verify_saved(index_dir, dim, encoder_id) is not None
+
+
+def save_repaired(vi: VectorIndex, lock_path: Path, writer: bool) -> None:
+    """Persist a rebuilt/repaired index so the next opener need not redo it; only the lock holder writes
+    (``writer``: the caller holds it already)."""
+    if writer:
+        vi.save()
+        return
+    lock = LibraryLock(lock_path)
+    try:
+        lock.acquire()
+    except (LockHeld, OSError):
+        return  # an indexer is running: it saves its own, reconciled, index
+    try:
+        vi.save()
+    except OSError:
+        pass  # a read-only library still answers from memory
+    finally:
+        lock.release()
 
 
 def reconcile(catalog: Catalog, vi: VectorIndex, progress: Callable[[int, int], None] | None = None) -> None:

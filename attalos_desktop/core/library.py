@@ -1,37 +1,55 @@
 """The library facade: the one object the commands and the GUI use (see docs/core-api.md).
 
-It ties the pieces together: catalog (SQLite), scanner, decode/embed pipeline, vector index, the
-model bundle and its text encoder. It owns the rules that span them: which model to use, what counts
-as new/changed/moved/removed, that a photo and its vector are committed together, and that the
-vector index is reconciled with the catalog before it answers anything.
+It owns the pieces of one library: the catalog (SQLite), the model bundle with its image and text
+encoders, the vector index, the user's words as voters and the XMP sidecar sync; it decides which model
+to use and keeps the vector index reconciled with the catalog before it answers anything. The work is
+done in rooms a floor below, each handed the pieces it needs:
+
+- index_run.py: one index run (scan, compare, embed, commit photo and vector together);
+- search.py: free-text search and look-alikes from the vector index, scored;
+- personal_search.py: searching with the user's own words;
+- personal.py: the user's words suggested from their nearest tagged photos;
+- integrity.py: backups, a damaged catalog restored, the vector index verified and rebuilt;
+- catalog.py: every SQL statement; library_types.py: the rows, hits, reports and errors handed out.
 """
 
 from __future__ import annotations
 
-import gc
 import os
 import threading
-import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
+from . import integrity, search as _search
 from .bundle import BundleError, ModelBundle, default_bundle_path, find_bundles, load_bundle, resources_models_dir
-from .catalog import CatalogError, PhotoInfo
+from .catalog import CatalogError
 from .encoder import ImageEncoder, top_tags, unit
-from .imageio import ImageError, decode_for_model, file_hash
+from .imageio import ImageError, decode_for_model
+from .index_run import IndexRun
+from .library_types import (
+    Failure,
+    IndexProgress,
+    IndexReport,
+    LibraryError,
+    LibraryLocked,
+    PhotoRow,
+    QueryError,
+    Root,
+    SearchHit,
+    TagScore,
+)
+from .library_types import photo_row as _row
 from .lock import LibraryLock, LockHeld
 from .paths import LibraryPaths, resolve_paths
 from .personal import PersonalVotes, background_sample, merge_suggestions, user_words_in
-from .pipeline import Done, Job, ThumbnailTarget, run_pipeline
-from .scanner import scan
+from .personal_search import search_user_words
+from .pipeline import ThumbnailTarget
 from .sidecar_sync import SidecarSync
 from .tags import normalize_tag
 from .text_encoder import TextEncoder
-from .vector_index import VectorIndex, catalog_vector_ids, verify_saved
-from . import integrity
+from .vector_index import VectorIndex, catalog_vector_ids
 
 __all__ = [
     "Library",
@@ -49,110 +67,7 @@ __all__ = [
     "IndexReport",
 ]
 
-SUGGESTIONS_STORED = 10
-PERSONAL_SEARCH_FLOOR = 0.01  # below this probability a photo is not an answer to a search for a user word
-INDEX_SAVE_EVERY_S = 30.0
-PROGRESS_EVERY_S = 0.25
-
-
-class LibraryError(RuntimeError):
-    """A fatal problem with the library itself (folder not writable, catalog unreadable, bad path)."""
-
-
-class LibraryLocked(LibraryError):
-    """Another process is indexing this library."""
-
-
-class QueryError(LibraryError):
-    """A search that cannot be answered: empty library, or no usable word in the text."""
-
-
-@dataclass(frozen=True)
-class Root:
-    id: int
-    path: str
-    photo_count: int
-
-
-@dataclass(frozen=True, slots=True)  # slots: a 100k-photo grid holds one per photo
-class PhotoRow:
-    id: int
-    path: str
-    root_id: int | None
-    width: int | None
-    height: int | None
-    taken: str | None
-    camera: str | None
-    lens: str | None
-    gps: tuple[float, float] | None
-    size_bytes: int
-    mtime: float
-
-
-@dataclass(frozen=True)
-class TagScore:
-    tag: str
-    score: float
-    source: str = "model"  # "model": the bundle's tag layer; "personal": votes of the user's tagged photos
-
-
-@dataclass(frozen=True)
-class SearchHit:
-    photo_id: int | None  # None for a photo outside the library (never returned by search today)
-    path: str
-    score: float
-
-
-@dataclass(frozen=True)
-class Failure:
-    path: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class IndexProgress:
-    phase: str  # "scanning", "comparing", "indexing", "saving", "done"
-    done: int
-    total: int
-    rate: float  # photos per second in this phase
-    eta_s: float | None
-    current: str | None  # path being worked on
-
-
-@dataclass
-class IndexReport:
-    new: int = 0
-    changed: int = 0
-    unchanged: int = 0
-    moved: int = 0
-    removed: int = 0
-    failed: int = 0
-    failures: list[Failure] = field(default_factory=list)
-    seconds: float = 0.0
-    model: str = ""
-    provider: str = ""
-    cancelled: bool = False
-
-    def to_json(self) -> dict[str, Any]:
-        """Exactly the object `attalos-index --json` prints (the issue's shape)."""
-        d = asdict(self)
-        del d["cancelled"]
-        d["failures"] = [{"path": f.path, "reason": f.reason} for f in self.failures]
-        d["seconds"] = round(self.seconds, 3)
-        return d
-
-
 PHOTO_PAGE = 2000  # catalog rows read per query when listing photos
-
-
-def _row(r: tuple, memo: dict[Any, Any] | None = None) -> PhotoRow:
-    """A PhotoRow from a catalog row; ``memo`` shares the objects of values that repeat from photo to
-    photo (root, sizes, camera, lens), so a long listing holds one copy of each instead of one per row."""
-    pid, path, root_id, w, h, taken, camera, lens, lat, lon, size, mtime_ns = r
-    if memo is not None:  # keyed with the type: 1 and 1.0 are equal but not the same value to show
-        root_id, w, h, camera, lens = (memo.setdefault((type(v), v), v) for v in (root_id, w, h, camera, lens))
-    gps = (lat, lon) if lat is not None and lon is not None else None
-    return PhotoRow(pid, path, root_id, w, h, taken, camera, lens, gps, size, mtime_ns / 1e9)
 
 
 class Library:
@@ -301,20 +216,13 @@ class Library:
         out: list[PhotoRow] = []
         memo: dict[Any, Any] = {}
         last = -1
-        db = self.catalog.db
-        own = not db.in_transaction
-        if own:
-            db.execute("BEGIN")  # one read snapshot for all pages, as a single SELECT had
-        try:
+        with self.catalog.read_snapshot():  # one read snapshot for all pages, as a single SELECT had
             while True:
                 page = self.catalog.photo_rows(f"{where} ORDER BY id LIMIT {PHOTO_PAGE}", (*args, last))
                 out.extend(_row(r, memo) for r in page)
                 if len(page) < PHOTO_PAGE:
                     return out
                 last = page[-1][0]
-        finally:
-            if own and db.in_transaction:
-                db.execute("COMMIT")
 
     def photo(self, photo_id: int) -> PhotoRow:
         rows = self.catalog.photo_rows("WHERE id=?", (photo_id,))
@@ -371,7 +279,7 @@ class Library:
         """
         enc = self.bundle.encoder_id
         db = self.catalog.db
-        key = (enc, db.total_changes, db.execute("PRAGMA data_version").fetchone()[0])
+        key = (enc, db.total_changes, self.catalog.data_version())
         if self._pv is not None and self._pv_key == key:
             return self._pv
         tagged = self.catalog.user_tag_map()
@@ -412,10 +320,10 @@ class Library:
         p = os.path.abspath(os.fspath(path))
         pid = self.catalog.photo_id_for_path(p)
         if pid is not None:
-            rec = self.catalog.db.execute("SELECT size, mtime_ns FROM photos WHERE id=?", (pid,)).fetchone()
+            rec = self.catalog.file_state(pid)
             try:
                 st = os.stat(p)
-                if rec and (st.st_size, st.st_mtime_ns) == tuple(rec):
+                if rec and (st.st_size, st.st_mtime_ns) == rec:
                     vec = self._vector(pid)
                     if vec is not None:
                         return vec
@@ -499,7 +407,7 @@ class Library:
     def _index(self) -> VectorIndex:
         """The vector index, reloaded when a newer one was saved and reconciled when the catalog moved."""
         b = self.bundle
-        dv = self.catalog.db.execute("PRAGMA data_version").fetchone()[0]
+        dv = self.catalog.data_version()
         vi = self._vi
         if vi is not None and not self._writer:
             if (
@@ -523,121 +431,41 @@ class Library:
             self.progress(IndexProgress("rebuilding", done, total, 0.0, None, None))
 
     def _index_needs_repair(self, enc_id: str) -> bool:
-        """Cheap check (no index load) that the saved index matches the catalog's current vectors."""
-        meta = VectorIndex.saved_meta(self.paths.index_dir)
-        n = self.catalog.count_vectors(enc_id)
-        if meta is None:
-            return n > 0
-        if meta.get("encoder_id") != enc_id or meta.get("dim") != self.bundle.dim or meta.get("count") != n:
-            return True
-        # the files themselves (checksums, structure; no voyager load): a rescan must repair a damaged index
-        return verify_saved(self.paths.index_dir, self.bundle.dim, enc_id) is not None
+        return integrity.index_needs_repair(self.catalog, self.paths.index_dir, self.bundle.dim, enc_id)
 
     def _save_repaired(self, vi: VectorIndex) -> None:
-        """Persist a rebuilt/repaired index so the next opener need not redo it; only the lock holder writes."""
-        if self._writer:
-            vi.save()
-            return
-        lock = LibraryLock(self.paths.lock)
-        try:
-            lock.acquire()
-        except (LockHeld, OSError):
-            return  # an indexer is running: it saves its own, reconciled, index
-        try:
-            vi.save()
-        except OSError:
-            pass  # a read-only library still answers from memory
-        finally:
-            lock.release()
+        integrity.save_repaired(vi, self.paths.lock, self._writer)
 
-    # -- search ------------------------------------------------------------------------------------
-    def _hits(self, query: np.ndarray, limit: int, exclude: int | None = None) -> list[SearchHit]:
-        vi = self._index()
-        if vi.count == 0:
-            raise QueryError("the library has no indexed photos yet (run attalos-index first)")
-        ids, scores = vi.search(query, limit + (1 if exclude is not None else 0))
-        paths = self.catalog.paths_for_ids(ids.tolist())
-        hits = [
-            SearchHit(int(i), paths[int(i)], float(s))
-            for i, s in zip(ids, scores)
-            if int(i) in paths and int(i) != exclude
-        ]
-        return hits[:limit]
-
+    # -- search (search.py, personal_search.py) -----------------------------------------------------
     def search(self, text: str, limit: int = 50) -> list[SearchHit]:
         """Photos nearest to free text (any words; unknown words through the bundle's OOV mapping).
 
         A query that is or contains the user's own words ranks the photos carrying them first, then
-        the photos those words would be suggested for (see ``_search_user_words``).
+        the photos those words would be suggested for (see core/personal_search.py).
         """
         mine, rest = self._user_words_in(text)
         if mine:
-            return self._search_user_words(mine, rest, limit)
-        pieces = self.text_encoder.pieces(text)
-        q = self.text_encoder.encode(text)
-        if q is None or not pieces:
-            raise QueryError(f"the query {text!r} has no usable word")
-        hits = self._hits(q, limit)
-        # Relevance in 0..1 with the ranking unchanged: sigmoid(cosine * |word vector| * |photo vector|),
-        # the photo's length taken as the library's typical one. For one word and a model whose embeddings
-        # have a constant length (the default's) it is exactly the probability its tag suggestion shows.
-        scale = float(np.mean([np.linalg.norm(p.vector) for p in pieces])) * self._typical_norm()
-        return [SearchHit(h.photo_id, h.path, _sigmoid(h.score * scale)) for h in hits]
-
-    def _typical_norm(self) -> float:
-        """Median length of the library's raw photo vectors (from the background sample: no extra read)."""
-        _, raw = self._background(self.bundle.encoder_id, set())
-        return float(np.median(np.linalg.norm(raw, axis=1))) if len(raw) else 1.0
+            return search_user_words(
+                mine,
+                rest,
+                limit,
+                vi=self._index(),
+                catalog=self.catalog,
+                bundle=self.bundle,
+                text_encoder=self.text_encoder,
+                votes=self.personal_votes,
+            )
+        return _search.search_text(
+            text,
+            limit,
+            text_encoder=self.text_encoder,
+            catalog=self.catalog,
+            index=self._index,
+            typical_norm=lambda: _search.typical_norm(self._background(self.bundle.encoder_id, set())[1]),
+        )
 
     def _user_words_in(self, text: str) -> tuple[list[str], str]:
         return user_words_in(text, self.catalog.all_user_tags())
-
-    def _search_user_words(self, mine: list[str], rest: str, limit: int) -> list[SearchHit]:
-        """Photos carrying all of ``mine`` first, then the others by the probability the words apply.
-
-        That probability is, per word, the personal vote (or the model's own tag score when the word
-        is in its vocabulary and that is higher; 1 for a photo that carries it), multiplied over the
-        words and by the geometric mean of the model's scores for the query's other words.
-        """
-        vi = self._index()
-        if vi.count == 0:
-            raise QueryError("the library has no indexed photos yet (run attalos-index first)")
-        b, enc, pv = self.bundle, self.bundle.encoder_id, self.personal_votes()
-        pieces = [p.vector for p in self.text_encoder.pieces(rest)] if rest.strip() else []
-        carrying_all = set(self.catalog.photos_with_tags(mine))
-        carrying = {w: set(self.catalog.photos_with_tags([w])) for w in mine}
-        candidates = set(carrying_all)
-        seeds = sorted(set().union(*carrying.values()))
-        if len(seeds) > 64:
-            seeds = [seeds[int(i)] for i in np.linspace(0, len(seeds) - 1, 64).round()]
-        k = max(limit, 32)
-        for _, vecs in self.catalog.iter_vectors(enc, seeds):
-            for v in vecs:
-                candidates.update(int(i) for i in vi.search(v, k)[0])
-        if pieces:
-            q = unit(np.mean([unit(v) for v in pieces], axis=0))
-            candidates.update(int(i) for i in vi.search(q, max(limit * 4, 200))[0])
-        ranked: list[tuple[bool, float, int]] = []
-        for ids, raw in self.catalog.iter_vectors(enc, sorted(candidates)):
-            score = np.ones(len(ids), dtype=np.float64)
-            personal = pv.scores(raw, exclude_ids=ids, words=mine)
-            for c, w in enumerate(mine):
-                p = personal[:, c].astype(np.float64)
-                t = b.tag_index(w)
-                if t is not None:
-                    p = np.maximum(p, 1.0 / (1.0 + np.exp(-np.clip(raw @ b.tag_vectors[t], -60, 60))))
-                has = np.fromiter((int(i) in carrying[w] for i in ids), dtype=bool, count=len(ids))
-                score *= np.where(has, 1.0, p)
-            if pieces:
-                logits = np.stack([raw @ v for v in pieces], axis=1)
-                rel = 1.0 / (1.0 + np.exp(-np.clip(logits, -60, 60)))
-                score *= np.exp(np.log(np.maximum(rel, 1e-12)).mean(axis=1))
-            ranked.extend((int(i) in carrying_all, float(sc), int(i)) for i, sc in zip(ids, score))
-        ranked = [r for r in ranked if r[0] or r[1] >= PERSONAL_SEARCH_FLOOR]
-        ranked.sort(key=lambda r: (not r[0], -r[1], r[2]))
-        ranked = ranked[:limit]
-        paths = self.catalog.paths_for_ids([r[2] for r in ranked])
-        return [SearchHit(pid, paths[pid], round(sc, 6)) for _, sc, pid in ranked if pid in paths]
 
     def similar(
         self, photo_id: int | None = None, path: str | os.PathLike[str] | None = None, limit: int = 50
@@ -653,7 +481,7 @@ class Library:
             p = os.path.abspath(os.fspath(path))  # type: ignore[arg-type]
             photo_id = self.catalog.photo_id_for_path(p)
             vec = self._file_vector(p)
-        return self._hits(unit(vec), limit, exclude=photo_id)
+        return _search.nearest(self._index(), self.catalog, unit(vec), limit, exclude=photo_id)
 
     # -- indexing ----------------------------------------------------------------------------------
     def index(
@@ -704,196 +532,21 @@ class Library:
         batch_size: int,
         thumbnails: ThumbnailTarget | None = None,
     ) -> IndexReport:
-        t0 = time.monotonic()
         bundle, encoder = self.bundle, self.encoder
-        enc_id = bundle.encoder_id
-        report = IndexReport(model=bundle.name, provider=encoder.provider)
-        emit = _Progress(progress)
-        if paths:
-            roots = self.add_roots(paths)
-        else:
-            roots = self.roots()
+        roots = self.add_roots(paths) if paths else self.roots()
         if self._model_arg is not None:
             self.catalog.set_meta("model_path", str(self._model_arg))
-
-        emit("scanning", 0, 0, None)
-        gc_on = gc.isenabled()
-        gc.disable()  # the walk builds ~100k small objects per 100k photos and no cycles: skip GC passes
-        try:
-            found = scan([(r.id, r.path) for r in roots], skip_dirs=[str(self.paths.home)])
-            emit("comparing", 0, len(found.files), None)
-            records = self.catalog.records(enc_id)
-        finally:
-            if gc_on:
-                gc.enable()
-        scope = {r.id for r in roots} - set(found.missing_roots)
-        seen = {f.path for f in found.files}
-        jobs: list[Job] = []
-        candidates = []
-        for f in sorted(found.files, key=lambda f: f.path):
-            rec = records.get(f.path)
-            if rec is None:
-                candidates.append(f)
-            elif rec.size == f.size and rec.mtime_ns == f.mtime_ns and rec.current:
-                report.unchanged += 1
-            else:
-                jobs.append(Job(f.path, f.size, f.mtime_ns, f.root_id, rec.id, "changed"))
-        gone = [rec for p, rec in records.items() if rec.root_id in scope and p not in seen]
-
-        with self.catalog.transaction():
-            # Moves: a new path whose content fingerprint matches a photo that disappeared.
-            by_key: dict[tuple[int, str], list] = {}
-            for rec in gone:
-                if rec.hash:
-                    by_key.setdefault((rec.size, rec.hash), []).append(rec)
-            moved_ids: set[int] = set()
-            gone_sizes = {k[0] for k in by_key}
-            for f in candidates:
-                h = None
-                if f.size in gone_sizes:
-                    try:
-                        h = file_hash(f.path, f.size)
-                    except OSError:
-                        h = None
-                    match = by_key.get((f.size, h)) if h else None
-                    if match:
-                        rec = match.pop()
-                        self.catalog.move_photo(rec.id, f.path, f.root_id, f.size, f.mtime_ns)
-                        moved_ids.add(rec.id)
-                        report.moved += 1
-                        if not rec.current:
-                            jobs.append(Job(f.path, f.size, f.mtime_ns, f.root_id, rec.id, "changed", h))
-                        continue
-                jobs.append(Job(f.path, f.size, f.mtime_ns, f.root_id, None, "new", h))
-            removed = [rec.id for rec in gone if rec.id not in moved_ids]
-            self.catalog.delete_photos(removed)
-            report.removed = len(removed)
-            self.catalog.clear_failures(sorted(scope))
-            for root in roots:
-                if root.id in found.missing_roots:
-                    found.problems.append(
-                        (root.path, root.id, "folder not found (its photos are kept until it is back)")
-                    )
-            for path, root_id, reason in found.problems:
-                self.catalog.add_failure(path, root_id, reason)
-                report.failures.append(Failure(path, reason))
-        self._sidecars.rescan(found.sidecars, seen, records, moved_ids)
-        # The vector index is loaded (and reconciled with the catalog, repairing what a killed run left
-        # behind) only when there is work for it: a no-op rescan of 100k photos need not read it at all.
-        vi: VectorIndex | None = None
-        if removed or jobs or self._index_needs_repair(enc_id):
-            self._vi = None
-            vi = self._index()
-            vi.remove(np.asarray(removed, dtype=np.int64))
-
-        total = len(jobs)
-        done = 0
-        t_index = time.monotonic()
-        last_save = t_index
-        emit("indexing", 0, total, None)
-        for ok, emb, failed in run_pipeline(
-            jobs, encoder, workers=workers, batch_size=batch_size, cancel=cancel, thumbnails=thumbnails
-        ):
-            rows: list[PhotoRow] = []
-            with self.catalog.transaction():
-                for d, vec in zip(ok, emb):
-                    rows.append(self._commit_photo(d, vec, enc_id))
-                for d in failed:
-                    self._commit_failure(d, vi)  # type: ignore[arg-type]
-                    report.failures.append(Failure(d.job.path, d.error or "unknown error"))
-            vi.add(np.asarray([r.id for r in rows], dtype=np.int64), emb)  # type: ignore[union-attr]
-            for d in ok:
-                if d.job.kind == "new":
-                    report.new += 1
-                else:
-                    report.changed += 1
-            done += len(ok) + len(failed)
-            if on_photo is not None:
-                for r in rows:
-                    on_photo(r)
-            emit("indexing", done, total, (ok or failed)[-1].job.path if (ok or failed) else None, t_index)
-            if time.monotonic() - last_save > INDEX_SAVE_EVERY_S:
-                vi.save()  # type: ignore[union-attr]
-                last_save = time.monotonic()
-        report.cancelled = bool(cancel is not None and cancel.is_set() and done < total)
-        emit("saving", done, total, None)
-        if vi is not None and (vi.dirty or vi.generation is None):
-            vi.save()
-        self._vi_data_version = self.catalog.db.execute("PRAGMA data_version").fetchone()[0]
-        report.failed = len(report.failures)
-        report.seconds = time.monotonic() - t0
-        emit("done", done, total, None, force=True)
+        run = IndexRun(
+            self.catalog, bundle, encoder, self._sidecars, self.paths.home, self._fresh_index, self._index_needs_repair
+        )
+        report = run.run(roots, workers, progress, cancel, on_photo, batch_size, thumbnails)
+        self._vi_data_version = self.catalog.data_version()
         return report
 
-    def _commit_photo(self, d: Done, vec: np.ndarray, enc_id: str) -> PhotoRow:
-        job, dec, md = d.job, d.decoded, d.meta
-        assert dec is not None and md is not None
-        info = PhotoInfo(
-            width=dec.width,
-            height=dec.height,
-            taken=md.taken,
-            camera=md.camera,
-            lens=md.lens,
-            lat=md.lat,
-            lon=md.lon,
-            orientation=dec.orientation or md.orientation,
-            format=dec.format,
-        )
-        pid = self.catalog.upsert_photo(job.path, job.root_id, job.size, job.mtime_ns, d.hash, info)
-        self.catalog.put_vector(pid, enc_id, vec)
-        self.catalog.set_file_keywords(pid, d.keywords)
-        if job.photo_id is None:  # a new photo's sidecar; known photos' were synced before decoding
-            self._sidecars.new_photo(pid, job.path)
-        self.catalog.set_suggested(pid, top_tags(self.bundle, vec, SUGGESTIONS_STORED))
-        self.catalog.db.execute("DELETE FROM failures WHERE path=?", (os.fsencode(job.path),))
-        gps = (md.lat, md.lon) if md.lat is not None and md.lon is not None else None
-        return PhotoRow(
-            pid,
-            job.path,
-            job.root_id,
-            dec.width,
-            dec.height,
-            md.taken,
-            md.camera,
-            md.lens,
-            gps,
-            job.size,
-            job.mtime_ns / 1e9,
-        )
-
-    def _commit_failure(self, d: Done, vi: VectorIndex) -> None:
-        self.catalog.add_failure(d.job.path, d.job.root_id, d.error or "unknown error")
-        if d.job.photo_id is not None:
-            # It changed and no longer decodes: its old vector no longer describes it. The row stays
-            # (with the old size/mtime, so the next run retries it) but it is not searchable.
-            self.catalog.db.execute("DELETE FROM vectors WHERE photo_id=?", (d.job.photo_id,))
-            vi.remove(np.asarray([d.job.photo_id], dtype=np.int64))
-
-
-class _Progress:
-    """Throttles progress callbacks to a few per second and computes rate and ETA."""
-
-    def __init__(self, cb: Callable[[IndexProgress], None] | None) -> None:
-        self.cb = cb
-        self.last = 0.0
-        self.phase = ""
-
-    def __call__(
-        self, phase: str, done: int, total: int, current: str | None, t_start: float | None = None, force: bool = False
-    ) -> None:
-        if self.cb is None:
-            return
-        now = time.monotonic()
-        if phase == self.phase and not force and now - self.last < PROGRESS_EVERY_S and done < total:
-            return
-        self.phase, self.last = phase, now
-        rate = done / max(now - t_start, 1e-6) if t_start is not None and done else 0.0
-        eta = (total - done) / rate if rate > 0 else None
-        self.cb(IndexProgress(phase, done, total, rate, eta, current))
-
-
-def _sigmoid(x: float) -> float:
-    return float(1.0 / (1.0 + np.exp(-np.clip(x, -60.0, 60.0))))
+    def _fresh_index(self) -> VectorIndex:
+        """The vector index loaded anew (verified, reconciled with the catalog), for an index run."""
+        self._vi = None
+        return self._index()
 
 
 def _inside(path: str, folder: str) -> bool:
