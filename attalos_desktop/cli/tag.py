@@ -68,11 +68,13 @@ def main(argv: list[str] | None = None) -> int:
                     item: dict[str, Any] = {"path": path, "tags": tags}
                 except ImageError as exc:
                     item = {"path": path, "error": exc.reason}
-                # A library photo also shows the words it already carries: typed in the app, added with
-                # --add, or taken in from its sidecar, embedded XMP or IPTC keywords (search finds them all).
-                row = lib.photo_by_path(path)
-                if row is not None:
-                    item["user_tags"] = lib.user_tags(row.id)
+                # The plain listing of a library photo also shows the words it already carries: typed in
+                # the app, added with --add, or taken in from its sidecar, embedded XMP or IPTC keywords
+                # (search finds them all). The JSON keeps its shape: {"path", "tags"}.
+                row = lib.photo_by_path(path) if not args.json else None
+                mine = lib.user_tags(row.id) if row is not None else []
+                if mine:
+                    item["user_tags"] = mine
                 out.append(item)
             _print(out, args.json, lib.bundle.name)
         return EXIT_OK
