@@ -74,9 +74,7 @@ class TrunkRunner:
     """The trunk (and teacher) exported once to ONNX and run by ONNX Runtime, as the app runs encoders:
     on two cores several times faster than eager PyTorch."""
 
-    def __init__(
-        self, trunk: torch.nn.Module, classifier: torch.nn.Module | None, size: int, threads: int = 0
-    ) -> None:
+    def __init__(self, trunk: torch.nn.Module, classifier: torch.nn.Module | None, size: int, threads: int = 0) -> None:
         import onnxruntime as ort
 
         self.digest = module_digest(trunk, classifier)
@@ -132,7 +130,9 @@ def augmented_view(path: Path, pre: Preprocessing, rng: np.random.Generator) -> 
     if rng.random() < 0.5:  # a smaller preview, scaled back up
         small = max(32, int(s * rng.uniform(0.45, 0.9)))
         im = im.resize((small, small), Image.Resampling.BILINEAR)
-    im = im.resize((s, s), [Image.Resampling.BILINEAR, Image.Resampling.BICUBIC, Image.Resampling.LANCZOS][int(rng.integers(3))])
+    im = im.resize(
+        (s, s), [Image.Resampling.BILINEAR, Image.Resampling.BICUBIC, Image.Resampling.LANCZOS][int(rng.integers(3))]
+    )
     if rng.random() < 0.6:  # JPEG at the quality of a preview or a forwarded photo
         buf = io.BytesIO()
         im.save(buf, "JPEG", quality=int(rng.integers(35, 95)))
@@ -196,7 +196,9 @@ def corpus_features(
     feats: list[np.ndarray] = []
     logits: list[np.ndarray] = []
     for v in range(views):
-        f, lg = _view_features(paths, runner, pre, v, seed, cache / f"{key}-view{v}", f"{name} view {v}", log, quiet, batch)
+        f, lg = _view_features(
+            paths, runner, pre, v, seed, cache / f"{key}-view{v}", f"{name} view {v}", log, quiet, batch
+        )
         feats.append(f)
         logits.append(lg)
     return FeatureSet(np.stack(feats), np.stack(logits))

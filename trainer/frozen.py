@@ -44,9 +44,7 @@ def attach_features(setup: Any, trunk: torch.nn.Module, classifier: torch.nn.Mod
         freq[ids[only]] = np.maximum(1, np.round(counts[only])).astype(freq.dtype)
 
 
-def feature_batches(
-    setup: Any, epoch: int, first: int, steps: int, rank: int, world: int
-) -> Iterator[dict[str, Any]]:
+def feature_batches(setup: Any, epoch: int, first: int, steps: int, rank: int, world: int) -> Iterator[dict[str, Any]]:
     """Batches in the loop's shape: ``parts`` of (corpus or teacher objective, features, tags or soft labels)."""
     args = setup.args
     corpora = setup.corpora

@@ -189,7 +189,9 @@ def prepare(args: argparse.Namespace, log: Log = print) -> Setup:
     teacher = None
     if args.teacher == "imagenet":
         if not args.trunk_features:
-            raise TrainError("--teacher imagenet needs --trunk-features (its soft labels come with the cached features)")
+            raise TrainError(
+                "--teacher imagenet needs --trunk-features (its soft labels come with the cached features)"
+            )
         from .teacher import add_teacher_words
 
         everyday = max((int(s.hypernyms.get("everyday", 0)) for s in specs or ()), default=0)

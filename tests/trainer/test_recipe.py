@@ -233,7 +233,9 @@ def test_a_fixed_pretrained_trunk_trains_from_cached_features_with_a_teacher(dat
     from trainer.cli import main
 
     weights = write_imagenet_like_weights(tmp_path / "weights")
-    recipe = RECIPE.replace('backbone = "resnet18_l3"', 'backbone = "mobilenet_v2"\ntrunk_features = 2\nteacher = "imagenet"')
+    recipe = RECIPE.replace(
+        'backbone = "resnet18_l3"', 'backbone = "mobilenet_v2"\ntrunk_features = 2\nteacher = "imagenet"'
+    )
     recipe = recipe.replace("restart_epochs = 1\n", "")
     (tmp_path / "recipe.toml").write_text(recipe, encoding="utf-8")
     cache = tmp_path / "cache"
@@ -265,7 +267,9 @@ def test_a_fixed_pretrained_trunk_trains_from_cached_features_with_a_teacher(dat
 
     sd = load_file(str(tmp_path / "a" / "tower.safetensors"))
     init = torch.load(weights, weights_only=True)
-    np.testing.assert_allclose(sd["trunk.0.18.0.weight"].float().numpy(), init["features.18.0.weight"].numpy(), atol=2e-3)
+    np.testing.assert_allclose(
+        sd["trunk.0.18.0.weight"].float().numpy(), init["features.18.0.weight"].numpy(), atol=2e-3
+    )
     # --init BUNDLE continues from it without repeating its backbone
     again = tmp_path / "continued"
     assert main(["--data", str(data / "corel5k"), "--init", str(tmp_path / "a"), "--trunk-features", "1",

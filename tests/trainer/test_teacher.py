@@ -32,7 +32,9 @@ def test_general_words_add_up_their_classes() -> None:
     assert np.isclose(target[0, col(tw, "animal")], 1.0, atol=1e-4)  # capped at one
     assert target[0, col(tw, "vehicle")] < 1e-4
     counts = soft_counts(tw, np.log(np.array([[0.5, 0.3, 0.2, 0.0], [0.0, 0.0, 0.0, 1.0]]) + 1e-12))
-    assert np.isclose(counts[col(tw, "animal")], 1.0, atol=1e-3) and np.isclose(counts[col(tw, "truck")], 1.0, atol=1e-3)
+    assert np.isclose(counts[col(tw, "animal")], 1.0, atol=1e-3) and np.isclose(
+        counts[col(tw, "truck")], 1.0, atol=1e-3
+    )
 
 
 def test_the_loss_pulls_scores_toward_the_teacher() -> None:
