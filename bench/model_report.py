@@ -48,6 +48,18 @@ from trainer.evaluate import (
 )
 
 COREL, TINY = "corel5k", "tiny-imagenet-200"
+COREL_COLS: Any = slice(None)  # the bundle's columns of the Corel-5k words: LEAR picks 5 of those per photo
+
+
+def corel_lear(bundle: Any, emb: np.ndarray, used: Sequence[Any], vocabulary: Sequence[str]) -> dict[str, Any]:
+    """LEAR as the benchmark's published methods are scored: 5 of its own words per photo; with the
+    figures when every tag of the bundle competes (``all_tags``), as in the app's suggestions."""
+    cols = np.array(sorted({j for t in vocabulary if (j := bundle.tag_index(t)) is not None}), dtype=np.int64)
+    scores = emb @ bundle.tag_vectors.T
+    truth = truth_matrix(used, bundle.tags)
+    return {**lear(scores[:, cols], truth[:, cols]), "all_tags": lear(scores, truth)}
+
+
 SMOKE = False
 
 
@@ -155,7 +167,7 @@ def corel_breakdown(bundle: Any, emb: np.ndarray, truth: np.ndarray) -> list[dic
         parts.append(("model + label transfer", slice(0, d + v)))
         parts.append(("+ per-tag frequency calibration (= shipped)", slice(0, d + v + 1)))
     for name, sl in parts:
-        r = lear(emb[:, sl] @ tv[:, sl].T, truth)
+        r = lear((emb[:, sl] @ tv[:, sl].T)[:, COREL_COLS], truth[:, COREL_COLS])
         r["what"] = name
         rows.append(r)
     return rows
@@ -200,9 +212,26 @@ def tiny_accuracy(bundle: Any, data: Path, threads: int) -> dict[str, Any]:
         "classes": len(names),
         "top1": top1,
         "top5": top5,
+        "top5_suggestions_named": top5_named(bundle, emb, [set(r.tags) for r in with_general_words(used)]),
         "names_as_tags": sum(s == "tag" for s in sources),
         "chance_top1": 1 / len(names),
     }
+
+
+def with_general_words(records: Sequence[Any]) -> list[Any]:
+    """Tiny ImageNet test photos with their WordNet general words (4 levels up, as the recipe counts them,
+    every word kept): the same right answers for every model measured."""
+    from trainer.hypernyms import WordNet, expand_records
+
+    out, _ = expand_records(records, WordNet.load(), up=4, min_root_depth=5, keep=lambda w: True)
+    return out
+
+
+def top5_named(bundle: Any, emb: np.ndarray, right: Sequence[set[str]]) -> float:
+    """Share of photos whose top-5 suggestions (the app's ranking over the whole vocabulary) hold a right word."""
+    scores = emb @ bundle.tag_vectors.T
+    top = np.argpartition(-scores, 5, axis=1)[:, :5]
+    return float(np.mean([any(bundle.tags[j] in r for j in row) for row, r in zip(top, right)]))
 
 
 # ----------------------------------------------------------------------------------- word-side ablations
@@ -391,6 +420,12 @@ def _f(x: Any, nd: int = 3) -> str:
     return "n/a" if x is None else (f"{x:.{nd}f}" if isinstance(x, float) else str(x))
 
 
+def _cell(v: Any) -> str:
+    if isinstance(v, dict):
+        return ", ".join(f"{k} MP: {x:.1f}" for k, x in v.items())
+    return _f(v)
+
+
 def write_card(rep: dict[str, Any], path: Path) -> None:
     b, c, tr = rep["bundle"], rep["corel"], rep["training"]
     dep = tr.get("deployment", {})
@@ -411,24 +446,49 @@ def write_card(rep: dict[str, Any], path: Path) -> None:
     general = sorted({w for c in corpora for ws in (c.get("general_words") or {}).values() for w in ws})
     m = re.match(r"\[f\(x\) (\d+), label-transfer votes (\d+)", dep.get("embedding_layout", ""))
     bank_words = int(m.group(2)) if m else None
+    teacher_n = (dep.get("teacher_word_sigmoids") or {}).get("words")
     a(
         f"The default model of Attalos Desktop: it suggests tags for photos and embeds photos and search words in one "
         f"space. Vocabulary: {b['vocabulary_size']} tags ({bank_words} Corel-5k scene words, the Tiny ImageNet object "
-        f"names and {len(general)} general WordNet words above those names, a few shared); any other word is searched "
-        f"through its WordLlama vector ({b['extra_words']} everyday and annotation-set words ship with their vectors, "
-        f"anything else is composed from character n-grams)."
+        f"names, "
+        + (
+            f"the ImageNet class words and their general WordNet words ({teacher_n} words taught by the ImageNet "
+            "classifier), "
+            if teacher_n
+            else ""
+        )
+        + f"and {len(general)} general WordNet words above the Tiny ImageNet names, some shared); any other word is "
+        f"searched through its WordLlama vector ({b['extra_words']} everyday and annotation-set words ship with their "
+        f"vectors, anything else is composed from character n-grams)."
     )
     a("")
     a(
         f"- Made by one command from a short recipe, `trainer/recipes/attalos-photo.toml` (its text is in the "
         f"bundle's manifest): `{rep['rebuild']}`."
     )
-    a(
-        f"- Image tower: {tr.get('backbone')} (ResNet-18 through its third stage, 2.8 M parameters, trained from random "
-        f"initialisation: no pretrained image weights), {tr.get('image_size')} px input, linear projection to the "
-        f"{tr.get('tower_dim')}-d word space. Its weights ship in the bundle (`tower.safetensors`), so "
-        f"`attalos-desktop-train --init` and fine-tuning continue from it."
-    )
+    if tr.get("backbone") == "mobilenet_v2":
+        a(
+            f"- Image tower: MobileNetV2 (3.5 M parameters) trained on ImageNet, imported from Google's 8-bit TensorFlow "
+            f"Lite file by `trainer/tflite_import.py` (`{tr.get('init')}`), kept fixed ({tr.get('trunk')}); "
+            f"{tr.get('image_size')} px input scaled to [-1, 1]; a linear projection of its 1280 pooled features into "
+            f"the {tr.get('tower_dim')}-d word space is trained. Its weights ship in the bundle (`tower.safetensors`), "
+            "so `attalos-desktop-train --init` and fine-tuning continue from it."
+        )
+        a(
+            "- Teacher: the network's own ImageNet classifier. Its class probabilities on every training photo are soft "
+            "labels for the 1000 class words and, summed along WordNet, for their general words (every dog breed "
+            'counts toward "dog"), learned with the Im2Vec sigmoid loss beside the corpora\'s own losses. At export '
+            "those words get one sigmoid each, fitted against the teacher on "
+            f"{(dep.get('teacher_word_sigmoids') or {}).get('held_out_photos')} held-out photos, so that a score "
+            "means about the same for every word."
+        )
+    else:
+        a(
+            f"- Image tower: {tr.get('backbone')} (ResNet-18 through its third stage, 2.8 M parameters, trained from "
+            f"random initialisation: no pretrained image weights), {tr.get('image_size')} px input, linear projection to "
+            f"the {tr.get('tower_dim')}-d word space. Its weights ship in the bundle (`tower.safetensors`), so "
+            f"`attalos-desktop-train --init` and fine-tuning continue from it."
+        )
     a(
         "- Trained on "
         + " and ".join(
@@ -482,16 +542,44 @@ def write_card(rep: dict[str, Any], path: Path) -> None:
     for s in rep.get("index_speed") or []:
         a(
             f"- Indexing speed, `attalos-index`'s pipeline end to end on 2 cores (`bench/index_bench.py`, "
-            f"{s['photos']} JPEGs of {s['megapixels']} megapixels, decode included): **{s['photos_per_s']:.1f} photos/s** "
+            f"{s['photos']} JPEGs of {s['megapixels']} megapixels"
+            + (" with a 160x120 EXIF preview as cameras write it" if s.get("previews") else "")
+            + f", decode included): **{s['photos_per_s']:.1f} photos/s** "
             f"(decoding alone {s['decode_only_photos_per_s']:.0f}/s, the encoder alone {s['inference_only_photos_per_s']:.0f}/s)."
-        )
-    if rep.get("index_speed"):
-        a(
-            "  On 12-megapixel photos decoding is the bound: the synthetic stand-in model, whose encoder costs almost "
-            "nothing, indexes them at about the same rate in the same benchmark."
         )
     a(f"- Rebuild: `{rep['rebuild']}`")
     a("")
+    sbs = rep.get("side_by_side") or {}
+    if len(sbs) > 1:
+        names = list(sbs)
+        a("## The previous default and this one, side by side")
+        a("")
+        a(
+            "Every figure measured in the same report run, both bundles run as the app runs them. Top-5 named: the share "
+            "of test photos whose five best suggestions (over the whole vocabulary) hold a right word (Corel: one of "
+            "its tags; Tiny ImageNet: its class name or a WordNet general word of it, 4 levels up, the same for both "
+            "models). Personal: `bench/personal_bench.py`, instant suggestions (model + the user's own words) after "
+            "tagging 5 photos per word; mAP over made-up words (a pet's name on one Tiny ImageNet class) and over "
+            "everyday words."
+        )
+        a("")
+        a("| measure | " + " | ".join(names) + " |")
+        a("|---|" + "---|" * len(names))
+        for key, label in (
+            ("corel_f1", "Corel-5k LEAR F1"),
+            ("corel_n_plus", "Corel-5k N+"),
+            ("top5_named_corel", "top-5 holds a right word, Corel-5k test"),
+            ("top5_named_tiny", "top-5 holds a right word, Tiny ImageNet test"),
+            ("tiny_top1", "Tiny ImageNet top-1 over its 200 names"),
+            ("tiny_top5", "Tiny ImageNet top-5 over its 200 names"),
+            ("everyday_search_map", "everyday-word search mAP"),
+            ("personal_new_words_map", "personal: made-up words mAP"),
+            ("personal_everyday_words_map", "personal: everyday words mAP"),
+            ("index_photos_per_s", "indexing, photos/s by megapixels"),
+            ("bundle_mb", "bundle, MB"),
+        ):
+            a(f"| {label} | " + " | ".join(_cell(sbs[n].get(key)) for n in names) + " |")
+        a("")
     a("## Corel-5k test split (LEAR protocol)")
     a("")
     a(
@@ -638,6 +726,17 @@ def write_card(rep: dict[str, Any], path: Path) -> None:
     a("")
     a("## Data and licences")
     a("")
+    if tr.get("backbone") == "mobilenet_v2":
+        a(
+            "Image weights: MobileNetV2 1.0/224 trained on ImageNet (ILSVRC-2012), from the public repository "
+            "`google-coral/test_data` (commit 104342d2d3480b3e66203073dac24f4e2dbb4c41, "
+            "`mobilenet_v2_1.0_224_quant.tflite`), Apache License 2.0. Changes: dequantised to float, converted to "
+            "PyTorch and ONNX, a projection and tag layer added and trained. The licence text and this notice travel "
+            "in the bundle (`LICENSE-weights.txt`, `NOTICE-weights.txt`). ImageNet's images are for non-commercial "
+            "research and education; as torchvision and timm say of their ImageNet weights, whether weights trained on "
+            "them may be used commercially is for the user to check."
+        )
+        a("")
     a(
         "Trained on Corel-5k (research benchmarking only) and Tiny ImageNet (ImageNet terms: non-commercial research "
         "and education). No photo of either ships; the bundle carries the model weights and, for label transfer, "
@@ -650,19 +749,67 @@ def write_card(rep: dict[str, Any], path: Path) -> None:
     path.write_text("\n".join(L) + "\n", encoding="utf-8")
 
 
+def side_by_side(rep: dict[str, Any], args: argparse.Namespace, size: int, previous: Any) -> dict[str, dict[str, Any]]:
+    """The previous default and this model on every measure of this run: {model name: {measure: value}}."""
+    personal = {}
+    for p in args.personal:
+        d = json.loads(p.read_text())
+        personal[d["model"]] = d["results"]
+    ev = rep.get("everyday") or {}
+
+    def row(
+        name: str, lear_: dict[str, Any], tiny: dict[str, Any], corel_named: float, speed: Any, nbytes: int
+    ) -> dict:
+        inst = personal.get(name, {}).get("instant", {})
+        return {
+            "corel_f1": lear_["f1"],
+            "corel_n_plus": lear_["n_plus"],
+            "tiny_top1": tiny["top1"],
+            "tiny_top5": tiny["top5"],
+            "top5_named_corel": corel_named,
+            "top5_named_tiny": tiny.get("top5_suggestions_named"),
+            "everyday_search_map": (ev.get(name) or {}).get("map"),
+            "personal_new_words_map": (inst.get("new") or {}).get("map"),
+            "personal_everyday_words_map": (inst.get("everyday") or {}).get("map"),
+            "index_photos_per_s": {x["megapixels"]: x["photos_per_s"] for x in speed or []} or None,
+            "bundle_mb": round(nbytes / 1e6, 1),
+        }
+
+    out = {}
+    if previous is not None:
+        pr = rep["previous"]
+        p_size = sum(f.stat().st_size for f in previous.path.iterdir() if f.is_file())
+        out[pr["name"]] = row(
+            pr["name"],
+            pr["lear"],
+            pr["tiny"],
+            pr["top5_suggestions_named"],
+            index_speeds(args.previous_index_json),
+            p_size,
+        )
+    c = rep["corel"]
+    out[rep["bundle"]["name"]] = row(
+        rep["bundle"]["name"], c["lear"], rep["tiny"], c["top5_suggestions_named"], rep["index_speed"], size
+    )
+    return out
+
+
 def index_speeds(paths: Sequence[Path]) -> list[dict[str, Any]] | None:
     out = []
     for p in paths:
         if not p.is_file():
             continue
         j = json.loads(p.read_text())
-        if j.get("library_photos_per_s"):
+        # camera JPEGs carry an EXIF preview: the run with previews is what a user's photos get
+        r = j.get("with_previews") or j
+        if r.get("library_photos_per_s"):
             out.append(
                 {
-                    "photos_per_s": float(j["library_photos_per_s"]),
+                    "photos_per_s": float(r["library_photos_per_s"]),
                     "megapixels": j.get("megapixels"),
                     "photos": j.get("photos"),
-                    "decode_only_photos_per_s": j.get("decode_only_photos_per_s"),
+                    "previews": "with_previews" in j,
+                    "decode_only_photos_per_s": r.get("decode_only_photos_per_s"),
                     "inference_only_photos_per_s": j.get("inference_only_photos_per_s"),
                 }
             )
@@ -685,6 +832,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         nargs="*",
         default=[],
         help="bench/index_bench.py outputs measured with this bundle (one per photo size)",
+    )
+    ap.add_argument(
+        "--personal",
+        type=Path,
+        nargs="*",
+        default=[],
+        help="bench/personal_bench.py outputs, one per model (this one and --previous)",
+    )
+    ap.add_argument(
+        "--previous-index-json",
+        type=Path,
+        nargs="*",
+        default=[],
+        help="bench/index_bench.py outputs measured with --previous in the same session",
     )
     ap.add_argument(
         "--card-only",
@@ -726,11 +887,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     emb, used, skipped = embed_photos(b, data / COREL, test, threads=args.threads)
     truth = truth_matrix(used, b.tags)
     scores = emb @ b.tag_vectors.T
-    corel: dict[str, Any] = {"test_images": len(used), "skipped": skipped, "lear": lear(scores, truth)}
+    vocabulary = sorted({t for r in recs for t in r.tags})
+    global COREL_COLS
+    COREL_COLS = np.array(sorted({j for t in vocabulary if (j := b.tag_index(t)) is not None}), dtype=np.int64)
+    corel: dict[str, Any] = {
+        "test_images": len(used),
+        "skipped": skipped,
+        "lear": corel_lear(b, emb, used, vocabulary),
+    }
     corel.update(precision_recall_at_k(scores, truth, 1))
     corel.update(precision_recall_at_k(scores, truth, 5))
     corel.update(mean_average_precision(scores, truth))
     corel["search_map_app"] = app_search_map(b, emb, used)
+    corel["top5_suggestions_named"] = top5_named(b, emb, [set(r.tags) for r in used])
     corel["zero_shot_test_words_outside_vocabulary"] = {
         k: v for k, v in zero_shot(emb, used, b).items() if k != "zero_shot_detail"
     }
@@ -754,8 +923,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         p_truth = truth_matrix(p_used, pb.tags)
         previous = {
             "name": pb.name,
-            "lear": lear(p_emb @ pb.tag_vectors.T, p_truth),
+            "lear": corel_lear(pb, p_emb, p_used, vocabulary),
             "map_tags": mean_average_precision(p_emb @ pb.tag_vectors.T, p_truth)["map_tags"],
+            "top5_suggestions_named": top5_named(pb, p_emb, [set(r.tags) for r in p_used]),
             "tiny": tiny_accuracy(pb, data, args.threads),
         }
         comparison.append({"method": f"{pb.name} (the previous default, same run)", **previous["lear"]})
@@ -776,56 +946,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     speed = index_speeds(args.index_json)
     dep = tr.get("deployment", {})
     hoc = dep.get("held_out_choice", {})
-    pws = dep.get("per_word_sigmoids") or {}
-    rows = ablation or {}
-    with_words = next((v for k, v in rows.items() if "(recipe)" in k), None)
-    without = next((v for k, v in rows.items() if "up 0" in k), None)
+    shared = (dep.get("teacher_word_sigmoids") or {}).get("shared_words") or {}
     limits = [
-        f"The CNN, trained from scratch on about 4,000 Corel and 48,000 Tiny ImageNet photos, is weak on its own "
-        f"(held-out F1 {hoc.get('model_only_f1', float('nan')):.3f}). Most of the quality comes from "
-        "label transfer over the Corel train photos, which suits photos like Corel's stock scenes best.",
-        "Words are learned from two small corpora: 260 Corel scene words, 200 Tiny ImageNet names and the general "
-        "WordNet words above those names. Everyday subjects outside them (food, documents, screenshots) are reached "
-        "only through word vectors, which are weak on their own.",
-        "Tiny ImageNet names lost ground to the previous default (top-1 above). This model ran 30 epochs where v2 ran "
-        "40 (the second cosine cycle did not fit this session's CPU budget)"
+        "The trunk is ImageNet's MobileNetV2, kept fixed: only a linear projection of its pooled features and the "
+        "tag layer were trained (on two CPU cores, in minutes from cached features). Fine-tuning its top blocks, "
+        "which the recipe's pixel path can do, did not fit this session's CPU budget; on a GPU it is the next step.",
+        f"Label transfer over the Corel train photos still carries most of the Corel-5k score (held-out F1 of the "
+        f"model alone {hoc.get('model_only_f1', float('nan')):.3f}, with label transfer {hoc.get('f1', float('nan')):.3f}); "
+        "it suits photos like Corel's stock scenes best and votes only for Corel words.",
+        "Words both Corel-5k and the ImageNet classifier teach (cat, bear, fruit, vehicle...) keep the label "
+        "transfer's calibration"
         + (
-            f"; the general words are not the cause at the ablation's budget (Tiny mAP over names "
-            f"{with_words['tiny_map_words']:.3f} with them, {without['tiny_map_words']:.3f} without)"
-            if with_words and without
+            f" ({shared.get('words')} words: the teacher's calibration plus votes gave held-out F1 "
+            f"{shared['held_out_f1'][1]:.3f} against {shared['held_out_f1'][0]:.3f}, so it was "
+            f"{'taken' if shared.get('taken') else 'not taken'})"
+            if shared.get("held_out_f1")
             else ""
         )
-        + ". Giving the second cycle back is the next thing to try.",
-        "Words both corpora teach differently stay label-transfer words: Corel's 'cat' means the big cats of its "
-        "stock photos, and its votes outweigh what WordNet taught from Tiny ImageNet's tabbies, so 'cat' gains "
-        "little (everyday table). Blending the model's score for such words by where they were learned would help.",
-        "Label transfer votes only for Corel words (their train photos form the bank); Tiny ImageNet names and their "
-        "general words come from the model alone, and their offset is lowered so that they do not crowd out voted "
-        "scene words.",
-        (
-            f"Per-word sigmoids (TagProp's sigma-ML) are used (ridge {pws.get('ridge')}, fitted on "
-            f"{pws.get('fitted_on', 'the bank photos, leave-one-out')}): held-out F1 {pws.get('f1', float('nan')):.3f} "
-            f"against {pws.get('shared_f1', float('nan')):.3f} with one shared calibration."
-            if pws.get("ridge")
-            else f"Per-word sigmoids (TagProp's sigma-ML) lowered the held-out F1 (best {pws.get('fitted_best_f1', float('nan')):.3f}"
-            f" against {pws.get('shared_f1', float('nan')):.3f} with one shared calibration), so they are not used."
-        ),
-        "What would move it further: ImageNet-pretrained weights (none can be obtained here; the trunk's descriptors "
-        "are the strongest ones), a wider tower at 128 px trained on a GPU, descriptor weights learned per word "
-        "(2PKNN+ML reaches 0.45 with metric learning), and a test-time crop ensemble if indexing speed allows.",
+        + ": Corel's 'cat' means its big cats, so a pet cat is named by the teacher's words (tabby, egyptian cat, "
+        "animal) more often than by 'cat'.",
+        "The teacher's words are as good as the ImageNet classifier on the photo, and no better: a photo of people "
+        "gets clothing and object words (ImageNet has no 'person' class); people, scenes and events come from "
+        "Corel's words and the word vectors.",
+        "General words come from WordNet, kept when people tag photos with them (ESP Game, IAPR TC-12, Visual "
+        "Genome); WordNet's odd corners remain (it files every wheeled vehicle under 'container', excluded by the "
+        "recipe).",
     ]
     left_out = [
         "Cross-corpus on ESP Game / IAPR TC-12 / Visual Genome: those sets ship tags without images here, "
-        "so they served only as search words; the cross-corpus test is Tiny ImageNet instead."
+        "so they served only as search words and to choose general words; the cross-corpus test is Tiny ImageNet.",
+        "Fine-tuning the trunk: the recipe trains on cached features of a fixed trunk; no GPU was lent to this "
+        "session, and two CPU cores would need hours per epoch at 224 px.",
     ]
     if not ablation:
-        left_out.append("The loss ablation: not run for this report.")
-    left_out += [
-        "The softmax row with a frozen tag layer, and negative-sampling rows with row-wise Adagrad at 0.05: CPU "
-        "budget (three training jobs shared two cores this session).",
-        "A GPU build of the default (bigger input and tower): no GPU was lent to this session; the recipe also runs "
-        "on CUDA.",
-    ]
+        left_out.append("The loss ablation: not rerun for this model (the previous card's rows stand for v3's setup).")
     rep = {
         "left_out": left_out,
         "generated": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
@@ -839,8 +993,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         },
         "training": tr,
         "rebuild": (
-            f"attalos-desktop-train --recipe trainer/recipes/attalos-photo.toml --data-root ../shared/data "
-            f"--out resources/models/{b.name} --cache /tmp/attalos-cache"
+            "attalos-desktop-train --recipe trainer/recipes/attalos-photo.toml --data-root ../shared/data "
+            + (
+                f"--init imagenet:../shared/weights/{Path(tr['init']).name} "
+                if str(tr.get("init", "")).startswith("imagenet:")
+                else ""
+            )
+            + f"--out resources/models/{b.name} --cache ~/.cache/attalos-desktop"
         ),
         "corel": corel,
         "previous": previous,
@@ -853,6 +1012,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "limits": limits,
         "report_seconds": round(time.perf_counter() - t0, 1),
     }
+    rep["side_by_side"] = side_by_side(rep, args, size, pb if args.previous else None)
     (args.docs / "model-card.json").write_text(json.dumps(rep, indent=1, default=float) + "\n", encoding="utf-8")
     write_card(rep, args.docs / "model-card.md")
     head = {
@@ -872,6 +1032,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if speed:
         head["index_photos_per_s"] = {x["megapixels"]: x["photos_per_s"] for x in speed}
     update_metrics(b.path, head)
+    log(f"side by side: {json.dumps(rep['side_by_side'])}")
     log(f"report written to {args.docs}/model-card.md in {time.perf_counter() - t0:.0f} s")
     return 0
 

@@ -29,8 +29,8 @@ def test_default_model_loads_verifies_and_tags_a_photo(shipped: Path, tmp_path: 
     assert shipped.name == DEFAULT.read_text(encoding="utf-8").strip()
     bundle = load_bundle(shipped)  # checksums and shapes verified
     size = sum(f.stat().st_size for f in shipped.iterdir() if f.is_file())
-    # 30 MB: the model (about 22 MB) plus its tower in float16 (5.7 MB), which lets every user fine-tune it
-    assert size <= 30_000_000, f"the default bundle is {size / 1e6:.1f} MB, over the 30 MB budget"
+    # 40 MB: the model with its label-transfer bank, plus its tower in float16, which lets every user fine-tune it
+    assert size <= 40_000_000, f"the default bundle is {size / 1e6:.1f} MB, over the 40 MB budget"
     photo, _ = render_photo(random.Random(3), size=(320, 240))
     path = tmp_path / "photo.jpg"
     photo.save(path, quality=90)

@@ -11,6 +11,7 @@ each process applies its own rows, so N processes see what one would.
 from __future__ import annotations
 
 import math
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -78,9 +79,11 @@ def augment_batch(
     scale: tuple[float, float],
     jitter: float,
     rows: slice = slice(None),
+    norm: tuple[Sequence[float], Sequence[float]] | None = None,
 ) -> torch.Tensor:
     """Random resized crop (roi_align), flip, colour jitter and normalisation of a batch of decoded
     photos (uint8 [N,H,W,3] on a canvas, ``hw`` their real sizes) -> float [n,3,size,size].
+    ``norm``: the tower's input (mean, std) (``Tower.input_norm``; torchvision's ImageNet one by default).
 
     The random parameters are drawn for all N photos; only ``rows`` (this process's share) are built.
     """
@@ -104,4 +107,7 @@ def augment_batch(
         out = (out - mean) * contrast + mean
         g = 0.299 * out[:, 0:1] + 0.587 * out[:, 1:2] + 0.114 * out[:, 2:3]
         out = ((out - g) * sat + g).clamp_(0, 1)
-    return ((out - _MEAN) / _STD).contiguous()
+    if norm is None:
+        return ((out - _MEAN) / _STD).contiguous()
+    mean, std = (torch.tensor(tuple(v)).view(1, 3, 1, 1) for v in norm)
+    return ((out - mean) / std).contiguous()

@@ -161,7 +161,29 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--teacher-weight", type=float, default=0.02, help="weight of the teacher's loss (summed over its words)"
     )
     g.add_argument(
+        "--teacher-start",
+        action="store_true",
+        help="start the projection and the teacher's word vectors from the teacher's logits (their main "
+        "directions over the training photos) instead of at random",
+    )
+    g.add_argument(
         "--teacher-up", type=int, default=4, help="WordNet levels above each ImageNet class that give general words"
+    )
+    g.add_argument(
+        "--general-min-photos",
+        type=int,
+        default=0,
+        metavar="N",
+        help="a WordNet general word joins the vocabulary only if people put it on at least N photos of the "
+        "--search-words tag sets (0: no such condition): 'container' and 'dog', not 'device' or 'covering'",
+    )
+    g.add_argument(
+        "--general-exclude",
+        action="append",
+        default=[],
+        metavar="WORD",
+        help="a WordNet general word never given to photos (repeatable): WordNet also files every wheeled "
+        "vehicle under 'container'",
     )
     g.add_argument("--dim", type=int, default=0, help="joint space dimension (0: that of the word vectors)")
     g.add_argument(

@@ -242,6 +242,7 @@ def step_batches(
     world: int,
     min_scale: float,
     jitter: float,
+    norm: Any = None,
 ) -> Iterator[tuple[int, Any, list[np.ndarray]]]:
     """Each corpus's share of global step ``step``: (corpus number, images, tag ids) for this process.
 
@@ -266,5 +267,6 @@ def step_batches(
             (min_scale, 1.0),
             jitter,
             rows,
+            norm,
         )
         yield c, images, [corpus.ids[i] for i in idx[rows]]

@@ -254,12 +254,27 @@ def word_metrics(
     return out
 
 
-def score_embeddings(emb: np.ndarray, records: Sequence[Record], bundle: ModelBundle, k: int = 5) -> dict[str, Any]:
-    """All metrics for embeddings [N,d] of ``records`` under ``bundle``'s tags and words."""
+def score_embeddings(
+    emb: np.ndarray,
+    records: Sequence[Record],
+    bundle: ModelBundle,
+    k: int = 5,
+    vocabulary: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """All metrics for embeddings [N,d] of ``records`` under ``bundle``'s tags and words.
+
+    LEAR (``lear_*``) annotates each photo with k words of the benchmark's ``vocabulary`` (its labels' words,
+    as the published methods are scored); ``all_tags_lear_*`` lets every tag of the bundle compete, as the
+    app's suggestions do (a bundle that knows "tabby" loses a slot on a photo the benchmark calls "cat")."""
     scores = emb @ bundle.tag_vectors.T
     truth = truth_matrix(records, bundle.tags)
     out: dict[str, Any] = {"test_images": len(records)}
-    out.update({f"lear_{key}": val for key, val in lear(scores, truth, k).items()})
+    cols = np.array(sorted({j for t in vocabulary or () if (j := bundle.tag_index(t)) is not None}), dtype=np.int64)
+    if len(cols):
+        out.update({f"lear_{key}": val for key, val in lear(scores[:, cols], truth[:, cols], k).items()})
+        out.update({f"all_tags_lear_{key}": val for key, val in lear(scores, truth, k).items()})
+    else:
+        out.update({f"lear_{key}": val for key, val in lear(scores, truth, k).items()})
     out.update(precision_recall_at_k(scores, truth, 1))
     out.update(precision_recall_at_k(scores, truth, k))
     out.update(mean_average_precision(scores, truth))
@@ -335,7 +350,8 @@ def evaluate_bundle(
     emb, used, skipped = embed_photos(bundle, root, records, threads=threads)
     if not used:
         raise TrainError(f"none of the {len(records)} {split} photos could be read")
-    metrics = score_embeddings(emb, used, bundle, k)
+    vocabulary = sorted({t for r in read_labels(root) for t in r.tags})  # the benchmark's words, all splits
+    metrics = score_embeddings(emb, used, bundle, k, vocabulary)
     metrics.update(word_metrics(emb, used, bundle, k))
     base = prior_baseline(used, bundle, k)
     metrics.update({f"prior_lear_{key}": val for key, val in base.items()})

@@ -224,7 +224,7 @@ def write_model_bundle(
             text_map=text_map,
             training=training,
             metrics={"onnx_parity_max_abs": diff},
-            extra_files={TOWER_WEIGHTS: weights},
+            extra_files={TOWER_WEIGHTS: weights, **weights_licence(setup.args, Path(tmp))},
         )
     if description:
         import json
@@ -234,6 +234,34 @@ def write_model_bundle(
         manifest["description"] = description
         mpath.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return path, diff
+
+
+def weights_licence(args: Any, tmp: Path) -> dict[str, Path]:
+    """Pretrained weights' licence and a notice of their source and of the changes, for a bundle made from
+    ``--init imagenet:FILE`` (Apache-2.0 asks that both travel with converted weights): the ``LICENSE`` file
+    beside the weights, and the source named in the ``README.md`` there."""
+    init = str(getattr(args, "init", "") or "")
+    if not init.startswith("imagenet:"):
+        return {}
+    src = Path(init.split(":", 1)[1])
+    licence = src.parent / "LICENSE"
+    if not licence.is_file():
+        return {}
+    readme = src.parent / "README.md"
+    text = readme.read_text(encoding="utf-8", errors="replace") if readme.is_file() else ""
+    source = next((p.strip() for p in text.split("\n\n") if p.startswith("Source:")), "Source: not recorded.")
+    notice = tmp / "NOTICE-weights.txt"
+    notice.write_text(
+        f"The image tower of this model starts from the pretrained network in {src.name}.\n"
+        f"{' '.join(source.split())}\n"
+        "Its licence travels with this bundle as LICENSE-weights.txt.\n"
+        "Changes: the 8-bit weights were dequantised to floating point and converted to PyTorch and ONNX "
+        "(trainer/tflite_import.py); a projection into a word space and a tag layer were added and trained.\n"
+        "The network was trained on ImageNet (ILSVRC-2012), whose images are for non-commercial research and "
+        "education.\n",
+        encoding="utf-8",
+    )
+    return {"LICENSE-weights.txt": licence, "NOTICE-weights.txt": notice}
 
 
 def export_bundle(

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import math
 import signal
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -91,6 +93,7 @@ class Setup:
     shards: ShardSource | None = None  # --data is a shard folder (train_records is then empty)
     corpora: list[Corpus] | None = None  # photos decoded into memory (train_records is then the first's)
     teacher: Any = None  # teacher.TeacherWords: the ImageNet classifier's words (--teacher imagenet)
+    norm: Any = None  # the tower's input (mean, std) once built (Tower.input_norm; None: ImageNet's)
 
     @property
     def n_train(self) -> int:
@@ -148,11 +151,32 @@ def build_text_side(wv: WordVectors, vocab: Vocabulary, extra: list[str], args: 
     return TextSide(words=words, vectors=vecs, ngram_vectors=ngrams, ngram_min=args.ngram_min, ngram_max=args.ngram_max)
 
 
-def _keep_general_word(wv: WordVectors, everyday: int) -> Callable[[str], bool]:
+def _keep_general_word(
+    wv: WordVectors, everyday: int, people: Counter[str] | None = None, exclude: Sequence[str] = ()
+) -> Callable[[str], bool]:
     """A WordNet general word is added only if it has a word vector (and is among the ``everyday`` most
-    frequent words, when given): "dog" and "vehicle", not "canid" or "placental"."""
+    frequent words, when given): "dog" and "vehicle", not "canid" or "placental"; with ``people`` (photos
+    per word in tag sets people wrote), only if people tag photos with it: "container", not "device"."""
     common = set(wv.everyday_words(everyday)) if everyday else None
-    return lambda w: bool(wv.lookup([w])[1][0]) and (common is None or w in common)
+    return lambda w: (
+        w not in exclude
+        and bool(wv.lookup([w])[1][0])
+        and (common is None or w in common)
+        and (people is None or people[w] > 0)
+    )
+
+
+def _people_words(args: argparse.Namespace) -> Counter[str] | None:
+    """Words people put on at least ``--general-min-photos`` photos of the search-word tag sets (ESP Game,
+    IAPR TC-12, Visual Genome in the recipe), counted once per photo; None when the flag is 0."""
+    n = getattr(args, "general_min_photos", 0)
+    if not n:
+        return None
+    counts: Counter[str] = Counter()
+    for folder in getattr(args, "search_words", None) or ():
+        for r in read_labels(folder):
+            counts.update(set(r.tags))
+    return Counter({w: c for w, c in counts.items() if c >= n})
 
 
 def prepare(args: argparse.Namespace, log: Log = print) -> Setup:
@@ -164,8 +188,13 @@ def prepare(args: argparse.Namespace, log: Log = print) -> Setup:
     specs = getattr(args, "corpora", None)
     if specs:
         everyday = max((int(s.hypernyms.get("everyday", 0)) for s in specs), default=0)
+        people = _people_words(args)
         corpora, vocab, _ = load_corpora(
-            specs, seed=args.seed, min_count=args.min_count, keep_word=_keep_general_word(wv, everyday), log=log
+            specs,
+            seed=args.seed,
+            min_count=args.min_count,
+            keep_word=_keep_general_word(wv, everyday, people, args.general_exclude),
+            log=log,
         )
         train_records, train_ids, no_tags = corpora[0].train, corpora[0].ids, 0
         test_records = corpora[0].test
@@ -195,7 +224,8 @@ def prepare(args: argparse.Namespace, log: Log = print) -> Setup:
         from .teacher import add_teacher_words
 
         everyday = max((int(s.hypernyms.get("everyday", 0)) for s in specs or ()), default=0)
-        vocab, teacher = add_teacher_words(vocab, args.init, args.teacher_up, _keep_general_word(wv, everyday), log)
+        keep = _keep_general_word(wv, everyday, _people_words(args), args.general_exclude)
+        vocab, teacher = add_teacher_words(vocab, args.init, args.teacher_up, keep, log)
     if vocab.dropped:
         sample = ", ".join(sorted(vocab.dropped, key=lambda t: -vocab.dropped[t])[:8])
         log(f"dropped {len(vocab.dropped)} tags seen fewer than {args.min_count} times (e.g. {sample})")
@@ -488,7 +518,17 @@ def _memory_batches(setup: Setup, epoch: int, first: int, steps: int, rank: int,
     for step in range(first, steps):
         parts = list(
             step_batches(
-                setup.corpora, epoch, step, args.seed, size, args.image_size, rank, world, args.min_scale, args.jitter
+                setup.corpora,
+                epoch,
+                step,
+                args.seed,
+                size,
+                args.image_size,
+                rank,
+                world,
+                args.min_scale,
+                args.jitter,
+                setup.norm,
             )
         )
         yield {"parts": parts, "index": list(range(sum(len(t) for _, _, t in parts))), "bad": []}
@@ -523,6 +563,9 @@ def _train(
 ) -> TrainResult:
     setup = setup or prepare(args, log)
     tower, table = build_model(setup, device)
+    # Photos are normalised as the tower's weights expect (TensorFlow's MobileNetV2: [-1, 1]).
+    setup.norm = tower.input_norm
+    setup.pre = dataclasses.replace(setup.pre, mean=tuple(tower.input_norm[0]), std=tuple(tower.input_norm[1]))
     frozen = bool(args.trunk_features)
     if frozen:  # the trunk stays as it is: only the projection and the tag layer learn, from cached features
         from .frozen import attach_features
@@ -539,6 +582,10 @@ def _train(
 
             head = load_imagenet_mobilenet_v2(imagenet_file(args.init)).classifier
         attach_features(setup, tower.trunk, head, log)
+        if head is not None and args.teacher_start and not args.resume and setup.init_bundle is None:
+            from .frozen import start_from_teacher
+
+            start_from_teacher(setup, tower, table, head, log)
     source = setup.shards
     n_train = setup.n_train
     bs = min(args.batch_size, n_train)

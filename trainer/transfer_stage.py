@@ -47,7 +47,7 @@ from .model import Tower
 from .textspace import fit_text_map
 
 Log = Callable[[str], None]
-N_PLUS_SLACK = 0.01  # F1 given up on the held-out photos, at most, for more words with recall
+N_PLUS_SLACK = 0.02  # F1 given up on the held-out photos, at most, for more words with recall
 
 
 def app_decoder(pre: Any) -> Callable[[Path], np.ndarray]:
@@ -108,11 +108,22 @@ def fit_logistic(s: np.ndarray, y: np.ndarray, iters: int = 100) -> tuple[float,
     return a, float(w[1] - a * mu)
 
 
-def lear_f1(scores: np.ndarray, truth: np.ndarray) -> tuple[float, int]:
+def lear_f1(scores: np.ndarray, truth: np.ndarray, cols: np.ndarray | None = None) -> tuple[float, int]:
+    """LEAR F1 and N+ of 5 words per photo, chosen among ``cols`` (the benchmark's own words, as its
+    published methods are scored; None: every tag)."""
     from .evaluate import lear
 
+    if cols is not None:
+        scores, truth = scores[:, cols], truth[:, cols]
     r = lear(scores, truth, 5)
     return r["f1"], r["n_plus"]
+
+
+def _better(f1: float, n_plus: int, best_f1: float, best_n_plus: int) -> bool:
+    """More words reached at nearly the same held-out F1 (``N_PLUS_SLACK``), or as many at a higher F1."""
+    if f1 < best_f1 - N_PLUS_SLACK:
+        return False
+    return n_plus > best_n_plus or (n_plus == best_n_plus and f1 > best_f1)
 
 
 def word_sigmoids(
@@ -143,7 +154,7 @@ def word_sigmoids(
     def held_out(a: np.ndarray, c: np.ndarray) -> tuple[float, int]:
         p = other_cal[0] * s_va + other_cal[1]
         p[:, corel_cols] = a * s_va[:, corel_cols] + c
-        return lear_f1(p, truth)
+        return lear_f1(p, truth, corel_cols)
 
     shared = (np.full(vc, corel_cal[0], np.float32), np.full(vc, corel_cal[1], np.float32))
     base = held_out(*shared)
@@ -165,7 +176,7 @@ def word_sigmoids(
             f"N+ {base[1]})"
         )
         best["fitted_best_f1"] = max(best["fitted_best_f1"], f1)
-        if (f1, npl) > (best["f1"], best["n_plus"]):
+        if _better(f1, npl, best["f1"], best["n_plus"]):
             best.update(a=a, c=c, ridge=rho, fitted_on="the bank photos, leave-one-out", f1=f1, n_plus=npl)
     # The same on the held-out photos themselves (photos the CNN never saw), cross-fitted: fit on one half,
     # score the other, so the held-out F1 stays an out-of-sample estimate.
@@ -177,10 +188,10 @@ def word_sigmoids(
                 s_va[fit][:, corel_cols], truth[fit][:, corel_cols], corel_cal[0], corel_cal[1], rho
             )
             scores[np.ix_(ev, corel_cols)] = a * s_va[ev][:, corel_cols] + c
-        f1, npl = lear_f1(scores, truth)
+        f1, npl = lear_f1(scores, truth, corel_cols)
         log(f"  per-word sigmoids on the held-out photos, ridge {rho:g}, cross-fitted: F1 {f1:.3f} N+ {npl}")
         best["fitted_best_f1"] = max(best["fitted_best_f1"], f1)
-        if (f1, npl) > (best["f1"], best["n_plus"]):
+        if _better(f1, npl, best["f1"], best["n_plus"]):
             a, c = fit_word_sigmoids(s_va[:, corel_cols], truth[:, corel_cols], corel_cal[0], corel_cal[1], rho)
             best.update(a=a, c=c, ridge=rho, fitted_on="held-out photos (cross-fitted estimate)", f1=f1, n_plus=npl)
     log(
@@ -266,7 +277,7 @@ def export_with_label_transfer(
     vc = len(bank_ids)
     onehot = np.zeros((vc, len(tags)), dtype=np.float32)
     onehot[np.arange(vc), bank_ids] = 1.0
-    base_f1, base_np = lear_f1(logits, truth)
+    base_f1, base_np = lear_f1(logits, truth, bank_ids)
     bank_truth, bank_logf = truth[:, bank_ids], logf[bank_ids]
 
     def votes_f1(v: np.ndarray) -> float:
@@ -276,25 +287,23 @@ def export_with_label_transfer(
     nb, nb_f1, nb_record = choose_neighbourhood(
         {n: d[va] for n, d in desc.items()}, {n: d[tr] for n, d in desc.items()}, labels[tr], votes_f1, log
     )
-    votes_va = (
-        per_word_votes(
-            combined_distance({n: desc[n][va] for n in nb.weights}, {n: desc[n][tr] for n in nb.weights}, nb),
-            labels[tr],
-            nb.k1,
-            nb.tau,
-        )
-        @ onehot
+    votes_raw_va = per_word_votes(
+        combined_distance({n: desc[n][va] for n in nb.weights}, {n: desc[n][tr] for n in nb.weights}, nb),
+        labels[tr],
+        nb.k1,
+        nb.tau,
     )
+    votes_va = votes_raw_va @ onehot
     results = []
     # score = lam * model logits + votes - gamma * log frequency, written below as
     # logits + b * votes - beta * log frequency (b = 1/lam, beta = gamma/lam) for the tag matrix
     for lam in (1.0, 0.25, 0.06, 0.03, 0.015, 0.008, 0.004, 0.002, 0.001, 0.0005):
         for gamma in (0.0, 0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03):
-            f1, npl = lear_f1(lam * logits + votes_va - gamma * logf, truth)
+            f1, npl = lear_f1(lam * logits + votes_va - gamma * logf, truth, bank_ids)
             results.append((f1, npl, 1.0 / lam, gamma / lam))
     results.sort(key=lambda r: (-r[0], -r[1]))
-    # Within a hair of the best F1 (a point, well inside the held-out photos' noise), the setting that
-    # reaches the most words: N+ is what a person notices (a word the model never says is a word lost).
+    # Within two points of the best F1 (inside the 500 held-out photos' noise), the setting that reaches the
+    # most words: N+ is what a person notices (a word the model never says is a word lost).
     near = [r for r in results if r[0] >= results[0][0] - N_PLUS_SLACK]
     f1, npl, b, beta = max(near, key=lambda r: (r[1], r[0]))
     log(
@@ -316,12 +325,12 @@ def export_with_label_transfer(
         # bank photo their diffuse probabilities would take the top-5 slots of weakly voted words. Lower
         # their offset (their order among themselves does not change) until the held-out bank photos lose
         # nothing against the uncalibrated scores.
-        raw_f1 = lear_f1(s_va, truth)[0]
+        raw_f1 = lear_f1(s_va, truth, bank_ids)[0]
 
         def with_offset(delta: float) -> float:
             p = a_t * s_va + (c_t - delta)
             p[:, bank_ids] = a_c * s_va[:, bank_ids] + c_c
-            return lear_f1(p, truth)[0]
+            return lear_f1(p, truth, bank_ids)[0]
 
         delta = next(
             (d for d in (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0) if with_offset(d) >= raw_f1 - 0.002), 8.0
@@ -365,10 +374,22 @@ def export_with_label_transfer(
             log,
         )
     A[bank_ids], C[bank_ids] = word_cal["a"], word_cal["c"]
-    tag_vectors = np.zeros((len(tags), dim + vc + 2), dtype=np.float32)  # the last column (norm pad) stays 0
-    tag_vectors[:, :dim] = A[:, None] * tag_w
-    tag_vectors[bank_ids, dim + np.arange(vc)] = A[bank_ids] * b
-    tag_vectors[:, dim + vc] = A * (-penalty) + C
+    V = np.zeros(len(tags), dtype=np.float64)  # each tag's weight on its label-transfer vote
+    V[bank_ids] = A[bank_ids] * b
+    tag_vectors = tag_matrix(tag_w, A, V, A * (-penalty) + C, bank_ids, vc)
+    if teacher_logits is not None:
+        tag_vectors, teacher_cal["shared_words"] = _teacher_for_shared_words(
+            tag_vectors,
+            tag_w,
+            setup.teacher,
+            bank_ids,
+            np.hstack([f_fixed[va], votes_raw_va]),
+            f_held,
+            np.concatenate([t for t in teacher_logits if t is not None]),
+            truth,
+            tags,
+            log,
+        )
     known = setup.tag_known
     text_map = fit_text_map(setup.tag_pretrained[known], tag_vectors[known, :dim], setup.prior, ridge=1.0)
     text_map = np.hstack([text_map, np.zeros((text_map.shape[0], vc + 2), dtype=np.float32)])
@@ -481,3 +502,62 @@ def teacher_word_sigmoids(
             else None,
         },
     )
+
+
+def tag_matrix(
+    tag_w: np.ndarray, model: np.ndarray, votes: np.ndarray, bias: np.ndarray, bank_ids: np.ndarray, vc: int
+) -> np.ndarray:
+    """The deployed tag matrix over ``[f, votes, 1, pad]``: row t is ``[model_t v_t, votes_t onehot, bias_t, 0]``."""
+    dim = tag_w.shape[1]
+    out = np.zeros((len(tag_w), dim + vc + 2), dtype=np.float32)  # the last column (norm pad) stays 0
+    out[:, :dim] = model[:, None] * tag_w
+    out[bank_ids, dim + np.arange(vc)] = votes[bank_ids]
+    out[:, dim + vc] = bias
+    return out
+
+
+def _teacher_for_shared_words(
+    tag_vectors: np.ndarray,
+    tag_w: np.ndarray,
+    teacher: Any,
+    bank_ids: np.ndarray,
+    deployed_va: np.ndarray,
+    f_held: np.ndarray,
+    logits: np.ndarray,
+    truth: np.ndarray,
+    tags: Sequence[str],
+    log: Log,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Words both the bank corpus and the teacher speak for ("cat": Corel's are big cats, ImageNet's pets too).
+
+    Their score becomes the teacher-calibrated model score plus the label-transfer vote (evidence from both
+    adds up), instead of the bank's calibration alone, which leaves a tabby without "cat". Kept only if the
+    held-out bank photos lose at most ``N_PLUS_SLACK`` of F1 and 2% of the words reached.
+    """
+    both = np.intersect1d(teacher.word_ids, bank_ids)
+    if not len(both):
+        return tag_vectors, {"words": 0}
+    a, c, _ = teacher_word_sigmoids(f_held @ tag_w[both].T, teacher, both, logits, log)
+    hybrid = tag_vectors.copy()
+    dim = tag_w.shape[1]
+    hybrid[both, :dim] = a[:, None] * tag_w[both]
+    hybrid[both, -2] = c  # the vote column keeps the bank's weight; no frequency penalty
+    ones = np.ones((len(deployed_va), 1), np.float32)
+    x = np.hstack([deployed_va, ones, np.zeros_like(ones)])
+    before = lear_f1(x @ tag_vectors.T, truth, bank_ids)
+    after = lear_f1(x @ hybrid.T, truth, bank_ids)
+    # A pet cat named "cat" is worth a little of the benchmark: at most N_PLUS_SLACK of held-out F1 and 2% of
+    # the bank's words with recall.
+    take = after[0] >= before[0] - N_PLUS_SLACK and after[1] >= before[1] - max(1, round(0.02 * labels_n(truth)))
+    log(
+        f"{len(both)} words shared by the bank and the teacher ({', '.join(tags[i] for i in both[:8])}...): "
+        f"teacher calibration + votes gives held-out F1 {after[0]:.3f} N+ {after[1]} against {before[0]:.3f} N+ "
+        f"{before[1]}: {'taken' if take else 'not taken'}"
+    )
+    info = {"words": int(len(both)), "held_out_f1": [before[0], after[0]], "held_out_n_plus": [before[1], after[1]]}
+    return (hybrid if take else tag_vectors), {**info, "taken": bool(take)}
+
+
+def labels_n(truth: np.ndarray) -> int:
+    """Words that occur among the held-out photos' labels."""
+    return int((truth.sum(0) > 0).sum())

@@ -221,6 +221,8 @@ def write_imagenet_like_weights(folder: Path) -> Path:
         if len(lines) == 1000:
             break
     (folder / "imagenet_labels.txt").write_text("background\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    (folder / "LICENSE").write_text("Apache License\nVersion 2.0, January 2004\n", encoding="utf-8")
+    (folder / "README.md").write_text("# Weights\n\nSource: a test's own random weights.\n", encoding="utf-8")
     return folder / "mobilenet_v2.pt"
 
 
@@ -259,6 +261,10 @@ def test_a_fixed_pretrained_trunk_trains_from_cached_features_with_a_teacher(dat
     class_words = {line.split(", ")[0] for line in labels}
     assert class_words <= set(bundle.tags)  # every ImageNet class word can be suggested
     assert {"circle object", "dog"} <= set(bundle.tags)  # the corpora's words too
+    # the weights' licence and a notice of their source and changes travel with the bundle (Apache-2.0)
+    assert (tmp_path / "a" / "LICENSE-weights.txt").read_text().startswith("Apache License")
+    notice = (tmp_path / "a" / "NOTICE-weights.txt").read_text()
+    assert "Source: a test's own random weights." in notice and "dequantised" in notice
     cal = training["deployment"]["teacher_word_sigmoids"]  # its words calibrated against it on held-out photos
     assert cal["words"] > 1000 and cal["held_out_photos"] == 30 + 6
     assert cal["brier_per_word"] <= cal["brier_shared"] + 1e-6
