@@ -62,7 +62,8 @@ def widen(src: Path, dst: Path) -> None:
             init.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init).astype(np.float32), init.name))
     for node in m.graph.node:
         if node.op_type == "Cast" and node.name.endswith("__cast"):
-            node.op_type, node.attribute[:] = "Identity", []
+            node.op_type = "Identity"
+            del node.attribute[:]
     onnx.save(m, str(dst))
 
 

@@ -514,7 +514,13 @@ def write_card(rep: dict[str, Any], path: Path) -> None:
     )
     descs = dep.get("label_transfer_descriptors") or {}
     a(
-        f"- Deployed as one ONNX graph: test-time flip averaging; label transfer over the "
+        "- Deployed as one ONNX graph: "
+        + (
+            "test-time flip averaging; "
+            if dep.get("test_time_flip", True)
+            else "one pass of the trunk (no test-time flip); "
+        )
+        + f"label transfer over the "
         f"{dep.get('label_transfer_bank')} in the manner of 2PKNN: for every word, its k1 = {dep.get('label_transfer_k1')} "
         f"nearest train photos carrying it vote with the kernel exp(-(d - d_min)/{dep.get('label_transfer_tau')}), so a "
         f"rare word is not drowned by frequent ones; the distance d is a weighted sum (TagProp, JEC) over "

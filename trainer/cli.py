@@ -73,6 +73,22 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "(its name among the --data corpora; transfer_stage.py)",
     )
     g.add_argument(
+        "--preview-min-side",
+        type=int,
+        default=0,
+        metavar="PX",
+        help="label-transfer export stage: the app may take a camera JPEG's embedded EXIF preview for the photo "
+        "when its shorter side is at least PX (0: the input size); 120 takes the usual 160x120 previews, for "
+        "models trained on resampled views (--trunk-features with augmented views)",
+    )
+    g.add_argument(
+        "--test-time-flip",
+        default="on",
+        choices=("on", "off"),
+        help="label-transfer export stage: average each photo's embedding with its mirror image's (on: a little "
+        "more accurate; off: the encoder runs the trunk once, twice as fast)",
+    )
+    g.add_argument(
         "--hypernym-up",
         type=int,
         default=-1,

@@ -206,6 +206,7 @@ class Deployed(nn.Module):
         labels: np.ndarray,
         group_widths: tuple[int, ...] = (32, 128, 512),
         f_scale: float = 1.0,
+        flip: bool = True,
     ) -> None:
         super().__init__()
         self.tower = tower
@@ -232,9 +233,12 @@ class Deployed(nn.Module):
         self.n_groups = len(groups)
         self.k1, self.tau = nb.k1, nb.tau
         self.f_scale = f_scale
+        self.flip = flip
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        t = (self.tower.trunk(images) + self.tower.trunk(images.flip(3))) * 0.5
+        t = self.tower.trunk(images)
+        if self.flip:  # test-time flip: the mean of the photo's and its mirror image's trunk features
+            t = (t + self.tower.trunk(images.flip(3))) * 0.5
         f = self.tower.proj(t)  # = the mean of the two embeddings: the projection is linear
         feats = self.hand(images)
         feats["trunk"] = t / t.norm(dim=1, keepdim=True).clamp_min(1e-6)

@@ -26,7 +26,13 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 _SPEC_FIELDS = {f.name for f in fields(CorpusSpec)}
-_EXPORT_KEYS = {"label_transfer": "label_transfer", "description": "description", "name": "name"}
+_EXPORT_KEYS = {
+    "label_transfer": "label_transfer",
+    "test_time_flip": "test_time_flip",
+    "preview_min_side": "preview_min_side",
+    "description": "description",
+    "name": "name",
+}
 
 
 def load_recipe(path: str | Path) -> dict[str, Any]:

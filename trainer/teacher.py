@@ -27,6 +27,7 @@ class TeacherWords:
 
     word_ids: np.ndarray  # int64 [T]: vocabulary ids of the teacher's words, sorted
     class_to_word: np.ndarray  # float32 [C, T]: 1 where a class counts toward a word (its name, its ancestors)
+    general: np.ndarray | None = None  # bool [T]: a general word (no class is named by it: "cat", "vehicle")
 
     def targets(self, logits: np.ndarray) -> np.ndarray:
         """float32 [N, T] soft labels from class logits [N, C]: a word's probability is the sum of its
@@ -46,7 +47,8 @@ def teacher_words(class_words: Sequence[tuple[str, Sequence[str]]], index: dict[
     for i, (name, general) in enumerate(class_words):
         for w in {name, *general}:
             m[i, col[index[w]]] = 1.0
-    return TeacherWords(np.asarray(ids, dtype=np.int64), m)
+    names = {index[name] for name, _ in class_words}
+    return TeacherWords(np.asarray(ids, dtype=np.int64), m, np.array([t not in names for t in ids]))
 
 
 def soft_counts(teacher: TeacherWords, logits: np.ndarray, chunk: int = 8192) -> np.ndarray:

@@ -19,6 +19,7 @@ manifest's ``training.tower_dim`` tells the trainer where f(x) ends, so ``--init
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -68,6 +69,7 @@ def describe(
     batch: int = 128,
     descriptors: bool = True,
     head: torch.nn.Module | None = None,
+    flip: bool = True,
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Each photo decoded as the app decodes it: the flip-averaged embedding, and (``descriptors``) those
     of the label transfer (hand-crafted ones and ``trunk``, the flip-averaged trunk features before the
@@ -83,7 +85,9 @@ def describe(
             for k, v in hand(x).items():
                 feats.setdefault(k, []).append(v.numpy())
         x = x.contiguous(memory_format=torch.channels_last)
-        t = (tower.trunk(x) + tower.trunk(x.flip(3))) * 0.5  # the projection is linear: f = proj(mean)
+        t = tower.trunk(x)
+        if flip:  # as the deployed encoder does; the projection is linear: f = proj(mean)
+            t = (t + tower.trunk(x.flip(3))) * 0.5
         if hand is not None:
             feats.setdefault("trunk", []).append(normalise(t.numpy()))
         if head is not None:
@@ -237,7 +241,10 @@ def export_with_label_transfer(
     dim = setup.dim
     tower: Tower = result.tower.to("cpu").float().to(memory_format=torch.channels_last).eval()
     tag_w = result.table.weight.numpy().astype(np.float32)
-    pre = deployed_preprocessing(args.image_size, getattr(tower, "input_norm", None))
+    pre = dataclasses.replace(
+        deployed_preprocessing(args.image_size, getattr(tower, "input_norm", None)),
+        preview_min_side=getattr(args, "preview_min_side", 0),
+    )
     root = bank_c.spec.path
     bank_all = list(bank_c.train) + list(bank_c.held_out)
     tr = np.arange(len(bank_c.train))
@@ -245,9 +252,10 @@ def export_with_label_transfer(
     others_va = [(c.spec.path, r) for c in corpora if c is not bank_c for r in c.held_out]
     t0 = time.perf_counter()
     head = _teacher_head(setup)
-    emb_bank, hand = describe(tower, [root / r.file for r in bank_all], pre, head=head)
+    flip = getattr(args, "test_time_flip", "on") != "off"
+    emb_bank, hand = describe(tower, [root / r.file for r in bank_all], pre, head=head, flip=flip)
     emb_other, other_hand = (
-        describe(tower, [p / r.file for p, r in others_va], pre, descriptors=False, head=head)
+        describe(tower, [p / r.file for p, r in others_va], pre, descriptors=False, head=head, flip=flip)
         if others_va
         else (np.zeros((0, dim), np.float32), {})
     )
@@ -394,12 +402,12 @@ def export_with_label_transfer(
     text_map = fit_text_map(setup.tag_pretrained[known], tag_vectors[known, :dim], setup.prior, ridge=1.0)
     text_map = np.hstack([text_map, np.zeros((text_map.shape[0], vc + 2), dtype=np.float32)])
     deployed = Deployed(
-        tower.float().to(memory_format=torch.contiguous_format), nb, proj, desc, labels, f_scale=f_scale
+        tower.float().to(memory_format=torch.contiguous_format), nb, proj, desc, labels, f_scale=f_scale, flip=flip
     ).eval()
     x = torch.from_numpy(np.stack([app_decoder(pre)(root / bank_all[i].file) for i in va[:16]]))
     v_np = per_word_votes(combined_distance({n: desc[n][va[:16]] for n in nb.weights}, desc, nb), labels, nb.k1, nb.tau)
     deployment = {
-        "test_time_flip": True,
+        "test_time_flip": flip,
         "label_transfer": f"2PKNN per-word neighbours over {bank_c.name}",
         "label_transfer_k1": nb.k1,
         "label_transfer_tau": nb.tau,
@@ -528,13 +536,17 @@ def _teacher_for_shared_words(
     tags: Sequence[str],
     log: Log,
 ) -> tuple[np.ndarray, dict[str, Any]]:
-    """Words both the bank corpus and the teacher speak for ("cat": Corel's are big cats, ImageNet's pets too).
+    """General words both the bank corpus and the teacher speak for ("cat": Corel's are big cats, ImageNet's
+    pets too).
 
     Their score becomes the teacher-calibrated model score plus the label-transfer vote (evidence from both
     adds up), instead of the bank's calibration alone, which leaves a tabby without "cat". Kept only if the
-    held-out bank photos lose at most ``N_PLUS_SLACK`` of F1 and 2% of the words reached.
+    held-out bank photos lose at most ``N_PLUS_SLACK`` of F1 and 5% of the words reached.
     """
-    both = np.intersect1d(teacher.word_ids, bank_ids)
+    # General words only: a class name (zebra, lynx) means the same to both, and the bank's calibration and
+    # votes already serve it; a general word may not ("cat": Corel's big cats, WordNet's house cats).
+    general = teacher.word_ids[teacher.general] if teacher.general is not None else teacher.word_ids
+    both = np.intersect1d(general, bank_ids)
     if not len(both):
         return tag_vectors, {"words": 0}
     a, c, _ = teacher_word_sigmoids(f_held @ tag_w[both].T, teacher, both, logits, log)
@@ -544,20 +556,40 @@ def _teacher_for_shared_words(
     hybrid[both, -2] = c  # the vote column keeps the bank's weight; no frequency penalty
     ones = np.ones((len(deployed_va), 1), np.float32)
     x = np.hstack([deployed_va, ones, np.zeros_like(ones)])
+    # A word the bank's calibration had the held-out photos find, and the hybrid loses, keeps the bank's.
+    hit_before = _hits(x @ tag_vectors.T, truth, bank_ids)
+    hit_after = _hits(x @ hybrid.T, truth, bank_ids)
+    lost = [t for t in both if hit_before[t] > 0 and hit_after[t] == 0]
+    hybrid[lost] = tag_vectors[lost]
     before = lear_f1(x @ tag_vectors.T, truth, bank_ids)
     after = lear_f1(x @ hybrid.T, truth, bank_ids)
-    # A pet cat named "cat" is worth a little of the benchmark: at most N_PLUS_SLACK of held-out F1 and 2% of
-    # the bank's words with recall.
-    take = after[0] >= before[0] - N_PLUS_SLACK and after[1] >= before[1] - max(1, round(0.02 * labels_n(truth)))
+    # A pet cat named "cat" is worth a little of the benchmark: at most N_PLUS_SLACK of held-out F1 and 5% of
+    # the bank's words with recall (500 held-out photos: a few words come and go between runs).
+    take = after[0] >= before[0] - N_PLUS_SLACK and after[1] >= before[1] - max(1, round(0.05 * labels_n(truth)))
     log(
-        f"{len(both)} words shared by the bank and the teacher ({', '.join(tags[i] for i in both[:8])}...): "
+        f"{len(both)} words shared by the bank and the teacher ({', '.join(tags[i] for i in both[:8])}...; "
+        f"{len(lost)} keep the bank's calibration, which found them on held-out photos and the hybrid did not): "
         f"teacher calibration + votes gives held-out F1 {after[0]:.3f} N+ {after[1]} against {before[0]:.3f} N+ "
         f"{before[1]}: {'taken' if take else 'not taken'}"
     )
-    info = {"words": int(len(both)), "held_out_f1": [before[0], after[0]], "held_out_n_plus": [before[1], after[1]]}
+    info = {
+        "words": int(len(both)),
+        "kept_the_bank_calibration": [tags[t] for t in lost],
+        "held_out_f1": [before[0], after[0]],
+        "held_out_n_plus": [before[1], after[1]],
+    }
     return (hybrid if take else tag_vectors), {**info, "taken": bool(take)}
 
 
 def labels_n(truth: np.ndarray) -> int:
     """Words that occur among the held-out photos' labels."""
     return int((truth.sum(0) > 0).sum())
+
+
+def _hits(scores: np.ndarray, truth: np.ndarray, cols: np.ndarray) -> dict[int, int]:
+    """Per tag id of ``cols``: how many photos have it right among their 5 best words of ``cols``."""
+    s, t = scores[:, cols], truth[:, cols]
+    top = np.argpartition(-s, 4, axis=1)[:, :5]
+    pred = np.zeros_like(t, dtype=bool)
+    pred[np.arange(len(s))[:, None], top] = True
+    return {int(c): int(n) for c, n in zip(cols, (pred & t).sum(0))}

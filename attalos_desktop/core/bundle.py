@@ -64,9 +64,13 @@ class Preprocessing:
     resize: int  # shorter side is resized to this before the centre crop
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
+    # A camera JPEG's embedded EXIF preview stands in for its pixels when its shorter side is at least this
+    # (0: ``resize``). A model trained on resampled views (the trainer's --preview-min-side) takes the
+    # cameras' 160x120 previews at 120, which decode some twenty times faster than the photo.
+    preview_min_side: int = 0
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "input_size": self.input_size,
             "resize": self.resize,
             "crop": "center",
@@ -75,6 +79,14 @@ class Preprocessing:
             "mean": list(self.mean),
             "std": list(self.std),
         }
+        if self.preview_min_side:
+            out["preview_min_side"] = self.preview_min_side
+        return out
+
+    @property
+    def smallest_preview(self) -> int:
+        """The shortest side an embedded preview needs to stand in for the photo."""
+        return self.preview_min_side or self.resize
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> "Preprocessing":
@@ -84,12 +96,17 @@ class Preprocessing:
                 resize=int(d["resize"]),
                 mean=tuple(float(x) for x in d["mean"]),  # type: ignore[arg-type]
                 std=tuple(float(x) for x in d["std"]),  # type: ignore[arg-type]
+                preview_min_side=int(d.get("preview_min_side", 0)),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise BundleError(f"manifest preprocessing is incomplete or malformed: {exc}") from exc
         if len(pre.mean) != 3 or len(pre.std) != 3 or min(pre.std) <= 0:
             raise BundleError("manifest preprocessing needs 3 means and 3 positive stds")
-        if not 8 <= pre.input_size <= 1024 or pre.resize < pre.input_size:
+        if (
+            not 8 <= pre.input_size <= 1024
+            or pre.resize < pre.input_size
+            or not 0 <= pre.preview_min_side <= pre.resize
+        ):
             raise BundleError(
                 f"manifest preprocessing sizes are invalid (input_size={pre.input_size}, resize={pre.resize})"
             )

@@ -351,7 +351,7 @@ def decode_for_model(
             and "attalos_raw" not in im.info
             and (previews_enabled() if preview is None else preview)
         ):
-            thumb = embedded_preview(orig, (w, h), min_side=pre.resize)
+            thumb = embedded_preview(orig, (w, h), min_side=pre.smallest_preview)
             if thumb is not None:
                 rgb = _to_rgb(apply_orientation(thumb, orientation))
                 return Decoded(

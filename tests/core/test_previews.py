@@ -243,3 +243,21 @@ def test_pixels_too_small_for_the_thumbnail_are_left_to_the_window(tmp_path: Pat
         assert lib.index([folder], thumbnails=ThumbnailTarget(cache, 1000)).new == 1
     assert cache.lookup(p, 1000) is None and cache.made == 0
     assert Image.open(cache.get(p, 1000)).size == (1000, 750)  # the window decodes it itself, full quality
+
+
+def test_a_bundle_trained_on_resampled_views_takes_smaller_previews(tmp_path: Path) -> None:
+    """preview_min_side: a 224-pixel model whose manifest says 120 takes the camera's 160x120 preview (scaled
+    up); one that says nothing decodes the photo, whose preview is smaller than its input."""
+    import dataclasses
+
+    from attalos_desktop.core.bundle import Preprocessing
+
+    im = _photo((1600, 1200))
+    p = _save(tmp_path / "cam.jpg", im, camera_preview(im))
+    plain = Preprocessing(input_size=224, resize=224, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
+    trained = dataclasses.replace(plain, preview_min_side=120)
+    assert not decode_for_model(p, plain).from_preview
+    fast = decode_for_model(p, trained)
+    assert fast.from_preview and fast.tensor.shape == (3, 224, 224)
+    assert float(np.abs(fast.tensor - decode_for_model(p, plain).tensor).mean()) < 0.1
+    assert Preprocessing.from_json(trained.to_json()) == trained and "preview_min_side" not in plain.to_json()

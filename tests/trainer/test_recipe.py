@@ -238,7 +238,7 @@ def test_a_fixed_pretrained_trunk_trains_from_cached_features_with_a_teacher(dat
     recipe = RECIPE.replace(
         'backbone = "resnet18_l3"', 'backbone = "mobilenet_v2"\ntrunk_features = 2\nteacher = "imagenet"'
     )
-    recipe = recipe.replace("restart_epochs = 1\n", "")
+    recipe = recipe.replace("restart_epochs = 1\n", "") + 'test_time_flip = "off"\n'  # the trunk once per photo
     (tmp_path / "recipe.toml").write_text(recipe, encoding="utf-8")
     cache = tmp_path / "cache"
 
@@ -265,6 +265,7 @@ def test_a_fixed_pretrained_trunk_trains_from_cached_features_with_a_teacher(dat
     assert (tmp_path / "a" / "LICENSE-weights.txt").read_text().startswith("Apache License")
     notice = (tmp_path / "a" / "NOTICE-weights.txt").read_text()
     assert "Source: a test's own random weights." in notice and "dequantised" in notice
+    assert training["deployment"]["test_time_flip"] is False
     cal = training["deployment"]["teacher_word_sigmoids"]  # its words calibrated against it on held-out photos
     assert cal["words"] > 1000 and cal["held_out_photos"] == 30 + 6
     assert cal["brier_per_word"] <= cal["brier_shared"] + 1e-6

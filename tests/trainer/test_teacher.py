@@ -82,3 +82,9 @@ def test_the_projection_can_start_where_the_teachers_logits_live() -> None:
     names = [col(tw, w) for w, _ in CLASSES]
     np.testing.assert_allclose(scores[:, names].numpy(), logits.numpy(), atol=1e-3)
     assert float(table.weight[INDEX["sky"]].abs().sum()) == 0.0  # words the teacher does not speak for untouched
+
+
+def test_general_words_are_told_from_class_names() -> None:
+    tw = teacher_words(CLASSES, INDEX)
+    general = {w for w, i in INDEX.items() if i in set(tw.word_ids[tw.general].tolist())}
+    assert general == {"cat", "animal", "dog", "truck", "vehicle"}
