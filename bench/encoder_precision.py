@@ -125,7 +125,7 @@ def quality(bundle: Path, data: Path, threads: int) -> dict[str, float]:
     le = corel_lear(b, emb, used, sorted({t for r in read_labels(data / "corel5k") for t in r.tags}))
     tiny = [r for r in read_labels(data / "tiny-imagenet-200") if r.split == "test" and r.tags][::4]
     t_emb, t_used, _ = embed_photos(b, data / "tiny-imagenet-200", tiny, threads=threads)
-    named = top5_named(b, t_emb, [set(r.tags) for r in with_general_words(t_used)])
+    named = top5_named(b, t_emb, [set(r.tags) for r in with_general_words(t_used, data)])
     return {"corel_f1": le["f1"], "corel_n_plus": le["n_plus"], "tiny_top5_named": named}
 
 
