@@ -53,7 +53,7 @@ def held_out_general_words(data: Path, up: int = 6) -> tuple[list[Any], list[str
     from trainer.corpora import CorpusSpec, held_out_indices
     from trainer.data import Record, read_labels
     from trainer.hypernyms import WordNet, expand_records
-    from trainer.train import _keep_general_word
+    from trainer.prepare import _keep_general_word
     from trainer.wordvectors import load_word_vectors
 
     spec = CorpusSpec(path=data / "tiny-imagenet-200", held_out=10, held_out_per_class=True)

@@ -107,7 +107,8 @@ class IndexController(QObject):
         if worker is not None:
             worker.cancel()
         self.pool.waitForDone(60000)
-        self.last_exitcode = worker.exitcode if worker is not None else None
+        if worker is not None:  # a job that already ended keeps the exit code it ended with
+            self.last_exitcode = worker.exitcode
 
     # ---- the worker's signals (GUI thread) -------------------------------------------------------
     @Slot(object)

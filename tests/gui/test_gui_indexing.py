@@ -110,8 +110,10 @@ def test_cancel_midway_leaves_a_consistent_library_that_resumes(qtbot, make_wind
     try:
         ids = {p.id for p in lib.photos()}
         assert len(ids) == first
-        hits = lib.search("photo of a shape", limit=n)
-        assert {h.photo_id for h in hits} == ids
+        assert set(lib._index().live_ids().tolist()) == ids  # the vector index holds exactly the catalogued photos
+        # Search reaches them (an approximate index over 16 identical copies of each photo may skip a few).
+        hits = {h.photo_id for h in lib.search("photo of a shape", limit=n)}
+        assert hits <= ids and len(hits) >= 0.9 * len(ids)
         assert lib.failures() == []
     finally:
         lib.close()
@@ -128,7 +130,7 @@ def test_cancel_midway_leaves_a_consistent_library_that_resumes(qtbot, make_wind
 
 def test_closing_the_window_while_indexing_stops_the_job_cleanly(qtbot, make_window, tmp_path):
     base = write_photos(tmp_path / "big", 32, seed=4)
-    for k in range(1, 16):
+    for k in range(1, 48):  # 1,536 photos: still indexing when the first ones show, however fast the machine
         for p in base:
             shutil.copyfile(p, p.with_name(f"{p.stem}_copy{k:02d}.jpg"))
     home = tmp_path / "lib"
@@ -136,14 +138,15 @@ def test_closing_the_window_while_indexing_stops_the_job_cleanly(qtbot, make_win
     w.add_folders([str(tmp_path / "big")])
     worker = w.index_worker
     qtbot.waitUntil(lambda: w.model.rowCount() > 0, timeout=30000)
+    assert w.indexing  # the job is in flight when the window closes
     w.close()  # cancels, waits for the batch in flight, stops every thread
     assert w.last_index_exitcode == 0  # the child process ended by itself, not killed
     assert worker.cancel_event.is_set()
     lib = Library.open(home=str(home))
     try:
         n = len(lib.photos())
-        assert 0 < n <= 512
-        assert len(lib.search("shape", limit=600)) == n  # catalog and vector index agree
+        assert 0 < n < 32 * 48  # stopped before the end
+        assert len(lib.search("shape", limit=2000)) == n  # catalog and vector index agree
     finally:
         lib.close()
 

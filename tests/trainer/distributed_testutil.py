@@ -34,9 +34,9 @@ def tiny_tower(backbone: str, dim: int, imagenet: Any = None) -> Any:
 
 
 def use_tiny_tower() -> None:
-    import trainer.train
+    import trainer.prepare
 
-    trainer.train.build_tower = tiny_tower  # type: ignore[assignment]
+    trainer.prepare.build_tower = tiny_tower  # type: ignore[assignment]
 
 
 def snapshot(res: Any) -> dict[str, Any]:

@@ -36,7 +36,7 @@ def _assert_same(a: dict[str, Any], b: dict[str, Any], atol: float = 1e-5) -> No
 
 def _train_here(argv: list[str]) -> Any:
     """One process, in this one, with the BN-free tower the workers use."""
-    import trainer.train as T
+    import trainer.prepare as T
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(T, "build_tower", tiny_tower)

@@ -16,7 +16,8 @@ torch = pytest.importorskip("torch")
 from attalos_desktop.core.bundle import load_bundle  # noqa: E402
 from trainer.checkpoint import load_checkpoint  # noqa: E402
 from trainer.cli import main, parse_args  # noqa: E402
-from trainer.train import initial_tag_vectors, prepare, train  # noqa: E402
+from trainer.prepare import initial_tag_vectors, prepare  # noqa: E402
+from trainer.train import train  # noqa: E402
 from trainer_testutil import fast_args  # noqa: E402
 
 
@@ -104,7 +105,7 @@ def test_init_from_bundle_continues_where_it_stopped(trained: dict, tiny_data: P
     # The tower starts from the bundle: before any step it reproduces the bundle's ONNX output.
     import onnxruntime as ort
 
-    from trainer.train import build_model
+    from trainer.prepare import build_model
 
     tower, _ = build_model(setup, torch.device("cpu"))
     tower.eval()
