@@ -34,9 +34,9 @@ from attalos_desktop.core.vector_index import (  # noqa: E402
     DEFAULT_EF,
     DEFAULT_EF_CONSTRUCTION,
     DEFAULT_M,
-    MIN_CAPACITY,
     VectorIndex,
 )
+from attalos_desktop.core.voyager_file import MIN_CAPACITY  # noqa: E402
 
 LIBRARIES = ("hnswlib", "voyager")
 

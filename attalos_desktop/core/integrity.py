@@ -30,7 +30,8 @@ import numpy as np
 from .catalog import Catalog, CatalogError
 from .lock import LibraryLock, LockHeld
 from .notices import notice
-from .vector_index import POINTER, IndexDamaged, VectorIndex, verify_saved
+from .vector_index import POINTER, VectorIndex, verify_saved
+from .voyager_file import IndexDamaged
 
 if TYPE_CHECKING:
     from .paths import LibraryPaths

@@ -18,7 +18,8 @@ from .integrity import (
     recover_catalog,
     unusable_vectors,
 )
-from .vector_index import IndexDamaged, VectorIndex
+from .vector_index import VectorIndex
+from .voyager_file import IndexDamaged
 
 if TYPE_CHECKING:
     from .library import Library

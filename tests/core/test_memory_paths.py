@@ -18,7 +18,8 @@ from attalos_desktop.core import library as library_mod
 from attalos_desktop.core import vector_index as vi_mod
 from attalos_desktop.core.catalog import PhotoInfo
 from attalos_desktop.core.library import Library, QueryError
-from attalos_desktop.core.vector_index import IndexDamaged, VectorIndex, catalog_vector_ids, verify_saved
+from attalos_desktop.core.vector_index import VectorIndex, catalog_vector_ids, verify_saved
+from attalos_desktop.core.voyager_file import IndexDamaged
 from core_helpers import patch_index_file
 
 DIM = 8

@@ -18,7 +18,8 @@ import voyager
 from attalos_desktop.core import vector_index as vi_mod
 from attalos_desktop.core.catalog import PhotoInfo
 from attalos_desktop.core.library import Library
-from attalos_desktop.core.vector_index import IndexDamaged, VectorIndex, open_index, verify_saved
+from attalos_desktop.core.vector_index import VectorIndex, open_index, verify_saved
+from attalos_desktop.core.voyager_file import IndexDamaged
 from core_helpers import as_hnswlib_generation, patch_index_file
 
 DIM = 8
