@@ -1,9 +1,9 @@
 """What the window's controllers use from the main window, as typed interfaces.
 
-window.py assembles the window and makes its controllers (search.py, tagging.py, tools.py) and its menus
-(actions.py); they act on the window through these protocols, never by importing window.py, so the imports
-go one way: window -> controllers -> host -> the parts below (queries, grid, pages, status, settings,
-sidebar). ``MainWindow`` satisfies every protocol here as it is (structural typing); a test (or another
+window.py assembles the window and makes its controllers (search.py, tagging.py, tools.py, views.py) and its
+menus (actions.py); they act on the window through these protocols, never by importing window.py, so the
+imports go one way: window -> controllers -> host -> the parts below (queries, grid, pages, detail, status,
+settings, sidebar). ``MainWindow`` satisfies every protocol here as it is (structural typing); a test (or another
 window) can hand a controller anything that has these members.
 
 ``window()`` is QWidget's own: for the top-level main window, the window itself. Controllers use it as
@@ -18,8 +18,9 @@ from PySide6.QtCore import SignalInstance
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QLineEdit, QMenuBar, QSlider, QStackedWidget, QToolBar, QWidget
 
-from attalos_desktop.gui.grid import PhotoGridModel, PhotoGridView
-from attalos_desktop.gui.pages import ResultsBar
+from attalos_desktop.gui.detail import DetailPanel
+from attalos_desktop.gui.grid import PhotoDelegate, PhotoGridModel, PhotoGridView
+from attalos_desktop.gui.pages import ProblemsPage, ResultsBar
 from attalos_desktop.gui.queries import QueryClient, Results
 from attalos_desktop.gui.settings import Settings
 from attalos_desktop.gui.sidebar import Sidebar
@@ -97,6 +98,43 @@ class SearchKeys(Protocol):
     def run_now(self) -> None: ...
 
     def on_escape(self) -> None: ...
+
+
+class SearchReset(Protocol):
+    """The search controller as views.py sees it: choosing a view leaves any search or similar results."""
+
+    def reset(self) -> None: ...
+
+
+class ViewsHost(Host, Protocol):
+    """views.py: the browsed view (``browse_key``), the sidebar, the pages of the stack, the grid and its rows."""
+
+    browse_key: str
+    settings: Settings
+    sidebar: Sidebar
+    stack: QStackedWidget
+    grid_page: QWidget
+    empty_page: QWidget
+    problems_page: ProblemsPage
+    model: PhotoGridModel
+    grid: PhotoGridView
+    delegate: PhotoDelegate
+    detail: DetailPanel
+    searcher: SearchReset
+    photosLoaded: SignalInstance  # noqa: N815 - the window's Qt signals keep Qt's names
+    problemsLoaded: SignalInstance  # noqa: N815
+
+    @property
+    def mode(self) -> str: ...
+
+    @property
+    def indexing(self) -> bool: ...
+
+    def selected_photos(self) -> list[Any]: ...
+
+    def select_rows(self, rows: list[int]) -> None: ...
+
+    def on_selection_changed(self, *_args: Any) -> None: ...
 
 
 class ActionsHost(Protocol):

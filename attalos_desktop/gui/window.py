@@ -5,7 +5,8 @@ Where things are:
 - grid.py: the thumbnail grid; detail.py: the detail panel; status.py: the status bar;
 - index_controller.py: index jobs and their progress; queries.py: the query thread and its typed
   requests; search.py: search as you type, find similar; tagging.py: review and tag edits;
-  tools.py: Models, Settings, Train on my tags; roles.py: the item-data roles;
+  tools.py: Models, Settings, Train on my tags; views.py: the sidebar's views, the empty state;
+  roles.py: the item-data roles;
 - desktop.py: open with the default application, show in the file manager; actions.py: menus;
 - host.py: what the controllers and menus use from this window (protocols: they never import it).
 
@@ -16,10 +17,8 @@ to the query thread, indexing runs in a child process, thumbnails come from the 
 
 from __future__ import annotations
 
-import gc
 import os
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -52,49 +51,20 @@ from attalos_desktop.gui.detail import PREVIEW_SIZE, DetailPanel
 from attalos_desktop.gui.grid import PhotoDelegate, PhotoGridModel, PhotoGridView
 from attalos_desktop.gui.index_controller import IndexController
 from attalos_desktop.gui.pages import EmptyState, ProblemsPage, ResultsBar
-from attalos_desktop.gui.queries import (
-    Detail,
-    DetailRequest,
-    FailuresRequest,
-    Overview,
-    OverviewRequest,
-    PhotosRequest,
-    QueryClient,
-    RemoveRootRequest,
-    Results,
-    describe,
-)
+from attalos_desktop.gui.queries import Detail, DetailRequest, QueryClient, Results, describe
 from attalos_desktop.gui.roles import Role
 from attalos_desktop.gui.search import SearchController
 from attalos_desktop.gui.settings import Settings
-from attalos_desktop.gui.sidebar import ALL, PROBLEMS, Sidebar, root_id_of, root_key
+from attalos_desktop.gui.sidebar import ALL, PROBLEMS, Sidebar
 from attalos_desktop.gui.status import StatusArea
 from attalos_desktop.gui.tagging import TaggingController
 from attalos_desktop.gui.tools import ToolsController
+from attalos_desktop.gui.views import ViewsController
 from attalos_desktop.gui.workers import ThumbnailLoader
 
-SIDEBAR_REFRESH_S = 1.0  # while indexing, the folder counts are re-read at most this often
 # The GUI thread shares the GIL with the thumbnail threads: each Qt call that releases it may wait a
 # whole switch interval to get it back (5 ms by default). A shorter interval bounds those waits.
 GIL_SWITCH_S = 0.001
-_heap_frozen = False
-
-
-def freeze_startup_heap() -> None:
-    """Take what startup made (modules, widgets, the library, the first photo list) out of the GC's walks.
-
-    A full (generation 2) collection visits every tracked object of the process while holding the
-    GIL: after startup some 50k objects, 25-45 ms measured here (bench_gui_responsiveness --probe),
-    and the allocations of an index run trigger one, typically as it ends. Frozen objects are still
-    freed by reference counting; only reference cycles among them would outlive the process, so the
-    garbage is collected first. Once per process (later windows, in tests, find it done).
-    """
-    global _heap_frozen
-    if _heap_frozen:
-        return
-    _heap_frozen = True
-    gc.collect()
-    gc.freeze()
 
 
 def thumbnail_threads() -> int:
@@ -138,10 +108,7 @@ class MainWindow(QMainWindow):
         self.errors: list[str] = []
         self.browse_key = ALL  # a sidebar view key: ALL, root_key(id) or PROBLEMS
         self.context_menu: QMenu | None = None
-        self._roots_known = False
-        self._last_overview = 0.0
         self._closing = False
-        self._warmed = False
 
         self.setWindowTitle("Attalos")
         self.setAcceptDrops(True)
@@ -149,7 +116,7 @@ class MainWindow(QMainWindow):
         self.indexer = IndexController(
             home, self.status, self, thumbnails=lambda: (str(self.cache.root), self.model.thumb_size)
         )
-        self.indexer.photosArrived.connect(self._on_index_photos)
+        self.indexer.photosArrived.connect(self.views.on_index_photos)
         self.indexer.failed.connect(lambda msg, tb: self.show_error("Indexing failed", msg, tb))
         self.indexer.finished.connect(self._on_index_finished)
         self.tagging = TaggingController(self)
@@ -161,7 +128,7 @@ class MainWindow(QMainWindow):
         self.detail.removeTagRequested.connect(self.tagging.remove_tag)
         actions.build(self)
         self._restore_geometry()
-        self.refresh_overview(then=self._restore_view)
+        self.views.refresh_overview(then=self.views.restore)
         self.tagging.refresh_words()
         self.status.poll_notices()
 
@@ -177,10 +144,11 @@ class MainWindow(QMainWindow):
         self.grid.setItemDelegate(self.delegate)
         self.grid.setModel(self.model)
         self.grid.customContextMenuRequested.connect(self._on_grid_context_menu)
-        self.grid.selectionModel().selectionChanged.connect(self._on_selection_changed)
+        self.grid.selectionModel().selectionChanged.connect(self.on_selection_changed)
         self.grid.doubleClicked.connect(self._on_grid_double_clicked)
         self.results_bar = ResultsBar()
         self.searcher = SearchController(self)
+        self.views = ViewsController(self)
         self.results_bar.backRequested.connect(self.searcher.clear)
         self.grid_page = QWidget()
         gl = QVBoxLayout(self.grid_page)
@@ -197,7 +165,7 @@ class MainWindow(QMainWindow):
             self.stack.addWidget(page)
         self.sidebar = Sidebar()
         self.sidebar.viewChosen.connect(lambda key: self.select_view(key, from_sidebar=True))
-        self.sidebar.removeRootRequested.connect(self.remove_root)
+        self.sidebar.removeRootRequested.connect(self.views.remove_root)
         self.detail = DetailPanel(self.loader)
         self.detail.suggestRequested.connect(self._on_detail_suggest)
         self.loader.signals.failed.connect(self._on_thumbnail_failed)
@@ -226,113 +194,26 @@ class MainWindow(QMainWindow):
         s.geometry = bytes(self.saveGeometry().toBase64()).decode("ascii")
         s.window_state = bytes(self.saveState().toBase64()).decode("ascii")
         s.splitter = bytes(self.splitter.saveState().toBase64()).decode("ascii")
-        key = self.browse_key
-        rid = root_id_of(key)
-        if rid is not None:  # a folder is remembered by its path: ids are the catalog's business
-            root = self.sidebar.root(rid)
-            key = f"root:{root.path}" if root is not None else ALL
-        s.last_view = key
+        s.last_view = self.views.remembered_key()
         s.thumb_size = self.model.thumb_size
         try:
             s.save()
         except OSError as exc:
             self.errors.append(f"could not save settings: {exc}")
 
-    def _restore_view(self) -> None:
-        key = self.settings.last_view or ALL
-        if key.startswith("root:"):
-            root = self.sidebar.root_by_path(key[5:])
-            key = root_key(root.id) if root is not None else ALL
-        elif key not in (ALL, PROBLEMS):
-            key = ALL
-        self.select_view(key)
-
     # ------------------------------------------------------------------------------------------
-    # Views: browse a folder, all photos or the problems
+    # Views: browse a folder, all photos or the problems (views.py)
     # ------------------------------------------------------------------------------------------
-    def refresh_overview(self, then: Any = None) -> None:
-        """Re-read the roots, their counts and the failure count (on the query thread)."""
-        self._last_overview = time.monotonic()
-
-        def shown(ov: Overview) -> None:
-            self._roots_known = True
-            self.sidebar.set_roots(ov.roots, ov.failures, self.browse_key)
-            self._update_empty_state()
-            if then is not None:
-                then()
-
-        self.query.submit(OverviewRequest(), shown)
-
     def sidebar_items(self) -> dict[str, str]:
         """{view key: label} of the sidebar (what a user reads there)."""
         return self.sidebar.entries()
 
     def select_view(self, key: str, from_sidebar: bool = False) -> None:
         """Browse ALL, a root's key or PROBLEMS (leaving any search or similar results)."""
-        rid = root_id_of(key)
-        if rid is not None and self.sidebar.root(rid) is None:
-            key = ALL
-        self.browse_key = key
-        self.searcher.reset()
-        if not from_sidebar:
-            self.sidebar.show_key(key)
-        if key == PROBLEMS:
-            self.detail.show_nothing()
-            self.stack.setCurrentWidget(self.problems_page)
-            self.problems_page.show_loading()
-            self.query.submit(FailuresRequest(), self._on_failures)
-            return
-        self._load_browse_photos()
-
-    def _on_failures(self, failures: list[Any]) -> None:
-        self.problems_page.fill(failures)
-        self._startup_done()
-        self.problemsLoaded.emit()
-
-    def _browsed_root(self) -> Any:
-        rid = root_id_of(self.browse_key)
-        root = self.sidebar.root(rid) if rid is not None else None
-        return root.id if root is not None else None
-
-    def _load_browse_photos(self) -> None:
-        self.query.submit(PhotosRequest(self._browsed_root()), self._on_browse_photos)
-        self._update_empty_state()
-
-    def _on_browse_photos(self, rows: list[Any]) -> None:
-        if self.mode != "browse":
-            return
-        if not self.model.update_photos(rows):  # a reset: keep the scroll position and the selection
-            selected = [r.id for r in self.selected_photos()]
-            scroll = self.grid.verticalScrollBar().value()
-            self.model.set_photos(rows)
-            keep = [i for i in (self.model.row_of(pid) for pid in selected) if i is not None]
-            if keep:
-                self.select_rows(keep)
-            else:
-                self._on_selection_changed()  # a reset selects nothing and says nothing: clear the panel
-            self.grid.verticalScrollBar().setValue(scroll)
-        self._update_empty_state()
-        self._startup_done()
-        self.photosLoaded.emit()
-
-    def _startup_done(self) -> None:
-        """The first view is shown: prepare what the first index run would otherwise pay for."""
-        if self._warmed:
-            return
-        self._warmed = True
-        self.delegate.warm_up(self.grid.font(), self.grid.palette())
-        freeze_startup_heap()
-
-    def _update_empty_state(self) -> None:
-        if self.browse_key == PROBLEMS and self.mode == "browse":
-            return
-        empty = self._roots_known and not self.sidebar.roots and not self.indexing and self.model.rowCount() == 0
-        target = self.empty_page if empty and self.mode == "browse" else self.grid_page
-        if self.stack.currentWidget() is not target:
-            self.stack.setCurrentWidget(target)
+        self.views.select_view(key, from_sidebar)
 
     def is_empty_state(self) -> bool:
-        return self.stack.currentWidget() is self.empty_page
+        return self.views.is_empty_state()
 
     @Slot(int)
     def _on_count_changed(self, n: int) -> None:
@@ -341,18 +222,6 @@ class MainWindow(QMainWindow):
         else:
             self.status.set_count(f"{n:,} results · {self.sidebar.total:,} photos")
         actions.update_photo_actions(self)
-
-    @Slot(object)
-    def remove_root(self, root_id: Any) -> None:
-        if self.indexing:
-            return
-
-        def removed(rid: Any) -> None:
-            self.refresh_overview(
-                then=lambda: self.select_view(ALL if self.browse_key == root_key(rid) else self.browse_key)
-            )
-
-        self.query.submit(RemoveRootRequest(root_id), removed)
 
     # ------------------------------------------------------------------------------------------
     # Indexing (index_controller.py does the job; the window shows what arrives)
@@ -399,28 +268,13 @@ class MainWindow(QMainWindow):
     def last_index_exitcode(self) -> int | None:
         return self.indexer.last_exitcode
 
-    @Slot(list)
-    def _on_index_photos(self, rows: list) -> None:
-        if self.mode == "browse" and self.browse_key != PROBLEMS:
-            rid = self._browsed_root()
-            if rid is not None:
-                rows = [r for r in rows if str(r.root_id) == str(rid)]
-            if rows:
-                self.model.append_photos(rows)
-                if self.stack.currentWidget() is self.empty_page:
-                    self.stack.setCurrentWidget(self.grid_page)
-        if time.monotonic() - self._last_overview > SIDEBAR_REFRESH_S:
-            self.refresh_overview()
-
     @Slot(object)
     def _on_index_finished(self, report: Any) -> None:
         self.act_rescan.setEnabled(True)
         if self._closing:
             return
         self.tagging.refresh_words()
-        self.refresh_overview()
-        if self.mode == "browse":
-            self.select_view(PROBLEMS) if self.browse_key == PROBLEMS else self._load_browse_photos()
+        self.views.index_finished()
         self.indexFinished.emit(report)
 
     # ------------------------------------------------------------------------------------------
@@ -466,7 +320,7 @@ class MainWindow(QMainWindow):
 
     def show_results(self, res: Results, label: str) -> None:
         self.model.set_photos(res.rows, res.scores)
-        self._on_selection_changed()
+        self.on_selection_changed()
         self.results_bar.say(label)
         self.stack.setCurrentWidget(self.grid_page)
         if res.rows:
@@ -490,7 +344,7 @@ class MainWindow(QMainWindow):
             sm.setCurrentIndex(self.model.index(rows[0]), QItemSelectionModel.SelectionFlag.NoUpdate)
 
     @Slot()
-    def _on_selection_changed(self, *_args) -> None:
+    def on_selection_changed(self, *_args: Any) -> None:
         rows = self.selected_photos()
         actions.update_photo_actions(self)
         if len(rows) == 1:
