@@ -3,7 +3,7 @@
 A thumbnail's file name is a hash of the photo's absolute path, the requested size and the photo's
 mtime and byte size, so an edited photo gets a fresh thumbnail and an unchanged one is never decoded
 again. A camera JPEG whose embedded EXIF preview is at least the requested size and agrees with the
-photo (core/imageio.py: ``embedded_preview``) is made from that preview without decoding the photo
+photo (core/exif_preview.py: ``embedded_preview``) is made from that preview without decoding the photo
 (the grid's default 160 px fits the usual 160x120 preview); other JPEGs are decoded in draft mode (the
 decoder scales by 1/2..1/8 for free). Photos are opened as the indexer opens them (HEIC and RAW
 previews with the ``formats`` extra), EXIF orientation is applied, and files are written atomically
@@ -23,12 +23,12 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 
+from .exif_preview import embedded_preview
 from .fsutil import atomic_write
 from .imageio import (
     ImageError,
     apply_orientation,
     check_decode_memory,
-    embedded_preview,
     ensure_regular_file,
     open_image,
     orientation_of,

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from attalos_desktop.core import imageio
+from attalos_desktop.core import exif_preview, imageio
 from attalos_desktop.core.bundle import load_bundle
 from attalos_desktop.core.imageio import ImageError, decode_for_model
 from attalos_desktop.core.library import Library
@@ -45,7 +45,7 @@ def _save(path: Path, im: Image.Image, preview: Image.Image | None, orientation:
         im.save(path, "JPEG", quality=92)
     else:
         im.save(path, "JPEG", quality=92, exif=camera_exif(preview, orientation))
-    assert path.stat().st_size > imageio.PREVIEW_MIN_FILE
+    assert path.stat().st_size > exif_preview.PREVIEW_MIN_FILE
     return path
 
 
@@ -155,8 +155,8 @@ def test_damaged_exif_falls_back_to_decoding(tmp_path: Path, pre) -> None:
     data[i + 1] = 0
     p.write_bytes(bytes(data))
     assert decode_for_model(p, pre).from_preview is False
-    assert imageio._exif_thumbnail_bytes(b"Exif\0\0II*\0\xff\xff\xff\x7f") is None
-    assert imageio._exif_thumbnail_bytes(b"MM\0*\0\0\0\x08\0\x01") is None
+    assert exif_preview._exif_thumbnail_bytes(b"Exif\0\0II*\0\xff\xff\xff\x7f") is None
+    assert exif_preview._exif_thumbnail_bytes(b"MM\0*\0\0\0\x08\0\x01") is None
 
 
 def test_thumbnails_use_the_preview_when_the_size_allows(tmp_path: Path) -> None:
