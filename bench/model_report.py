@@ -44,18 +44,18 @@ from trainer.evaluate import (
     mean_average_precision,
     precision_recall_at_k,  # noqa: E402
     truth_matrix,
+    vocabulary_columns,
     zero_shot,
 )
 
 COREL, TINY = "corel5k", "tiny-imagenet-200"
 DATA = Path("../shared/data")  # the data folder of this run (main() sets it)
-COREL_COLS: Any = slice(None)  # the bundle's columns of the Corel-5k words: LEAR picks 5 of those per photo
 
 
 def corel_lear(bundle: Any, emb: np.ndarray, used: Sequence[Any], vocabulary: Sequence[str]) -> dict[str, Any]:
     """LEAR as the benchmark's published methods are scored: 5 of its own words per photo; with the
     figures when every tag of the bundle competes (``all_tags``), as in the app's suggestions."""
-    cols = np.array(sorted({j for t in vocabulary if (j := bundle.tag_index(t)) is not None}), dtype=np.int64)
+    cols = vocabulary_columns(bundle, vocabulary)
     scores = emb @ bundle.tag_vectors.T
     truth = truth_matrix(used, bundle.tags)
     return {**lear(scores[:, cols], truth[:, cols]), "all_tags": lear(scores, truth)}
@@ -157,7 +157,7 @@ def app_search_map(bundle: Any, emb: np.ndarray, photos: Sequence[Any]) -> float
     return float(np.nanmean(aps))
 
 
-def corel_breakdown(bundle: Any, emb: np.ndarray, truth: np.ndarray) -> list[dict[str, Any]]:
+def corel_breakdown(bundle: Any, emb: np.ndarray, truth: np.ndarray, cols: np.ndarray) -> list[dict[str, Any]]:
     """LEAR of the deployment pieces, read off one ONNX output."""
     d, v = layout(bundle)
     tv = bundle.tag_vectors
@@ -168,7 +168,7 @@ def corel_breakdown(bundle: Any, emb: np.ndarray, truth: np.ndarray) -> list[dic
         parts.append(("model + label transfer", slice(0, d + v)))
         parts.append(("+ per-tag frequency calibration (= shipped)", slice(0, d + v + 1)))
     for name, sl in parts:
-        r = lear((emb[:, sl] @ tv[:, sl].T)[:, COREL_COLS], truth[:, COREL_COLS])
+        r = lear((emb[:, sl] @ tv[:, sl].T)[:, cols], truth[:, cols])
         r["what"] = name
         rows.append(r)
     return rows
@@ -920,8 +920,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     truth = truth_matrix(used, b.tags)
     scores = emb @ b.tag_vectors.T
     vocabulary = sorted({t for r in recs for t in r.tags})
-    global COREL_COLS
-    COREL_COLS = np.array(sorted({j for t in vocabulary if (j := b.tag_index(t)) is not None}), dtype=np.int64)
     corel: dict[str, Any] = {
         "test_images": len(used),
         "skipped": skipped,
@@ -940,7 +938,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     corel["prior_baseline"] = lear(np.tile(prior, (len(used), 1)), truth)
     corel["histogram_baseline"] = histogram_baseline(data, train, used, b.tags)
     log(f"baselines: prior {corel['prior_baseline']['f1']:.3f}, histogram {corel['histogram_baseline']['f1']:.3f}")
-    corel["breakdown"] = corel_breakdown(b, emb, truth)
+    corel["breakdown"] = corel_breakdown(b, emb, truth, vocabulary_columns(b, vocabulary))
     pw = per_word(b, emb, truth)
     corel["per_word"] = pw
     tiny = tiny_accuracy(b, data, args.threads)

@@ -177,12 +177,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--teacher-weight", type=float, default=0.02, help="weight of the teacher's loss (summed over its words)"
     )
     g.add_argument(
-        "--teacher-start",
-        action="store_true",
-        help="start the projection and the teacher's word vectors from the teacher's logits (their main "
-        "directions over the training photos) instead of at random",
-    )
-    g.add_argument(
         "--teacher-up", type=int, default=4, help="WordNet levels above each ImageNet class that give general words"
     )
     g.add_argument(

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
@@ -254,6 +254,11 @@ def word_metrics(
     return out
 
 
+def vocabulary_columns(bundle: ModelBundle, words: Iterable[str]) -> np.ndarray:
+    """The bundle's tag columns of ``words`` (a benchmark's vocabulary), sorted; words it lacks are left out."""
+    return np.array(sorted({j for t in words if (j := bundle.tag_index(t)) is not None}), dtype=np.int64)
+
+
 def score_embeddings(
     emb: np.ndarray,
     records: Sequence[Record],
@@ -269,7 +274,7 @@ def score_embeddings(
     scores = emb @ bundle.tag_vectors.T
     truth = truth_matrix(records, bundle.tags)
     out: dict[str, Any] = {"test_images": len(records)}
-    cols = np.array(sorted({j for t in vocabulary or () if (j := bundle.tag_index(t)) is not None}), dtype=np.int64)
+    cols = vocabulary_columns(bundle, vocabulary or ())
     if len(cols):
         out.update({f"lear_{key}": val for key, val in lear(scores[:, cols], truth[:, cols], k).items()})
         out.update({f"all_tags_lear_{key}": val for key, val in lear(scores, truth, k).items()})
@@ -344,13 +349,14 @@ def evaluate_bundle(
     except BundleError as exc:
         raise TrainError(f"--evaluate {bundle_dir}: {exc}") from exc
     root = Path(data_dir)
-    records = [r for r in read_labels(root) if r.split == split and r.tags]
+    every = read_labels(root)
+    records = [r for r in every if r.split == split and r.tags]
     if not records:
         raise TrainError(f"{root} has no {split} photos with tags to evaluate on")
     emb, used, skipped = embed_photos(bundle, root, records, threads=threads)
     if not used:
         raise TrainError(f"none of the {len(records)} {split} photos could be read")
-    vocabulary = sorted({t for r in read_labels(root) for t in r.tags})  # the benchmark's words, all splits
+    vocabulary = sorted({t for r in every for t in r.tags})  # the benchmark's words, all splits
     metrics = score_embeddings(emb, used, bundle, k, vocabulary)
     metrics.update(word_metrics(emb, used, bundle, k))
     base = prior_baseline(used, bundle, k)

@@ -148,7 +148,7 @@ def _app_view(pre: Preprocessing) -> Callable[[Path], np.ndarray]:
 
 
 def _batches(
-    paths: Sequence[Path], pre: Preprocessing, view: int, seed: int, start: int, batch: int
+    paths: Sequence[Path], pre: Preprocessing, view: int, seed: int, batch: int
 ) -> Iterator[tuple[int, np.ndarray]]:
     """(first index, images) batches, decoded by two threads a batch ahead of the model."""
     app = _app_view(pre)
@@ -162,7 +162,7 @@ def _batches(
             raise TrainError(f"{paths[i]}: cannot be decoded ({exc})".splitlines()[0]) from exc
 
     with ThreadPoolExecutor(2) as pool:
-        starts = list(range(start, len(paths), batch))
+        starts = list(range(0, len(paths), batch))
         pending = None
         for s in starts:
             nxt = pool.map(one, range(s, min(s + batch, len(paths))))
@@ -240,7 +240,7 @@ def _view_features(
     for k in todo:
         lo, hi = k * CHUNK, min(n, (k + 1) * CHUNK)
         fs, ls = [], []
-        for _, images in _batches(paths[lo:hi], pre, view, seed + lo, 0, batch):
+        for _, images in _batches(paths[lo:hi], pre, view, seed + lo, batch):
             f, lg = runner(images)
             fs.append(f.astype(np.float16))
             ls.append(lg.astype(np.float16))

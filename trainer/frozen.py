@@ -69,28 +69,3 @@ def feature_batches(setup: Any, epoch: int, first: int, steps: int, rank: int, w
             soft = torch.from_numpy(teacher.targets(np.concatenate(t_logits)))
             parts.append((len(corpora), torch.cat(t_feats), soft))
         yield {"parts": parts, "index": list(range(sum(len(x) for _, x, _ in parts[: len(corpora)]))), "bad": []}
-
-
-@torch.no_grad()
-def start_from_teacher(setup: Any, tower: Any, table: Any, classifier: torch.nn.Module, log: Log) -> None:
-    """Start the projection where the teacher's logits live: its principal directions over the training
-    photos (the best rank-d summary of the 1000 logits for these photos; one coordinate kept at 1 for the
-    class offsets), each class word at its logit's coordinates and each general word at the mean of its
-    classes'. The teacher's ranking is then reproduced from the first step (rank 255 of 1000: top-5 classes
-    agree about 85% on held-out views) instead of being learned through a random projection."""
-    lin = next(m for m in classifier.modules() if isinstance(m, torch.nn.Linear))
-    w, b = lin.weight.double().numpy(), lin.bias.double().numpy()
-    feats = np.concatenate([c.features.feats[0][::3].astype(np.float64) for c in setup.corpora])
-    logits = feats @ w.T + b
-    mu = logits.mean(0)
-    _, _, vt = np.linalg.svd(logits - mu, full_matrices=False)
-    d = tower.proj.out_features
-    pcs = vt[: d - 1]  # [d-1, C]
-    tower.proj.weight.copy_(torch.from_numpy(np.vstack([pcs @ w, np.zeros((1, w.shape[1]))])).float())
-    tower.proj.bias.copy_(torch.from_numpy(np.append(pcs @ (b - mu), 1.0)).float())
-    class_vec = np.hstack([pcs.T, mu[:, None]])  # [C, d]: logit_c ~ class_vec[c] . f
-    teacher = setup.teacher
-    members = teacher.class_to_word  # [C, T]
-    vecs = (members.T @ class_vec) / np.maximum(members.sum(0), 1.0)[:, None]
-    table.weight[torch.from_numpy(teacher.word_ids)] = torch.from_numpy(vecs).float()
-    log(f"teacher start: projection on the {d - 1} main directions of its logits, {len(vecs)} word vectors placed")

@@ -63,7 +63,6 @@ class Setup:
     shards: ShardSource | None = None  # --data is a shard folder (train_records is then empty)
     corpora: list[Corpus] | None = None  # photos decoded into memory (train_records is then the first's)
     teacher: Any = None  # teacher.TeacherWords: the ImageNet classifier's words (--teacher imagenet)
-    norm: Any = None  # the tower's input (mean, std) once built (Tower.input_norm; None: ImageNet's)
 
     @property
     def n_train(self) -> int:
@@ -136,17 +135,21 @@ def _keep_general_word(
     )
 
 
-def _people_words(args: argparse.Namespace) -> Counter[str] | None:
-    """Words people put on at least ``--general-min-photos`` photos of the search-word tag sets (ESP Game,
-    IAPR TC-12, Visual Genome in the recipe), counted once per photo; None when the flag is 0."""
-    n = getattr(args, "general_min_photos", 0)
-    if not n:
-        return None
+def _search_word_counts(args: argparse.Namespace) -> Counter[str]:
+    """Photos per word in the tag sets shipped as search words only (``--search-words``: ESP Game, IAPR TC-12,
+    Visual Genome in the recipe), read once: their words ship with vectors, and they say which general words
+    people tag photos with (``--general-min-photos``)."""
     counts: Counter[str] = Counter()
     for folder in getattr(args, "search_words", None) or ():
         for r in read_labels(folder):
             counts.update(set(r.tags))
-    return Counter({w: c for w, c in counts.items() if c >= n})
+    return counts
+
+
+def _people_words(counts: Counter[str], args: argparse.Namespace) -> Counter[str] | None:
+    """Words people put on at least ``--general-min-photos`` photos; None when the flag is 0."""
+    n = getattr(args, "general_min_photos", 0)
+    return Counter({w: c for w, c in counts.items() if c >= n}) if n else None
 
 
 def prepare(args: argparse.Namespace, log: Log = print) -> Setup:
@@ -156,9 +159,10 @@ def prepare(args: argparse.Namespace, log: Log = print) -> Setup:
     corpora = None
     wv = load_word_vectors(args.word_vectors)
     specs = getattr(args, "corpora", None)
+    searched = _search_word_counts(args)
+    people = _people_words(searched, args)
     if specs:
         everyday = max((int(s.hypernyms.get("everyday", 0)) for s in specs), default=0)
-        people = _people_words(args)
         corpora, vocab, _ = load_corpora(
             specs,
             seed=args.seed,
@@ -194,7 +198,7 @@ def prepare(args: argparse.Namespace, log: Log = print) -> Setup:
         from .teacher import add_teacher_words
 
         everyday = max((int(s.hypernyms.get("everyday", 0)) for s in specs or ()), default=0)
-        keep = _keep_general_word(wv, everyday, _people_words(args), args.general_exclude)
+        keep = _keep_general_word(wv, everyday, people, args.general_exclude)
         vocab, teacher = add_teacher_words(vocab, args.init, args.teacher_up, keep, log)
     if vocab.dropped:
         sample = ", ".join(sorted(vocab.dropped, key=lambda t: -vocab.dropped[t])[:8])
@@ -227,8 +231,7 @@ def prepare(args: argparse.Namespace, log: Log = print) -> Setup:
     # Words for the app's OOV search: everyday words, plus tags of the data the model does not learn
     # (rare or test-only: only their pretrained vectors ship, never their labels).
     vocab_set = set(vocab.tags)
-    for folder in getattr(args, "search_words", None) or ():  # tag sets shipped as search words only
-        seen_tags |= {t for r in read_labels(folder) for t in r.tags}
+    seen_tags |= set(searched)  # tag sets shipped as search words only
     data_words = sorted(seen_tags - vocab_set)
     extra = data_words + wv.everyday_words(args.extra_words, exclude=vocab_set | set(data_words))
     text = build_text_side(wv, vocab, extra, args)

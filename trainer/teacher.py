@@ -27,7 +27,7 @@ class TeacherWords:
 
     word_ids: np.ndarray  # int64 [T]: vocabulary ids of the teacher's words, sorted
     class_to_word: np.ndarray  # float32 [C, T]: 1 where a class counts toward a word (its name, its ancestors)
-    general: np.ndarray | None = None  # bool [T]: a general word (no class is named by it: "cat", "vehicle")
+    general: np.ndarray  # bool [T]: a general word (no class is named by it: "cat", "vehicle")
 
     def targets(self, logits: np.ndarray) -> np.ndarray:
         """float32 [N, T] soft labels from class logits [N, C]: a word's probability is the sum of its
@@ -69,6 +69,13 @@ def imagenet_file(init: str) -> Path:
     if not init.startswith("imagenet:"):
         raise TrainError("--teacher imagenet needs --init imagenet:FILE (a MobileNetV2 .tflite or its conversion)")
     return Path(init.split(":", 1)[1])
+
+
+def imagenet_classifier(init: str) -> torch.nn.Module:
+    """The ImageNet classifier of ``--init imagenet:FILE`` (eval mode): the teacher itself."""
+    from .tflite_import import load_imagenet_mobilenet_v2
+
+    return load_imagenet_mobilenet_v2(imagenet_file(init)).classifier.eval()
 
 
 def add_teacher_words(

@@ -229,7 +229,7 @@ def _memory_batches(setup: Setup, epoch: int, first: int, steps: int, rank: int,
                 world,
                 args.min_scale,
                 args.jitter,
-                setup.norm,
+                (setup.pre.mean, setup.pre.std),
             )
         )
         yield {"parts": parts, "index": list(range(sum(len(t) for _, _, t in parts))), "bad": []}
@@ -265,7 +265,6 @@ def _train(
     setup = setup or prepare(args, log)
     tower, table = build_model(setup, device)
     # Photos are normalised as the tower's weights expect (TensorFlow's MobileNetV2: [-1, 1]).
-    setup.norm = tower.input_norm
     setup.pre = dataclasses.replace(setup.pre, mean=tuple(tower.input_norm[0]), std=tuple(tower.input_norm[1]))
     frozen = bool(args.trunk_features)
     if frozen:  # the trunk stays as it is: only the projection and the tag layer learn, from cached features
@@ -278,15 +277,10 @@ def _train(
         setup.pre = deployed_preprocessing(args.image_size, tower.input_norm)  # view 0: as the app decodes
         head = None
         if setup.teacher is not None:
-            from .teacher import imagenet_file
-            from .tflite_import import load_imagenet_mobilenet_v2
+            from .teacher import imagenet_classifier
 
-            head = load_imagenet_mobilenet_v2(imagenet_file(args.init)).classifier
+            head = imagenet_classifier(args.init)
         attach_features(setup, tower.trunk, head, log)
-        if head is not None and args.teacher_start and not args.resume and setup.init_bundle is None:
-            from .frozen import start_from_teacher
-
-            start_from_teacher(setup, tower, table, head, log)
     source = setup.shards
     n_train = setup.n_train
     bs = min(args.batch_size, n_train)

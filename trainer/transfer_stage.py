@@ -259,7 +259,14 @@ def export_with_label_transfer(
         if others_va
         else (np.zeros((0, dim), np.float32), {})
     )
-    teacher_logits = (hand.pop("teacher")[va_slice(bank_c)], other_hand.get("teacher")) if head is not None else None
+    # the teacher's logits on the held-out photos: the bank's, then the other corpora's
+    teacher_logits = (
+        np.concatenate(
+            [hand.pop("teacher")[va_slice(bank_c)], *([other_hand["teacher"]] if "teacher" in other_hand else [])]
+        )
+        if head is not None
+        else None
+    )
     log(f"described {len(emb_bank) + len(emb_other)} bank and held-out photos in {time.perf_counter() - t0:.0f} s")
     bank_ids = np.unique(np.concatenate(bank_c.ids))  # the words the bank's photos carry
     bank_pos = {int(t): j for j, t in enumerate(bank_ids)}
@@ -378,7 +385,7 @@ def export_with_label_transfer(
             f_held @ tag_w[cols].T,
             setup.teacher,
             cols,
-            np.concatenate([t for t in teacher_logits if t is not None]),
+            teacher_logits,
             log,
         )
     A[bank_ids], C[bank_ids] = word_cal["a"], word_cal["c"]
@@ -393,7 +400,7 @@ def export_with_label_transfer(
             bank_ids,
             np.hstack([f_fixed[va], votes_raw_va]),
             f_held,
-            np.concatenate([t for t in teacher_logits if t is not None]),
+            teacher_logits,
             truth,
             tags,
             log,
@@ -463,10 +470,9 @@ def _teacher_head(setup: Any) -> torch.nn.Module | None:
     """The ImageNet classifier that taught the model (``--teacher imagenet``), for calibrating its words."""
     if setup.teacher is None:
         return None
-    from .teacher import imagenet_file
-    from .tflite_import import load_imagenet_mobilenet_v2
+    from .teacher import imagenet_classifier
 
-    return load_imagenet_mobilenet_v2(imagenet_file(setup.args.init)).classifier.eval()
+    return imagenet_classifier(setup.args.init)
 
 
 def teacher_word_sigmoids(
@@ -487,8 +493,8 @@ def teacher_word_sigmoids(
     def brier(p: np.ndarray) -> float:
         return float(((p - target) ** 2).mean())
 
-    shared = brier(1 / (1 + np.exp(-(a0 * s + c0))))
-    per_word = brier(1 / (1 + np.exp(-(a * s + c))))
+    p = 1 / (1 + np.exp(-(a * s + c)))
+    shared, per_word = brier(1 / (1 + np.exp(-(a0 * s + c0)))), brier(p)
     # where the teacher is sure (p > 0.5), how sure the calibrated model is, word by word
     sure = target > 0.5
     log(
@@ -505,9 +511,7 @@ def teacher_word_sigmoids(
             "shared": [float(a0), float(c0)],
             "brier_shared": shared,
             "brier_per_word": per_word,
-            "mean_score_where_teacher_sure": float((1 / (1 + np.exp(-(a * s + c))))[sure].mean())
-            if sure.any()
-            else None,
+            "mean_score_where_teacher_sure": float(p[sure].mean()) if sure.any() else None,
         },
     )
 
@@ -545,8 +549,7 @@ def _teacher_for_shared_words(
     """
     # General words only: a class name (zebra, lynx) means the same to both, and the bank's calibration and
     # votes already serve it; a general word may not ("cat": Corel's big cats, WordNet's house cats).
-    general = teacher.word_ids[teacher.general] if teacher.general is not None else teacher.word_ids
-    both = np.intersect1d(general, bank_ids)
+    both = np.intersect1d(teacher.word_ids[teacher.general], bank_ids)
     if not len(both):
         return tag_vectors, {"words": 0}
     a, c, _ = teacher_word_sigmoids(f_held @ tag_w[both].T, teacher, both, logits, log)

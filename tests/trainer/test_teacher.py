@@ -54,36 +54,6 @@ def test_the_loss_pulls_scores_toward_the_teacher() -> None:
     assert float(got[col(tw, "dog")]) > 0.8 > 0.2 > float(got[col(tw, "truck")])
 
 
-def test_the_projection_can_start_where_the_teachers_logits_live() -> None:
-    """start_from_teacher: with as many dimensions as the logits span, word scores reproduce the classifier's
-    ranking from the first step (a random projection would have to learn it)."""
-    from types import SimpleNamespace
-
-    from trainer.features import FeatureSet
-    from trainer.frozen import start_from_teacher
-    from trainer.model import Tower
-    from trainer.tag_layer import TagTable
-
-    rng = np.random.default_rng(0)
-    feats = rng.normal(size=(600, 32)).astype(np.float32)
-    classifier = torch.nn.Linear(32, 4)
-    tw = teacher_words(CLASSES, INDEX)
-    setup = SimpleNamespace(
-        corpora=[SimpleNamespace(features=FeatureSet(feats[None].astype(np.float16), np.zeros((1, 600, 4))))],
-        teacher=tw,
-    )
-    tower = Tower(torch.nn.Identity(), 32, 5)  # 4 logit directions and the constant
-    table = TagTable(torch.zeros(len(INDEX), 5), frozen=False, lr=0.01)
-    start_from_teacher(setup, tower, table, classifier, lambda _: None)
-    with torch.no_grad():
-        f = tower.proj(torch.from_numpy(feats))
-        scores = f @ table.weight[torch.from_numpy(tw.word_ids)].t()
-        logits = classifier(torch.from_numpy(feats))
-    names = [col(tw, w) for w, _ in CLASSES]
-    np.testing.assert_allclose(scores[:, names].numpy(), logits.numpy(), atol=1e-3)
-    assert float(table.weight[INDEX["sky"]].abs().sum()) == 0.0  # words the teacher does not speak for untouched
-
-
 def test_general_words_are_told_from_class_names() -> None:
     tw = teacher_words(CLASSES, INDEX)
     general = {w for w, i in INDEX.items() if i in set(tw.word_ids[tw.general].tolist())}
