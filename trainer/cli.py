@@ -402,9 +402,14 @@ def _check_args(args: argparse.Namespace) -> None:
         ("--workers", args.workers, 0),
         ("--dim", args.dim, 0),
         ("--extra-words", args.extra_words, 0),
+        ("--trunk-features", args.trunk_features, 0),
+        ("--preview-min-side", args.preview_min_side, 0),
+        ("--general-min-photos", args.general_min_photos, 0),
     ):
         if value < low:
             raise TrainError(f"{flag} must be at least {low}, not {value}")
+    if args.preview_min_side > args.image_size:  # checked before training: the app would refuse the bundle
+        raise TrainError(f"--preview-min-side {args.preview_min_side} is larger than --image-size {args.image_size}")
     if not 1 <= args.ngram_min <= args.ngram_max:
         raise TrainError("--ngram-min must be at least 1 and at most --ngram-max")
     if args.device not in ("auto", "cpu", "cuda"):

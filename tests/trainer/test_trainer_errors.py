@@ -111,3 +111,19 @@ def test_help_documents_every_flag_with_its_default(capsys: pytest.CaptureFixtur
     for flag in flags:
         section = text.split(f" {flag}", 2)[-1][:400]  # the flag's own entry, after the usage line
         assert "(default:" in section, flag
+
+
+@pytest.mark.parametrize(
+    "extra, needle",
+    [
+        (["--preview-min-side", "500"], "larger than --image-size"),
+        (["--trunk-features", "-1"], "--trunk-features must be at least 0"),
+        (["--teacher", "imagenet"], "--teacher imagenet needs --trunk-features"),
+        (["--teacher", "imagenet", "--trunk-features", "1"], "needs --init imagenet:FILE"),
+    ],
+)
+def test_pretrained_trunk_flags_are_checked_before_training(
+    tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], needle: str
+) -> None:
+    _fails(fast_args(tiny_data, tmp_path / "out", *extra), capsys, needle)
+    assert not (tmp_path / "out").exists()
