@@ -65,6 +65,7 @@ FORMAT = 3  # 3: voyager files; 2: hnswlib files with sha256 + size in current.j
 # Cosine, not InnerProduct: on unit vectors the same ranking and score (distance = 1 - cosine), while voyager's
 # InnerProduct adds a dimension to every vector (its order-preserving transform) and keeps a max-norm state.
 SPACE = voyager.Space.Cosine
+EXACT_ALL_MAX = 20_000  # "every photo" is scored exactly up to this many (~60 ms); beyond, HNSW answers
 _ADD_BATCH_BYTES = 4 << 20  # vectors handed to voyager per call (its transient copies of a batch are ~3x its size)
 _CHECK_CHUNK = 1 << 20  # bytes of the level-0 records checked at a time (small: repeated checks do not grow the heap)
 
@@ -285,11 +286,17 @@ class VectorIndex:
             self.dirty = True
 
     def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(ids, cosine scores) best first; k is capped by the live count."""
+        """(ids, cosine scores) best first; k is capped by the live count.
+
+        Asked for every photo of a library of up to EXACT_ALL_MAX, it scores them all: HNSW may leave a
+        few unreachable (many identical vectors: copies, bursts), and "all of them" must mean all.
+        """
         k = min(k, self.count)
         if k <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         q = unit(np.asarray(query, dtype=np.float32).reshape(self.dim))
+        if k == self.count and k <= EXACT_ALL_MAX:
+            return self.score_ids(q, self.live_ids(), k)
         while True:
             try:
                 labels, dist = self.index.query(q, k=k, query_ef=max(self.ef, k))
@@ -305,6 +312,24 @@ class VectorIndex:
         ids, scores = labels.astype(np.int64), np.clip(1.0 - dist, -1.0, 1.0).astype(np.float32)
         ok = np.isfinite(scores)
         return (ids, scores) if ok.all() else (ids[ok], scores[ok])
+
+    def score_ids(self, query: np.ndarray, ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The best ``k`` of ``ids`` (live ones only) by exact cosine, best first: a filtered search's
+        candidates (core/when_where_search.py) and "every photo"; voyager hands its stored unit vectors
+        back at ~3 us each, so 10k candidates cost ~30 ms."""
+        ids = np.asarray(ids, dtype=np.int64)
+        ids = ids[(ids >= 0) & (ids < len(self._live))]
+        ids = ids[self._live[ids]]
+        if len(ids) == 0 or k <= 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        q = unit(np.asarray(query, dtype=np.float32).reshape(self.dim))
+        scores = np.empty(len(ids), dtype=np.float32)
+        step = 8192
+        for a in range(0, len(ids), step):
+            scores[a : a + step] = np.asarray(self.index.get_vectors(ids[a : a + step].tolist()), dtype=np.float32) @ q
+        scores = np.clip(np.nan_to_num(scores, nan=-1.0), -1.0, 1.0)
+        order = np.argsort(-scores, kind="stable")[:k]
+        return ids[order], scores[order]
 
     # -- agreement with the catalog ----------------------------------------------------------------
     def sync_with_catalog(

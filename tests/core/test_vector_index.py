@@ -207,3 +207,18 @@ def test_failed_save_is_an_oserror_and_keeps_the_previous_generation(
     assert json.loads((tmp_path / "current.json").read_text()) == before
     assert verify_saved(tmp_path, DIM, ENC) is None
     assert not list(tmp_path.glob("*feedfacecafe.npy"))
+
+
+def test_asking_for_every_photo_finds_every_copy(tmp_path: Path) -> None:
+    """1,536 copies of 32 photos (identical vectors) leave HNSW nodes it cannot reach; "all" must be all."""
+    rng = np.random.default_rng(4)
+    base = rng.normal(size=(32, 16)).astype(np.float32)
+    vecs = np.repeat(base, 48, axis=0)
+    vi = VectorIndex(tmp_path, 16, "enc")
+    vi.add(np.arange(1, len(vecs) + 1), vecs)
+    ids, scores = vi.search(base[0], 5000)
+    assert sorted(ids.tolist()) == list(range(1, len(vecs) + 1))
+    assert np.all(np.diff(scores) <= 0) and scores[0] == pytest.approx(1.0, abs=1e-5)
+    some = np.array([5, 49, 2000, 97])  # 2000 is no photo: left out
+    ids, scores = vi.score_ids(base[1], some, 10)
+    assert ids.tolist() == [49, 97, 5] and scores[0] == pytest.approx(1.0, abs=1e-5)
