@@ -38,10 +38,12 @@ def main(argv: list[str] | None = None) -> int:
         with Library.open(args.library, args.model) as lib:
             lib.progress = ProgressBar()  # shown only while a damaged search index is rebuilt
             try:
+                answer = None
                 if args.similar:
                     hits = lib.similar(path=args.similar, limit=args.limit)
                 else:
-                    hits = lib.search(" ".join(args.query), limit=args.limit)
+                    answer = lib.find(" ".join(args.query), limit=args.limit)
+                    hits = answer.hits
             except QueryError as exc:
                 fail(PROG, str(exc))
             except ImageError as exc:
@@ -52,11 +54,25 @@ def main(argv: list[str] | None = None) -> int:
             if args.json:
                 print_json([{"path": h.path, "score": round(h.score, 4)} for h in hits])
                 return EXIT_OK
-            what = f"like {short_path(args.similar)}" if args.similar else f'for "{" ".join(args.query)}"'
-            print(
-                f"Best {len(hits)} of {photos(library_size(lib))} {what} (model {lib.bundle.name}), "
-                "with the relevance the app shows:"
-            )
+            # The first line says what was understood: the dates and places read as filters, the words
+            # ranked, and which reading a word that is both a place and a thing was given.
+            q = answer.understood if answer is not None else None
+            notes = f" ({'; '.join(q.notes)})" if q is not None and q.notes else ""
+            if answer is not None and answer.why_empty:
+                print(f"{answer.why_empty[0].upper()}{answer.why_empty[1:]}{notes}.")
+                return EXIT_OK
+            if q is not None and q.filtered and not q.visual_text:  # a date or place alone: newest first
+                print(f"Newest {len(hits)} of {photos(answer.matching or 0)} {q.where_and_when()}{notes}:")
+                for rank, h in enumerate(hits, 1):
+                    print(f"{rank:3d}. {short_path(h.path)}")
+                return EXIT_OK
+            if args.similar:
+                what = f"{photos(library_size(lib))} like {short_path(args.similar)}"
+            elif q is not None and q.filtered:
+                what = f'{photos(answer.matching or 0)} {q.where_and_when()} for "{q.visual_text}"'
+            else:
+                what = f'{photos(library_size(lib))} for "{q.visual_text if q is not None else " ".join(args.query)}"'
+            print(f"Best {len(hits)} of {what}{notes} (model {lib.bundle.name}), with the relevance the app shows:")
             for rank, h in enumerate(hits, 1):
                 print(f"{rank:3d}. {relevance(h.score)}  {short_path(h.path)}")
         return EXIT_OK

@@ -23,7 +23,9 @@ from typing import Iterable, Iterator, NamedTuple, Sequence
 
 import numpy as np
 
-SCHEMA_VERSION = 2
+from .gazetteer import Place
+
+SCHEMA_VERSION = 3
 
 # Each entry migrates from version i to i+1. Add new entries, never edit old ones.
 MIGRATIONS: list[str] = [
@@ -91,7 +93,28 @@ MIGRATIONS: list[str] = [
         keywords TEXT NOT NULL DEFAULT '[]'
     );
     """,
+    # 3: when and where (core/capture.py): the capture time's UTC offset and source ('exif', 'file' for the
+    # file's time, 'unknown'; NULL until a rescan reads it for a photo indexed before), and the place from
+    # the GPS position; indexes for the date and place filters, each ordered by date (newest first).
+    """
+    ALTER TABLE photos ADD COLUMN taken_offset TEXT;
+    ALTER TABLE photos ADD COLUMN taken_source TEXT;
+    ALTER TABLE photos ADD COLUMN place_city TEXT;
+    ALTER TABLE photos ADD COLUMN place_region TEXT;
+    ALTER TABLE photos ADD COLUMN place_country TEXT;
+    ALTER TABLE photos ADD COLUMN place_cc TEXT;
+    CREATE INDEX photos_taken ON photos(taken);
+    CREATE INDEX photos_place_cc ON photos(place_cc, taken);
+    CREATE INDEX photos_place_region ON photos(place_region, taken);
+    CREATE INDEX photos_place_city ON photos(place_city, taken);
+    """,
 ]
+
+
+def _place_values(place: "Place | None") -> tuple[str | None, str | None, str | None, str | None]:
+    if place is None:
+        return None, None, None, None
+    return place.city, place.region, place.country, place.country_code
 
 
 class CatalogError(RuntimeError):
@@ -131,9 +154,15 @@ class PhotoInfo:
     lon: float | None = None
     orientation: int | None = None
     format: str | None = None
+    taken_offset: str | None = None
+    taken_source: str | None = None
+    place: Place | None = None
 
 
-PHOTO_COLUMNS = "id, path, root_id, width, height, taken, camera, lens, lat, lon, size, mtime_ns"
+PHOTO_COLUMNS = (
+    "id, path, root_id, width, height, taken, camera, lens, lat, lon, size, mtime_ns,"
+    " taken_source, place_city, place_region, place_country"
+)
 
 
 class Catalog:
@@ -267,21 +296,39 @@ class Catalog:
             info.orientation,
             info.format,
             time.time(),
+            info.taken_offset,
+            info.taken_source,
+            *_place_values(info.place),
         )
         row = self.db.execute("SELECT id FROM photos WHERE path=?", (_b(path),)).fetchone()
         if row:
             self.db.execute(
                 "UPDATE photos SET root_id=?, size=?, mtime_ns=?, hash=?, width=?, height=?, taken=?, camera=?,"
-                " lens=?, lat=?, lon=?, orientation=?, format=?, indexed_at=? WHERE id=?",
+                " lens=?, lat=?, lon=?, orientation=?, format=?, indexed_at=?, taken_offset=?, taken_source=?,"
+                " place_city=?, place_region=?, place_country=?, place_cc=? WHERE id=?",
                 (*vals, row[0]),
             )
             return int(row[0])
         cur = self.db.execute(
             "INSERT INTO photos(path, root_id, size, mtime_ns, hash, width, height, taken, camera, lens, lat, lon,"
-            " orientation, format, indexed_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " orientation, format, indexed_at, taken_offset, taken_source, place_city, place_region, place_country,"
+            " place_cc) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (_b(path), *vals),
         )
         return int(cur.lastrowid)  # type: ignore[arg-type]
+
+    def photos_without_capture(self) -> list[tuple[int, str, int]]:
+        """(id, path, mtime_ns) of photos indexed before the catalog kept when and where (schema 3)."""
+        rows = self.db.execute("SELECT id, path, mtime_ns FROM photos WHERE taken_source IS NULL ORDER BY id")
+        return [(r[0], _s(r[1]), r[2]) for r in rows]
+
+    def set_capture(self, rows: Iterable[tuple[int, str | None, str | None, str, "Place | None"]]) -> None:
+        """Store (id, taken, offset, source, place) for photos (inside a transaction)."""
+        self.db.executemany(
+            "UPDATE photos SET taken=?, taken_offset=?, taken_source=?, place_city=?, place_region=?,"
+            " place_country=?, place_cc=? WHERE id=?",
+            [(t, o, s, *_place_values(p), pid) for pid, t, o, s, p in rows],
+        )
 
     def move_photo(self, photo_id: int, new_path: str, root_id: int | None, size: int, mtime_ns: int) -> None:
         self.db.execute(

@@ -21,9 +21,11 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .bundle import ModelBundle
+from .capture import capture_place, capture_time
 from .catalog import Catalog, PhotoInfo
 from .encoder import ImageEncoder, top_tags
 from .imageio import file_hash
+from .metadata import read_exif
 from .library_types import Failure, IndexProgress, IndexReport, PhotoRow, Root
 from .pipeline import Done, Job, ThumbnailTarget, run_pipeline
 from .scanner import scan
@@ -32,6 +34,7 @@ from .vector_index import VectorIndex
 
 SUGGESTIONS_STORED = 10
 INDEX_SAVE_EVERY_S = 30.0
+FILL_CHUNK = 500  # photos given their date and place per transaction
 PROGRESS_EVERY_S = 0.25
 
 
@@ -168,6 +171,7 @@ class IndexRun:
             if time.monotonic() - last_save > INDEX_SAVE_EVERY_S:
                 vi.save()  # type: ignore[union-attr]
                 last_save = time.monotonic()
+        self._fill_when_where(emit, cancel)
         report.cancelled = bool(cancel is not None and cancel.is_set() and done < total)
         emit("saving", done, total, None)
         if vi is not None and (vi.dirty or vi.generation is None):
@@ -180,16 +184,21 @@ class IndexRun:
     def _commit_photo(self, d: Done, vec: np.ndarray, enc_id: str) -> PhotoRow:
         job, dec, md = d.job, d.decoded, d.meta
         assert dec is not None and md is not None
+        taken, offset, source = capture_time(md, job.mtime_ns)
+        place = capture_place(md.lat, md.lon)
         info = PhotoInfo(
             width=dec.width,
             height=dec.height,
-            taken=md.taken,
+            taken=taken,
             camera=md.camera,
             lens=md.lens,
             lat=md.lat,
             lon=md.lon,
             orientation=dec.orientation or md.orientation,
             format=dec.format,
+            taken_offset=offset,
+            taken_source=source,
+            place=place,
         )
         pid = self.catalog.upsert_photo(job.path, job.root_id, job.size, job.mtime_ns, d.hash, info)
         self.catalog.put_vector(pid, enc_id, vec)
@@ -205,13 +214,31 @@ class IndexRun:
             job.root_id,
             dec.width,
             dec.height,
-            md.taken,
+            taken,
             md.camera,
             md.lens,
             gps,
             job.size,
             job.mtime_ns / 1e9,
+            source,
+            place.label if place else None,
         )
+
+    def _fill_when_where(self, emit: "_Progress", cancel: threading.Event | None) -> None:
+        """Photos indexed before the catalog kept when and where get them from their EXIF header and GPS
+        position (no photo is decoded); a photo whose file cannot be read keeps its file's time."""
+        todo = self.catalog.photos_without_capture()
+        for a in range(0, len(todo), FILL_CHUNK):
+            if cancel is not None and cancel.is_set():
+                return
+            chunk = todo[a : a + FILL_CHUNK]
+            updates = []
+            for pid, path, mtime_ns in chunk:
+                md = read_exif(path)
+                updates.append((pid, *capture_time(md, mtime_ns), capture_place(md.lat, md.lon)))
+            with self.catalog.transaction():
+                self.catalog.set_capture(updates)
+            emit("places", a + len(chunk), len(todo), chunk[-1][1])
 
     def _commit_failure(self, d: Done, vi: VectorIndex) -> None:
         self.catalog.add_failure(d.job.path, d.job.root_id, d.error or "unknown error")

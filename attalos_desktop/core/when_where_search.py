@@ -1,0 +1,205 @@
+"""Search by when and where: the catalog's dates and places as filters beside the visual query
+(``Library.find`` and ``Library.search`` come here; core/query_terms.py reads the query).
+
+- a filter alone lists its photos newest first, straight from SQLite's (place, taken) and (taken)
+  indexes: no vector is read;
+- a filter with visual words ranks the filtered photos by them: up to EXACT_FILTER_MAX candidates are
+  scored exactly (their vectors from the index), a wider filter asks HNSW for enough neighbours to hold
+  ``limit`` of them and falls back to exact scoring when it does not;
+- the Years and Places lists (the GUI's sidebar) are counts over the same columns.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .gazetteer import COUNTRY_ALIASES, PlaceName, fold, world_place_names
+from .library_types import QueryError, SearchHit
+from .query_terms import UnderstoodQuery, understand
+from .vector_index import VectorIndex
+
+EXACT_FILTER_MAX = 20_000  # candidates scored exactly (~60 ms at most); a wider filter goes through HNSW first
+FILTER_ONLY_SCORE = 1.0  # a filter-only answer has no relevance to show: every photo matches
+
+
+@dataclass
+class SearchAnswer:
+    """Hits plus what the query was understood as, and why the answer is empty when it is."""
+
+    hits: list[SearchHit]
+    understood: UnderstoodQuery
+    matching: int | None = None  # photos the date/place filter lets through (None: no filter)
+    why_empty: str | None = None
+
+
+@dataclass(frozen=True)
+class PlaceCount:
+    """A sidebar entry: a country with its photo count, and its cities (most photos first)."""
+
+    place: PlaceName
+    count: int
+    cities: list["PlaceCount"] = field(default_factory=list)
+
+
+def library_places(db: sqlite3.Connection) -> dict[str, list[PlaceName]]:
+    """Folded name -> places the library has photos from (city, region, country and its common names)."""
+    out: dict[str, list[PlaceName]] = {}
+
+    def put(key: str, p: PlaceName) -> None:
+        if key and p not in out.setdefault(key, []):
+            out[key].append(p)
+
+    rows = db.execute(
+        "SELECT DISTINCT place_city, place_region, place_country, place_cc FROM photos WHERE place_cc IS NOT NULL"
+    )
+    for city, region, country, cc in rows:
+        country = country or cc
+        if city:
+            put(fold(city), PlaceName("city", city, cc, country))
+            if fold(city).endswith(" city"):
+                put(fold(city)[: -len(" city")], PlaceName("city", city, cc, country))
+        if region:
+            put(fold(region), PlaceName("region", region, cc, country))
+        c = PlaceName("country", country, cc, country)
+        for name in (country, *COUNTRY_ALIASES.get(cc, [])):
+            put(fold(name), c)
+    return out
+
+
+def filter_sql(q: UnderstoodQuery) -> tuple[str, list[object]]:
+    """The WHERE clause (without the keyword) of the query's dates and places; "" without a filter."""
+    parts: list[str] = []
+    args: list[object] = []
+    if q.dates:
+        ors = []
+        for d in q.dates:
+            ors.append("(taken >= ? AND taken < ?)")
+            args.extend(d.bounds())
+        parts.append("(" + " OR ".join(ors) + ")")
+    if q.places:
+        ors = []
+        for p in q.places:
+            if p.kind == "city":
+                ors.append("(place_city = ? AND place_cc = ?)")
+                args.extend([p.name, p.country_code])
+            elif p.kind == "region":
+                ors.append("(place_region = ? AND place_cc = ?)")
+                args.extend([p.name, p.country_code])
+            else:
+                ors.append("(place_cc = ?)")
+                args.append(p.country_code)
+        parts.append("(" + " OR ".join(ors) + ")")
+    return " AND ".join(parts), args
+
+
+def count_matching(db: sqlite3.Connection, q: UnderstoodQuery) -> int:
+    where, args = filter_sql(q)
+    return int(db.execute(f"SELECT COUNT(*) FROM photos WHERE {where}", args).fetchone()[0])
+
+
+def newest_first(
+    db: sqlite3.Connection, q: UnderstoodQuery, limit: int, paths: Callable[[bytes], str]
+) -> list[SearchHit]:
+    """The filter's photos, newest first (undated ones last)."""
+    where, args = filter_sql(q)
+    rows = db.execute(f"SELECT id, path FROM photos WHERE {where} ORDER BY taken DESC, id DESC LIMIT ?", (*args, limit))
+    return [SearchHit(int(pid), paths(p), FILTER_ONLY_SCORE) for pid, p in rows]
+
+
+def matching_ids(db: sqlite3.Connection, q: UnderstoodQuery) -> np.ndarray:
+    where, args = filter_sql(q)
+    ids = np.fromiter((r[0] for r in db.execute(f"SELECT id FROM photos WHERE {where}", args)), dtype=np.int64)
+    return np.sort(ids)
+
+
+def ranked_within(
+    vi: VectorIndex, query: np.ndarray, candidates: np.ndarray, limit: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``limit`` candidates nearest to ``query`` (ids, cosines), best first."""
+    if len(candidates) <= EXACT_FILTER_MAX or vi.count == 0:
+        return vi.score_ids(query, candidates, limit)
+    share = len(candidates) / max(vi.count, 1)
+    k = min(vi.count, max(limit * 4, int(math.ceil(limit / share * 2))))
+    ids, scores = vi.search(query, k)
+    keep = np.isin(ids, candidates, assume_unique=True)
+    if int(keep.sum()) >= min(limit, len(candidates)):
+        return ids[keep][:limit], scores[keep][:limit]
+    return vi.score_ids(query, candidates, limit)
+
+
+def year_counts(db: sqlite3.Connection) -> list[tuple[int, int]]:
+    """(year, photos) for every year with photos, newest first (unknown dates are left out)."""
+    rows = db.execute(
+        "SELECT CAST(substr(taken, 1, 4) AS INTEGER) AS y, COUNT(*) FROM photos WHERE taken IS NOT NULL"
+        " GROUP BY y ORDER BY y DESC"
+    )
+    return [(int(y), int(n)) for y, n in rows if y]
+
+
+def place_counts(db: sqlite3.Connection) -> list[PlaceCount]:
+    """Countries by photo count, each with its cities by photo count."""
+    countries: dict[str, tuple[str, int, list[PlaceCount]]] = {}
+    rows = db.execute(
+        "SELECT place_cc, place_country, place_city, COUNT(*) FROM photos WHERE place_cc IS NOT NULL"
+        " GROUP BY place_cc, place_city"
+    )
+    for cc, country, city, n in rows:
+        name = country or cc
+        _, total, cities = countries.get(cc, (name, 0, []))
+        if city:
+            cities.append(PlaceCount(PlaceName("city", city, cc, name), int(n)))
+        countries[cc] = (name, total + int(n), cities)
+    out = [
+        PlaceCount(PlaceName("country", name, cc, name), total, sorted(cities, key=lambda c: (-c.count, c.place.name)))
+        for cc, (name, total, cities) in countries.items()
+    ]
+    return sorted(out, key=lambda c: (-c.count, c.place.name))
+
+
+class WhenWhere:
+    """The library's dates and places as a query sees them; the places it has are re-read only when the
+    catalog changed (this connection's change counter plus SQLite's data_version for other writers)."""
+
+    def __init__(self, db: sqlite3.Connection, data_version: Callable[[], int], cache_dir: Path | None) -> None:
+        self.db, self.data_version, self.cache_dir = db, data_version, cache_dir
+        self._places: tuple[tuple[int, int], dict[str, list[PlaceName]]] | None = None
+
+    def library_places(self) -> dict[str, list[PlaceName]]:
+        key = (self.db.total_changes, self.data_version())
+        if self._places is None or self._places[0] != key:
+            self._places = (key, library_places(self.db))
+        return self._places[1]
+
+    def understand(self, text: str, is_thing: Callable[[str], bool]) -> UnderstoodQuery:
+        return understand(
+            text,
+            library_places=self.library_places(),
+            world_places=lambda: world_place_names(self.cache_dir),
+            is_thing=is_thing,
+        )
+
+    def find(
+        self,
+        q: UnderstoodQuery,
+        limit: int,
+        visual: Callable[[str, np.ndarray | None], list[SearchHit]],
+        paths: Callable[[bytes], str],
+    ) -> SearchAnswer:
+        """The answer to an understood query; ``visual(words, candidates)`` ranks photos by visual words."""
+        if not q.filtered:
+            if not q.visual_text:
+                why = "; ".join(q.notes) or "no words"
+                raise QueryError(f"nothing to search for ({why})")
+            return SearchAnswer(visual(q.visual_text, None), q)
+        n = count_matching(self.db, q)
+        if n == 0:
+            return SearchAnswer([], q, 0, q.why_empty())
+        if not q.visual_text:
+            return SearchAnswer(newest_first(self.db, q, limit, paths), q, n)
+        return SearchAnswer(visual(q.visual_text, matching_ids(self.db, q)), q, n)
