@@ -51,7 +51,7 @@ from .tags import normalize_tag
 from .text_encoder import TextEncoder
 from .query_terms import PLACE_NAMES_THAT_ARE_WORDS, UnderstoodQuery
 from .vector_index import VectorIndex, catalog_vector_ids
-from .when_where_search import PlaceCount, SearchAnswer, WhenWhere, place_counts, year_counts
+from .when_where_search import PlaceCount, SearchAnswer, WhenWhere, photo_place, place_counts, year_counts
 
 __all__ = [
     "Library",
@@ -258,6 +258,13 @@ class Library:
             return []
         exclude = set(self.catalog.user_tags(photo_id)) | self.catalog.rejected_tags(photo_id)
         return self._ranked(vec, top, min_score, exclude, photo_id)
+
+    def place_tags(self, photo_id: int) -> list[TagScore]:
+        """The photo's town and country as tags (source "place"), offered only when the user turned that
+        on: none without a GPS position, nor the ones it carries or the user turned down."""
+        exclude = set(self.catalog.user_tags(photo_id)) | self.catalog.rejected_tags(photo_id)
+        tags = (normalize_tag(p) for p in photo_place(self.catalog.db, photo_id))
+        return [TagScore(t, 1.0, "place") for t in dict.fromkeys(tags) if t and t not in exclude]
 
     def tag_file(self, path: str | os.PathLike[str], top: int = 10, min_score: float = 0.0) -> list[TagScore]:
         """Suggested tags (model and personal) for any photo file; ImageError (with .reason) when it

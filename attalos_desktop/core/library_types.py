@@ -50,7 +50,8 @@ class PhotoRow:
 class TagScore:
     tag: str
     score: float
-    source: str = "model"  # "model": the bundle's tag layer; "personal": votes of the user's tagged photos
+    source: str = "model"  # "model": the bundle's tag layer; "personal": votes of the user's tagged photos;
+    # "place": the photo's town or country (Library.place_tags, when the user asked for them)
 
 
 @dataclass(frozen=True)

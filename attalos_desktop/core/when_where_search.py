@@ -133,6 +133,12 @@ def ranked_within(
     return vi.score_ids(query, candidates, limit)
 
 
+def photo_place(db: sqlite3.Connection, photo_id: int) -> list[str]:
+    """The photo's town and country ("Paris", "France"): what "Suggest the place as a tag" offers."""
+    row = db.execute("SELECT place_city, place_country FROM photos WHERE id=?", (photo_id,)).fetchone()
+    return [p for p in (row or ()) if p]
+
+
 def year_counts(db: sqlite3.Connection) -> list[tuple[int, int]]:
     """(year, photos) for every year with photos, newest first (unknown dates are left out)."""
     rows = db.execute(
