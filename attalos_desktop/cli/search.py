@@ -72,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
                 what = f'{photos(answer.matching or 0)} {q.where_and_when()} for "{q.visual_text}"'
             else:
                 what = f'{photos(library_size(lib))} for "{q.visual_text if q is not None else " ".join(args.query)}"'
-            print(f"Best {len(hits)} of {what}{notes} (model {lib.bundle.name}), with the relevance the app shows:")
+            about = f"model {lib.bundle.name}" + (f"; {'; '.join(q.notes)}" if q is not None and q.notes else "")
+            print(f"Best {len(hits)} of {what} ({about}), with the relevance the app shows:")
             for rank, h in enumerate(hits, 1):
                 print(f"{rank:3d}. {relevance(h.score)}  {short_path(h.path)}")
         return EXIT_OK
