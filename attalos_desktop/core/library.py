@@ -456,7 +456,18 @@ class Library:
 
     def understand(self, text: str) -> UnderstoodQuery:
         """The query's dates, places and visual words (core/query_terms.py)."""
-        return self._when_where.understand(text, self._is_thing)
+        user_words: set[str] | None = None
+
+        def is_thing(word: str) -> bool:
+            """A word the model sees or the user tags with ("turkey", "charlotte") as well as a place name."""
+            nonlocal user_words
+            if word in PLACE_NAMES_THAT_ARE_WORDS or self.bundle.tag_index(word) is not None:
+                return True
+            if user_words is None:  # read once per query, and only when a word needs it
+                user_words = set(self.catalog.all_user_tags())
+            return word in user_words
+
+        return self._when_where.understand(text, is_thing)
 
     def find(self, text: str, limit: int = 50) -> SearchAnswer:
         """Photos for free text (any words; unknown ones through the bundle's OOV mapping) whose dates and
@@ -476,12 +487,6 @@ class Library:
     def places(self) -> list[PlaceCount]:
         """Countries and their cities with photo counts: the sidebar's Places."""
         return place_counts(self.catalog.db)
-
-    def _is_thing(self, word: str) -> bool:
-        """A word the model can see or the user tags with ("turkey", "charlotte") as well as a place name."""
-        if word in PLACE_NAMES_THAT_ARE_WORDS or self.bundle.tag_index(word) is not None:
-            return True
-        return word in self.catalog.all_user_tags()
 
     def _visual(self, text: str, limit: int, candidates: np.ndarray | None) -> list[SearchHit]:
         mine, rest = self._user_words_in(text)

@@ -328,12 +328,12 @@ def _place_at(
         key = fold(" ".join(raw))
         if not key or key in CONNECTORS:
             continue
-        thing = n == 1 and is_thing(key)
         if key in library:
+            thing = n == 1 and is_thing(key)
             if thing:
                 notes.append(f'read "{" ".join(raw)}" as the place {library[key][0].label}, not the thing')
             return library[key], n
-        if thing:
+        if n == 1 and is_thing(key):
             if key in world():
                 notes.append(f'read "{" ".join(raw)}" as a thing: no photos from {world()[key][0].label}')
             continue
