@@ -11,7 +11,8 @@ Dates and places are read out of the query; the rest is the visual query. The gr
   ``rio de janeiro``), and a country's common names (``usa``, ``uk``, ``holland``).
 
 A word that is both a place and a thing ("china", "turkey", "nice") is a place only when the library has
-photos there; ``notes`` says which reading was taken. A place the library has no photos from is still
+photos there; ``notes`` says which reading was taken. Words that together name one thing (a tag of the
+user's such as "new york trip", a word of the model's such as "drilling platform") stay together. A place the library has no photos from is still
 a place (the answer is then empty, and says why) unless it is also a thing. A date-shaped word that is no
 date ("2019-13-40") is ignored and noted. "in", "at", "from", "during" before a date or place are dropped.
 Several dates (or several places) widen the filter; a date and a place narrow it.
@@ -190,6 +191,14 @@ def understand(
                 add_filter(QueryTerm("date", " ".join(tokens[i : i + n]), span.label, date=span))
             i += n
             continue
+        phrase = _phrase_at(tokens, i, is_thing)
+        if phrase:  # "new york trip", a tag of the user's, or a word of the model's like "drilling platform"
+            if connector is not None:
+                words.append(connector)
+                connector = None
+            words.extend(tokens[i : i + phrase])
+            i += phrase
+            continue
         place = _place_at(tokens, i, library_places, world_places, is_thing, out.notes)
         if place is not None:
             places, n = place
@@ -310,6 +319,15 @@ def _within(
         return []
     codes = {p.country_code for p in outer}
     return [p for p in inner if p.kind != "country" and p.country_code in codes]
+
+
+def _phrase_at(tokens: list[str], i: int, is_thing: Callable[[str], bool]) -> int:
+    """How many tokens from ``i`` (two to four) name one thing, which no place name may split; 0 for none."""
+    for n in range(min(MAX_PLACE_WORDS, len(tokens) - i), 1, -1):
+        key = fold(" ".join(tokens[i : i + n]))
+        if " " in key and is_thing(key):
+            return n
+    return 0
 
 
 def _place_at(
