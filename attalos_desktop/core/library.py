@@ -491,18 +491,17 @@ class Library:
     def _visual(self, text: str, limit: int, candidates: np.ndarray | None) -> list[SearchHit]:
         mine, rest = self._user_words_in(text)
         if mine:
-            hits = search_user_words(
+            return search_user_words(
                 mine,
                 rest,
-                limit if candidates is None else self._index().count,  # then only the filter's photos
+                limit,
                 vi=self._index(),
                 catalog=self.catalog,
                 bundle=self.bundle,
                 text_encoder=self.text_encoder,
                 votes=self.personal_votes,
+                within=candidates,
             )
-            allowed = None if candidates is None else set(candidates.tolist())
-            return [h for h in hits if allowed is None or h.photo_id in allowed][:limit]
         return _search.search_text(
             text,
             limit,

@@ -20,6 +20,7 @@ from .library_types import QueryError, SearchHit
 from .personal import PersonalVotes
 from .text_encoder import TextEncoder
 from .vector_index import VectorIndex
+from .when_where_search import EXACT_FILTER_MAX
 
 PERSONAL_SEARCH_FLOOR = 0.01  # below this probability a photo is not an answer to a search for a user word
 MAX_SEEDS = 64  # tagged photos whose neighbours become candidates
@@ -36,25 +37,34 @@ def search_user_words(
     bundle: ModelBundle,
     text_encoder: TextEncoder,
     votes: Callable[[], PersonalVotes],
+    within: np.ndarray | None = None,
 ) -> list[SearchHit]:
-    """The ranked answer to a query made of the user's words ``mine`` and the other text ``rest``."""
+    """The ranked answer to a query made of the user's words ``mine`` and the other text ``rest``; only
+    photos of ``within`` (ids a date or place filter let through) when given: a filter of up to
+    EXACT_FILTER_MAX photos has every one of them scored, a wider one the usual candidates inside it."""
     if vi.count == 0:
         raise QueryError("the library has no indexed photos yet (run attalos-index first)")
     b, enc, pv = bundle, bundle.encoder_id, votes()
     pieces = [p.vector for p in text_encoder.pieces(rest)] if rest.strip() else []
     carrying_all = set(catalog.photos_with_tags(mine))
     carrying = {w: set(catalog.photos_with_tags([w])) for w in mine}
-    candidates = set(carrying_all)
-    seeds = sorted(set().union(*carrying.values()))
-    if len(seeds) > MAX_SEEDS:
-        seeds = [seeds[int(i)] for i in np.linspace(0, len(seeds) - 1, MAX_SEEDS).round()]
-    k = max(limit, SEED_NEIGHBOURS)
-    for _, vecs in catalog.iter_vectors(enc, seeds):
-        for v in vecs:
-            candidates.update(int(i) for i in vi.search(v, k)[0])
-    if pieces:
-        q = unit(np.mean([unit(v) for v in pieces], axis=0))
-        candidates.update(int(i) for i in vi.search(q, max(limit * 4, 200))[0])
+    allowed = None if within is None else set(int(i) for i in within)
+    if allowed is not None and len(allowed) <= EXACT_FILTER_MAX:
+        candidates = set(allowed)
+    else:
+        candidates = set(carrying_all)
+        seeds = sorted(set().union(*carrying.values()))
+        if len(seeds) > MAX_SEEDS:
+            seeds = [seeds[int(i)] for i in np.linspace(0, len(seeds) - 1, MAX_SEEDS).round()]
+        k = max(limit, SEED_NEIGHBOURS)
+        for _, vecs in catalog.iter_vectors(enc, seeds):
+            for v in vecs:
+                candidates.update(int(i) for i in vi.search(v, k)[0])
+        if pieces:
+            q = unit(np.mean([unit(v) for v in pieces], axis=0))
+            candidates.update(int(i) for i in vi.search(q, max(limit * 4, 200))[0])
+        if allowed is not None:
+            candidates &= allowed
     ranked: list[tuple[bool, float, int]] = []
     for ids, raw in catalog.iter_vectors(enc, sorted(candidates)):
         score = np.ones(len(ids), dtype=np.float64)
