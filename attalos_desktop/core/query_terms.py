@@ -51,14 +51,18 @@ SEASONS = {"spring": 3, "summer": 6, "autumn": 9, "fall": 9, "winter": 12}  # fi
 CONNECTORS = {"in", "at", "from", "during", "near", "around"}
 RANGE_WORDS = {"to", "until", "till", "-", "–", "—", ".."}
 MAX_PLACE_WORDS = 4
-# Places of 100,000 people or more whose names are also everyday English words: with no photos there, the
-# word is the word (the model's own vocabulary is asked too, for "turkey", "china", "buffalo").
+# Places (cities of 100,000 people or more, regions) whose names are also everyday English words: with no
+# photos there, the word is the word (the model's own vocabulary is asked too, for "turkey", "china",
+# "buffalo"). The compass words and the like name first-level regions ("West", Cameroon; "Central", Ghana;
+# "Bay", Somalia) and "X City" cities ("International City", Dubai): "north beach" is no place filter.
 PLACE_NAMES_THAT_ARE_WORDS = frozenset(
     "nice reading mobile split orange surprise independence hollywood aurora sunrise paradise enterprise corona"
     " concord temple mesa eagle normal liberty pearl garland phoenix buffalo jersey chad jordan bath deal hope"
     " guinea chile cork sale mission victoria lincoln columbia spring salt lens man wells ely rugby derby"
     " sandy pueblo glendale fairfield lakewood arlington richmond charlotte florence valencia mercedes alexandria"
-    " march may china turkey".split()
+    " march may china turkey"
+    " north south east west central centre eastern western northern southern bay delta plateau islands unity"
+    " international universal vista male colon".split()
 )
 FIRST_PHOTO_YEAR = 1826
 
