@@ -55,7 +55,8 @@ def build(win: ActionsHost) -> None:
     win.toolbar = tb
     win.search_box = QLineEdit()
     win.search_box.setObjectName("searchBox")
-    win.search_box.setPlaceholderText("Search photos by any word…  (Ctrl+F)")
+    win.search_box.setPlaceholderText("Search by any word, date or place…  (Ctrl+F)")
+    win.search_box.setToolTip("Words, dates and places in one query: “dog beach”, “paris 2019”, “cat june 2021”")
     win.search_box.setClearButtonEnabled(True)
     win.search_box.setMinimumWidth(320)
     win.search_box.textEdited.connect(win.searcher.on_edited)

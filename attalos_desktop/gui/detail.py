@@ -24,6 +24,11 @@ from attalos_desktop.gui.queries import Detail
 from attalos_desktop.gui.workers import ThumbnailLoader
 
 PREVIEW_SIZE = 512
+DATE_TIPS = {
+    "exif": "The date the camera recorded.",
+    "file": "No date was recorded in the photo: this is its file's date, which copying or editing changes.",
+    "unknown": "The photo records a date that cannot be right; it is left out of date searches.",
+}
 
 USER_TAG_STYLE = "background-color:#2f6fd6; color:#ffffff; font-weight:600;"
 SUGGESTION_STYLE = ""  # the palette's text colour, in italics: suggestions, not facts
@@ -40,18 +45,36 @@ def human_size(n: int | None) -> str:
     return f"{n} B"
 
 
-def format_date(taken: Any, mtime: Any = None) -> str:
-    if taken:
-        if isinstance(taken, (int, float)):
-            return _dt.datetime.fromtimestamp(taken).strftime("%Y-%m-%d %H:%M")
-        if isinstance(taken, _dt.datetime):
-            return taken.strftime("%Y-%m-%d %H:%M")
-        return str(taken).replace("T", " ")
-    if mtime:
+def _clock(t: Any) -> str | None:
+    """A catalog or file time as "2019-06-01 10:00" (ISO text, a datetime or seconds since the epoch)."""
+    if isinstance(t, _dt.datetime):
+        return t.strftime("%Y-%m-%d %H:%M")
+    if isinstance(t, (int, float)):
         try:
-            return _dt.datetime.fromtimestamp(float(mtime)).strftime("%Y-%m-%d %H:%M") + " (file date)"
+            return _dt.datetime.fromtimestamp(float(t)).strftime("%Y-%m-%d %H:%M")
         except (OverflowError, OSError, ValueError):
-            return "—"
+            return None
+    try:
+        return _dt.datetime.fromisoformat(str(t)).strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return str(t).replace("T", " ")
+
+
+def format_date(taken: Any, mtime: Any = None, source: str | None = None) -> str:
+    """When the photo was taken, saying where the date comes from.
+
+    ``source`` is the catalog's: "exif" (the camera's date), "file" (no date recorded, so the file's time,
+    which a copy or an edit changes: marked), "unknown" (a recorded date that cannot be right: never
+    guessed). A row from before sources were kept (None) shows its date, else the file's time, marked.
+    """
+    if source == "unknown":
+        return "unknown"
+    if taken:
+        when = _clock(taken) or "—"
+        return f"{when} (file date)" if source == "file" else when
+    if mtime and source is None:
+        when = _clock(mtime)
+        return f"{when} (file date)" if when else "—"
     return "—"
 
 
@@ -84,13 +107,17 @@ PERSONAL_BADGE = (
     "<span style='background-color:#7b52c7; color:#ffffff; font-size:8pt; font-weight:600'>&nbsp;yours&nbsp;</span>"
 )
 PERSONAL_TIP = "Words marked “yours” are suggested from your tags on similar photos."
+PLACE_BADGE = (
+    "<span style='background-color:#2e8b57; color:#ffffff; font-size:8pt; font-weight:600'>&nbsp;place&nbsp;</span>"
+)
 
 
 def suggestions_html(suggestions: list[Any], dark: bool = False) -> str:
     """The model's and the personal suggestions in one ranked list, on one score scale.
 
     A personal word (``source == "personal"``: votes of the photo's nearest user-tagged photos)
-    wears a "yours" badge and a violet bar.
+    wears a "yours" badge and a violet bar; the photo's town or country (``source == "place"``, when the
+    user asked for them) a "place" badge and no bar.
     """
     if not suggestions:
         return "<span style='color:#888888'>No suggestions</span>"
@@ -98,7 +125,16 @@ def suggestions_html(suggestions: list[Any], dark: bool = False) -> str:
     for s in suggestions:
         pct = max(0.0, min(1.0, float(s.score)))
         bar = int(round(pct * 60))
-        personal = getattr(s, "source", "model") == "personal"
+        source = getattr(s, "source", "model")
+        if source == "place":  # a fact from the GPS position, not a score: no bar
+            rows.append(
+                "<tr>"
+                f"<td style='{SUGGESTION_STYLE} padding-right:8px'><i>{html.escape(s.tag)}</i> {PLACE_BADGE}</td>"
+                "<td colspan='2' style='color:#8a8a8a'>from GPS</td>"
+                "</tr>"
+            )
+            continue
+        personal = source == "personal"
         badge = f" {PERSONAL_BADGE}" if personal else ""
         colour = "#9b7be0" if personal else "#5b8fd6"
         rows.append(
@@ -161,6 +197,7 @@ class DetailPanel(QScrollArea):
         self.fields: dict[str, QLabel] = {}
         for key, label in (
             ("date", "Date"),
+            ("place", "Place"),
             ("camera", "Camera"),
             ("size", "Size"),
             ("file", "File"),
@@ -216,6 +253,7 @@ class DetailPanel(QScrollArea):
         for v in self.fields.values():
             v.setText("—")
         self._set_gps(None)
+        self._set_place(None)
         self.user_tags.setText("")
         self.suggestions.setText("")
         self.review_button.setEnabled(False)
@@ -258,7 +296,10 @@ class DetailPanel(QScrollArea):
         self.suggestions.setText(f"<span style='color:#d05050'>{html.escape(message)}</span>")
 
     def _fill(self, r: Any) -> None:
-        self.fields["date"].setText(format_date(getattr(r, "taken", None), getattr(r, "mtime", None)))
+        source = getattr(r, "taken_source", None)
+        self.fields["date"].setText(format_date(getattr(r, "taken", None), getattr(r, "mtime", None), source))
+        self.fields["date"].setToolTip(DATE_TIPS.get(source or "", ""))
+        self._set_place(getattr(r, "place", None))
         cam = " · ".join(x for x in (getattr(r, "camera", None), getattr(r, "lens", None)) if x)
         self.fields["camera"].setText(html.escape(cam) if cam else "—")
         w, h = getattr(r, "width", None), getattr(r, "height", None)
@@ -269,6 +310,11 @@ class DetailPanel(QScrollArea):
         self.fields["file"].setText(human_size(getattr(r, "size_bytes", None)))
         self.fields["folder"].setText(html.escape(os.path.dirname(str(r.path))))
         self._set_gps(format_gps(getattr(r, "gps", None)))
+
+    def _set_place(self, place: str | None) -> None:
+        """The town, region and country of the photo's GPS position; the row is hidden without one."""
+        self.fields["place"].setText(html.escape(place) if place else "")
+        self.form.setRowVisible(self.fields["place"], bool(place))
 
     def _set_gps(self, text: str | None) -> None:
         self.fields["gps"].setText(text or "")

@@ -46,13 +46,17 @@ PERSONAL_TIP = "Suggested from your tags on similar photos"
 PERSONAL_BADGE_STYLE = (
     "background-color:#7b52c7; color:#ffffff; border-radius:6px; padding:0px 5px; font-size:8pt; font-weight:600;"
 )
+PLACE = "place"
+PLACE_TIP = "Where the photo was taken, from its GPS position (Settings: Suggest the place as a tag)"
+PLACE_BADGE_STYLE = PERSONAL_BADGE_STYLE.replace("#7b52c7", "#2e8b57")
 
 
 class SuggestionRow(QWidget):
     """One tag of one photo: name, score bar, Accept / Reject toggles (neither = undecided).
 
-    ``source`` is "model" (the bundle's tag layer) or "personal" (votes of the photo's nearest photos
-    that carry the user's own tags); a personal word wears a "yours" badge, on the same score scale.
+    ``source`` is "model" (the bundle's tag layer), "personal" (votes of the photo's nearest photos
+    that carry the user's own tags; a "yours" badge, on the same score scale) or "place" (the photo's
+    town or country from its GPS position, when the user asked for them: a "place" badge, no score).
     """
 
     changed = Signal()
@@ -77,6 +81,12 @@ class SuggestionRow(QWidget):
         self.badge.setStyleSheet(PERSONAL_BADGE_STYLE)
         self.badge.setToolTip(PERSONAL_TIP)
         self.badge.setVisible(self.personal)
+        if self.source == PLACE:
+            self.badge.setText("place")
+            self.badge.setObjectName("placeBadge")
+            self.badge.setStyleSheet(PLACE_BADGE_STYLE)
+            self.badge.setToolTip(PLACE_TIP)
+            self.badge.setVisible(True)
         lay.addWidget(self.badge)
         self.bar = QProgressBar()
         self.bar.setRange(0, 100)
@@ -86,6 +96,10 @@ class SuggestionRow(QWidget):
         self.bar.setFormat("%p%")
         if score is None:
             self.bar.setVisible(False)
+        elif self.source == PLACE:  # a fact from the photo's GPS position, not a score
+            self.bar.setValue(100)
+            self.bar.setFormat("from GPS")
+            self.bar.setToolTip(PLACE_TIP)
         else:
             self.bar.setValue(int(round(max(0.0, min(1.0, score)) * 100)))
         lay.addWidget(self.bar)
@@ -445,6 +459,7 @@ class ModelsDialog(QDialog):
 
 
 SIDECARS_LABEL = "Write tags to XMP sidecars next to photos (for digiKam, Lightroom, darktable)"
+PLACE_TAGS_LABEL = "Suggest the place as a tag"
 
 
 class SettingsDialog(QDialog):
@@ -487,6 +502,14 @@ class SettingsDialog(QDialog):
         self._sidecars_known: bool | None = None
         lay.addWidget(self.sidecars)
         self.set_sidecars(sidecars)
+        self.place_tags = QCheckBox(PLACE_TAGS_LABEL)
+        self.place_tags.setObjectName("placeTagsCheck")
+        self.place_tags.setToolTip(
+            "For a photo with a GPS position, its town and country (“paris”, “france”) lead its suggested "
+            "tags; accepting one adds it like any tag. Off by default: a place is not something the photo shows."
+        )
+        self.place_tags.setChecked(settings.suggest_place_tags)
+        lay.addWidget(self.place_tags)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
@@ -507,3 +530,4 @@ class SettingsDialog(QDialog):
         self.settings.suggest_count = self.count.value()
         self.settings.score_threshold = float(self.threshold.value())
         self.settings.thumb_size = self.thumb.value()
+        self.settings.suggest_place_tags = self.place_tags.isChecked()

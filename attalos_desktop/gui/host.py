@@ -38,10 +38,12 @@ class Host(Protocol):
 
 
 class SearchHost(Host, Protocol):
-    """search.py: the search box, the results bar above the grid, the grid's rows, the browse view."""
+    """search.py: the search box, the results bar above the grid, the grid's rows, the browse view, the
+    sidebar (its Years/Places entry follows the search shown)."""
 
     search_box: QLineEdit
     results_bar: ResultsBar
+    sidebar: Sidebar
     stack: QStackedWidget
     grid_page: QWidget
     model: PhotoGridModel
@@ -101,9 +103,12 @@ class SearchKeys(Protocol):
 
 
 class SearchReset(Protocol):
-    """The search controller as views.py sees it: choosing a view leaves any search or similar results."""
+    """The search controller as views.py sees it: choosing a view leaves any search or similar results;
+    choosing a Years/Places entry searches for it."""
 
     def reset(self) -> None: ...
+
+    def search(self, text: str) -> None: ...
 
 
 class ViewsHost(Host, Protocol):

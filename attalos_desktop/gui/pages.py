@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QStyle,
     QTableWidget,
     QTableWidgetItem,
@@ -18,6 +19,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from attalos_desktop.gui.chips import QueryChips
 
 
 class EmptyState(QWidget):
@@ -66,23 +69,34 @@ class EmptyState(QWidget):
 
 
 class ResultsBar(QWidget):
-    """The strip over the grid while it shows search or similar results, with a way back."""
+    """The strip over the grid while it shows search or similar results, with a way back; under a
+    search's line, what the query was understood as (``chips``: removable terms and the core's notes)."""
 
     backRequested = Signal()
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        rb = QHBoxLayout(self)
-        rb.setContentsMargins(8, 4, 8, 4)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(8, 4, 8, 4)
+        outer.setSpacing(4)
+        rb = QHBoxLayout()
+        rb.setContentsMargins(0, 0, 0, 0)
         self.label = QLabel()
         self.label.setObjectName("resultsLabel")
+        self.label.setWordWrap(True)
+        self.label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         rb.addWidget(self.label, 1)
         self.back = QToolButton()
         self.back.setText("✕ Back to browsing")
         self.back.clicked.connect(self.backRequested)
         rb.addWidget(self.back)
+        outer.addLayout(rb)
+        self.chips = QueryChips()
+        outer.addWidget(self.chips)
         self.setVisible(False)
-        self.setStyleSheet("background-color: rgba(47,111,214,30);")
+        self.setObjectName("resultsBar")
+        self.setStyleSheet("QWidget#resultsBar { background-color: rgba(47,111,214,30); }")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
 
     def say(self, text: str) -> None:
         self.label.setText(text)
@@ -90,6 +104,10 @@ class ResultsBar(QWidget):
 
     def text(self) -> str:
         return self.label.text()
+
+    def show_understood(self, understood: Any) -> None:
+        """A search's understood query as chips (None hides them: similar results, a search under way)."""
+        self.chips.set_understood(understood)
 
 
 class ProblemsPage(QWidget):

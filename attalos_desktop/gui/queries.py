@@ -62,14 +62,28 @@ class Detail:
 
 @dataclass
 class Results:
-    """Ranked photos: search or similar results (``rows[i]`` scored ``hits[i].score``)."""
+    """Ranked photos: search or similar results (``rows[i]`` scored ``hits[i].score``).
+
+    A search also carries what the core understood of its text (the chips under the search box), how many
+    photos its date/place filter lets through (None without a filter) and why an empty answer is empty.
+    """
 
     rows: list[Any]
     hits: list[Any]
+    understood: Any = None  # UnderstoodQuery (searches only)
+    matching: int | None = None
+    why_empty: str | None = None
 
     @property
     def scores(self) -> list[float]:
         return [float(h.score) for h in self.hits]
+
+    @property
+    def ranked(self) -> bool:
+        """False for a date/place filter without visual words: its photos are listed newest first, and the
+        core's uniform score says nothing (the grid shows none)."""
+        u = self.understood
+        return u is None or not (u.filtered and not u.visual_text)
 
 
 @dataclass
@@ -128,10 +142,13 @@ def _rows_for(lib: Any, hits: list[Any]) -> Results:
 
 @dataclass
 class Overview:
-    """What the sidebar shows: the roots with their photo counts, and how many files failed."""
+    """What the sidebar shows: the roots with their photo counts, how many files failed, and the years
+    and places (countries with their cities) the photos were taken in, with their counts."""
 
     roots: list[Any]
     failures: int
+    years: list[tuple[int, int]] = field(default_factory=list)
+    places: list[Any] = field(default_factory=list)  # PlaceCount
 
 
 @dataclass
@@ -140,7 +157,7 @@ class OverviewRequest(Request):
     title: ClassVar[str] = "Could not read the library"
 
     def run(self, lib: Any) -> Overview:
-        return Overview(list(lib.roots()), len(lib.failures()))
+        return Overview(list(lib.roots()), len(lib.failures()), list(lib.years()), list(lib.places()))
 
 
 @dataclass
@@ -157,13 +174,53 @@ class PhotosRequest(Request):
 
 @dataclass
 class SearchRequest(Request):
+    """Free text of visual words, dates and places; answered with what the core understood of it.
+
+    A date/place filter without visual words lists its photos newest first: there is no ranking to cut,
+    so up to ``filter_limit`` of them come back (a sidebar year is worth browsing whole), not ``limit``.
+    """
+
     text: str = ""
     limit: int = 200
+    filter_limit: int = 5000
     supersedes: ClassVar[bool] = True
     title: ClassVar[str] = "Search failed"
 
     def run(self, lib: Any) -> Results:
-        return _rows_for(lib, lib.search(self.text, limit=self.limit))
+        understood = lib.understand(self.text)
+        listing = understood.filtered and not understood.visual_text
+        answer = lib.find(self.text, limit=max(self.limit, self.filter_limit) if listing else self.limit)
+        res = _rows_for(lib, answer.hits)
+        res.understood, res.matching, res.why_empty = answer.understood, answer.matching, answer.why_empty
+        return res
+
+
+@dataclass
+class PlaceQueryRequest(Request):
+    """The search text that names one place of the sidebar's Places, checked against the core's reading.
+
+    A city is asked for with its country ("paris france": the core reads both as Paris in France, and
+    the country tells apart two towns of one name); whichever text the core reads back as exactly this
+    place wins, else one that at least includes it, else the first.
+    """
+
+    place: Any = None  # PlaceName
+    supersedes: ClassVar[bool] = True
+    title: ClassVar[str] = "Could not read the place"
+
+    def run(self, lib: Any) -> str:
+        p = self.place
+        candidates = [p.name] if p.kind == "country" else [f"{p.name} {p.country}", p.name]
+        fallback: str | None = None
+        for text in candidates:
+            terms = lib.understand(text).terms
+            if len(terms) != 1 or terms[0].kind != "place":
+                continue
+            if list(terms[0].places) == [p]:
+                return text
+            if fallback is None and p in terms[0].places:
+                fallback = text
+        return fallback or candidates[0]
 
 
 @dataclass
@@ -177,8 +234,14 @@ class SimilarRequest(Request):
         return _rows_for(lib, lib.similar(photo_id=self.photo_id, limit=self.limit))
 
 
-def _detail(lib: Any, pid: int, top: int, min_score: float) -> Detail:
-    return Detail(lib.photo(pid), lib.user_tags(pid), lib.suggest_tags(pid, top=top, min_score=min_score))
+def _detail(lib: Any, pid: int, top: int, min_score: float, places: bool = False) -> Detail:
+    """A photo's detail; with ``places`` (the user's opt-in) its town and country lead the suggestions."""
+    suggested = lib.suggest_tags(pid, top=top, min_score=min_score)
+    if places:
+        place = lib.place_tags(pid)
+        taken = {t.tag for t in place}
+        suggested = place + [s for s in suggested if s.tag not in taken]
+    return Detail(lib.photo(pid), lib.user_tags(pid), suggested)
 
 
 @dataclass
@@ -188,11 +251,12 @@ class DetailRequest(Request):
     photo_id: int = 0
     top: int = 10
     min_score: float = 0.0
+    places: bool = False  # offer the photo's town and country as tags (Settings)
     supersedes: ClassVar[bool] = True
     title: ClassVar[str] = "Could not read the photo"
 
     def run(self, lib: Any) -> Detail:
-        return _detail(lib, self.photo_id, self.top, self.min_score)
+        return _detail(lib, self.photo_id, self.top, self.min_score, self.places)
 
 
 @dataclass
@@ -202,10 +266,11 @@ class SuggestRequest(Request):
     photo_ids: list[int] = field(default_factory=list)
     top: int = 10
     min_score: float = 0.0
+    places: bool = False  # offer each photo's town and country as tags (Settings)
     title: ClassVar[str] = "Could not suggest tags"
 
     def run(self, lib: Any) -> dict[int, Detail]:
-        return {pid: _detail(lib, pid, self.top, self.min_score) for pid in self.photo_ids}
+        return {pid: _detail(lib, pid, self.top, self.min_score, self.places) for pid in self.photo_ids}
 
 
 @dataclass

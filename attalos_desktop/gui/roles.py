@@ -18,3 +18,5 @@ class Role(IntEnum):
     ROW = _USER + 4  # PhotoRow: everything the catalog knows about the photo
     STATE = _USER + 5  # str: "ready" | "loading" | "broken" (the thumbnail's state)
     VIEW_KEY = _USER + 20  # str: a sidebar entry's view ("all", "root:<id>", "problems")
+    FILTER_KEY = _USER + 21  # str: a sidebar Years/Places entry ("year:2019", "place:FR", "place:FR/Paris")
+    QUERY = _USER + 22  # str: the search text a Years/Places entry runs ("2019", "paris france")

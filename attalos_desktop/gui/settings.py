@@ -38,6 +38,7 @@ class Settings:
     score_threshold: float = 0.0
     thumb_size: int = 160
     theme: str = "dark"  # "dark" or "system"
+    suggest_place_tags: bool = False  # offer a photo's town and country (from its GPS) as tags: opt-in
     recent_libraries: list[str] = field(default_factory=list)
 
     @classmethod

@@ -61,7 +61,7 @@ class TaggingController(QObject):
         dlg.reviewed.connect(self.save_review)
         dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
         s = win.settings
-        req = SuggestRequest([r.id for r in rows], s.suggest_count, s.score_threshold)
+        req = SuggestRequest([r.id for r in rows], s.suggest_count, s.score_threshold, s.suggest_place_tags)
 
         def answered(details: dict[int, Any]) -> None:
             try:

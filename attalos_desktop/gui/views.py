@@ -1,4 +1,5 @@
-"""The sidebar's views: All photos, one folder (a root) or Problems, and the page the window shows for each.
+"""The sidebar's views: All photos, one folder (a root) or Problems, and the page the window shows for each;
+its Years and Places entries, which search (``choose_filter``).
 
 The window's ``browse_key`` says which view is browsed; this controller reads the overview (roots, counts,
 failures) into the sidebar, loads the view's photos into the grid (keeping the scroll position and the
@@ -16,7 +17,14 @@ from typing import Any
 from PySide6.QtCore import QObject, Slot
 
 from attalos_desktop.gui.host import ViewsHost
-from attalos_desktop.gui.queries import FailuresRequest, Overview, OverviewRequest, PhotosRequest, RemoveRootRequest
+from attalos_desktop.gui.queries import (
+    FailuresRequest,
+    Overview,
+    OverviewRequest,
+    PhotosRequest,
+    PlaceQueryRequest,
+    RemoveRootRequest,
+)
 from attalos_desktop.gui.sidebar import ALL, PROBLEMS, root_id_of, root_key
 
 SIDEBAR_REFRESH_S = 1.0  # while indexing, the folder counts are re-read at most this often
@@ -55,7 +63,7 @@ class ViewsController(QObject):
 
         def shown(ov: Overview) -> None:
             self.roots_known = True
-            self.win.sidebar.set_roots(ov.roots, ov.failures, self.win.browse_key)
+            self.win.sidebar.set_roots(ov.roots, ov.failures, self.win.browse_key, ov.years, ov.places)
             self.update_empty_state()
             if then is not None:
                 then()
@@ -79,6 +87,28 @@ class ViewsController(QObject):
             win.query.submit(FailuresRequest(), self._on_failures)
             return
         self.load_browse_photos()
+
+    @Slot(str)
+    def choose_filter(self, key: str) -> None:
+        """A Years/Places entry was picked: search for it, as if its text were typed ("2019", "paris france").
+
+        A place's text is first read back by the core (``PlaceQueryRequest``), so the search box holds words
+        the core takes for exactly that place; the user sees and edits it like any search.
+        """
+        sidebar = self.win.sidebar
+        year = sidebar.year_of(key)
+        if year is not None:
+            self._search_filter(key, str(year))
+            return
+        place = sidebar.place_of(key)
+        if place is not None:
+            self.win.query.submit(PlaceQueryRequest(place), lambda text: self._search_filter(key, text))
+
+    def _search_filter(self, key: str, text: str) -> None:
+        if self.win.sidebar.current_filter() != key:
+            return  # the user has moved on meanwhile
+        self.win.sidebar.set_query(key, text)
+        self.win.searcher.search(text)
 
     def _on_failures(self, failures: list[Any]) -> None:
         self.win.problems_page.fill(failures)

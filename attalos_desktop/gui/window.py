@@ -1,7 +1,8 @@
 """The main window: assembles the parts and routes between them.
 
 Where things are:
-- sidebar.py: the views (All photos, folders, Problems); pages.py: empty state, results bar, Problems;
+- sidebar.py: the views (All photos, folders, Problems) and the Years/Places searches; pages.py: empty
+  state, results bar (with chips.py: what a search was understood as), Problems;
 - grid.py: the thumbnail grid; detail.py: the detail panel; status.py: the status bar;
 - index_controller.py: index jobs and their progress; queries.py: the query thread and its typed
   requests; search.py: search as you type, find similar; tagging.py: review and tag edits;
@@ -166,6 +167,8 @@ class MainWindow(QMainWindow):
         self.sidebar = Sidebar()
         self.sidebar.viewChosen.connect(lambda key: self.select_view(key, from_sidebar=True))
         self.sidebar.removeRootRequested.connect(self.views.remove_root)
+        self.sidebar.filterChosen.connect(self.views.choose_filter)
+        self.results_bar.chips.removeRequested.connect(self.searcher.remove_term)
         self.detail = DetailPanel(self.loader)
         self.detail.suggestRequested.connect(self._on_detail_suggest)
         self.loader.signals.failed.connect(self._on_thumbnail_failed)
@@ -319,7 +322,7 @@ class MainWindow(QMainWindow):
         return super().eventFilter(obj, event)
 
     def show_results(self, res: Results, label: str) -> None:
-        self.model.set_photos(res.rows, res.scores)
+        self.model.set_photos(res.rows, res.scores if res.ranked else None)
         self.on_selection_changed()
         self.results_bar.say(label)
         self.stack.setCurrentWidget(self.grid_page)
@@ -364,7 +367,7 @@ class MainWindow(QMainWindow):
             self.detailLoaded.emit(d.photo.id)
 
         self.query.submit(
-            DetailRequest(photo_id, s.suggest_count, s.score_threshold),
+            DetailRequest(photo_id, s.suggest_count, s.score_threshold, s.suggest_place_tags),
             answered,
             lambda exc, _tb: self.detail.show_error(describe(exc)),
         )
