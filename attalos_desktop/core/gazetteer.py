@@ -31,6 +31,10 @@ import numpy as np
 EARTH_KM = 6371.0
 NEAREST_MAX_KM = 60.0  # farther than this from any town (at sea, in a desert): no place, nothing guessed
 CANDIDATES = 24  # nearest places weighed for the largest one whose reach covers the position
+# ... and the nearest large places besides: a big city reaches 10-25 km, and in a dense metropolis its own
+# districts and suburbs (Manhattan, Paris 12e, Guarulhos) fill the 24 nearest, hiding the city itself
+LARGE_PLACE_POPULATION = 100_000  # reach 3 km and more
+LARGE_CANDIDATES = 32
 WORLD_CITY_MIN_POPULATION = 100_000  # a city a query may name without the library having photos there
 
 # The common names people type (and show) for countries whose GeoNames name is formal or dated.
@@ -160,8 +164,12 @@ class Gazetteer:
         self.population = np.array([r.get("population", 0) for r in records], dtype=np.float64)
         lat = np.array([r["latitude"] for r in records], dtype=np.float64)
         lon = np.array([r["longitude"] for r in records], dtype=np.float64)
-        self.tree = cKDTree(_unit_points(lat, lon))
+        points = _unit_points(lat, lon)
+        self.tree = cKDTree(points)
+        self.large = np.flatnonzero(self.population >= LARGE_PLACE_POPULATION)
+        self.large_tree = cKDTree(points[self.large]) if len(self.large) else None
         self.reach = reach_km(self.population)
+        _, self.country_id = np.unique(np.array(self.code, dtype=str), return_inverse=True)
         self._names: dict[str, list[PlaceName]] | None = None
 
     @classmethod
@@ -192,24 +200,23 @@ class Gazetteer:
             return out
         lat = np.array([float(pos[i][0]) for i in ok])  # type: ignore[arg-type]
         lon = np.array([float(pos[i][1]) for i in ok])  # type: ignore[arg-type]
-        k = min(CANDIDATES, len(self.city))
-        chord, idx = self.tree.query(_unit_points(lat, lon), k=k)
-        chord, idx = chord.reshape(len(ok), k), idx.reshape(len(ok), k)
+        points = _unit_points(lat, lon)
+        chord, idx = self.tree.query(points, k=min(CANDIDATES, len(self.city)))
+        chord, idx = chord.reshape(len(ok), -1), idx.reshape(len(ok), -1)
+        if self.large_tree is not None:  # the nearest large places join the candidates
+            big_chord, big = self.large_tree.query(points, k=min(LARGE_CANDIDATES, len(self.large)))
+            chord = np.concatenate([chord, big_chord.reshape(len(ok), -1)], axis=1)
+            idx = np.concatenate([idx, self.large[big.reshape(len(ok), -1)]], axis=1)
         km = 2.0 * EARTH_KM * np.arcsin(np.clip(chord / 2.0, 0.0, 1.0))
         for row, i in enumerate(ok):
             if km[row, 0] > NEAREST_MAX_KM:
                 continue
-            near = int(idx[row, 0])
-            best = near
-            for d, j in zip(km[row], idx[row]):
-                j = int(j)
-                # the largest place of the nearest one's country whose reach covers the position
-                if (
-                    d <= self.reach[j]
-                    and self.code[j] == self.code[near]
-                    and self.population[j] > self.population[best]
-                ):
-                    best = j
+            near = int(idx[row, 0])  # the nearest place of all (the first of the full tree's answer)
+            # the largest place of the nearest one's country whose reach covers the position
+            cand = idx[row][(km[row] <= self.reach[idx[row]]) & (self.country_id[idx[row]] == self.country_id[near])]
+            best = int(cand[np.argmax(self.population[cand])]) if len(cand) else near
+            if self.population[best] <= self.population[near]:
+                best = near
             code = self.code[best]
             out[i] = Place(self.city[best], self.region[best], self.countries.get(code, code), code)
         return out

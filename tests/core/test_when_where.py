@@ -587,6 +587,11 @@ def test_the_world_names_are_read_only_when_a_word_might_need_them() -> None:
         (-33.8568, 151.2153, "Sydney", "Australia"),  # the Opera House
         (48.8049, 2.1204, "Versailles", "France"),  # the palace, not Paris 17 km away
         (-34.6037, -58.3816, "Buenos Aires", "Argentina"),
+        # inside a big city whose districts and suburbs are the nearest places (Manhattan, Paris 12e)
+        (40.7829, -73.9654, "New York City", "United States"),  # Central Park
+        (48.8283, 2.4330, "Paris", "France"),  # the Bois de Vincennes
+        (51.5054, -0.0235, "London", "United Kingdom"),  # Canary Wharf
+        (48.5716, 7.8153, "Kehl", "Germany"),  # across the Rhine from Strasbourg, not Strasbourg
     ],
 )
 def test_the_gazetteer_names_known_positions(lat: float, lon: float, city: str, country: str) -> None:
