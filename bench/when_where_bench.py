@@ -114,9 +114,8 @@ def pick_cities(g: Gazetteer, rng: np.random.Generator, n: int) -> tuple[list[in
 
 
 def lat_lon(g: Gazetteer, row: int) -> tuple[float, float]:
-    """A gazetteer place's position (it keeps them as points on the unit sphere)."""
-    x, y, z = (float(v) for v in g.tree.data[row])
-    return math.degrees(math.asin(z)), math.degrees(math.atan2(y, x))
+    """A gazetteer place's position."""
+    return float(g.lat[row]), float(g.lon[row])
 
 
 def random_dates(rng: np.random.Generator, n: int) -> np.ndarray:

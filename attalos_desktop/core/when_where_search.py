@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import functools
+import gc
 import math
 import sqlite3
 from dataclasses import dataclass, field
@@ -136,9 +137,18 @@ def newest_first_sql(q: UnderstoodQuery, limit: int) -> tuple[str, list[object]]
 def newest_first(
     db: sqlite3.Connection, q: UnderstoodQuery, limit: int, paths: Callable[[bytes], str]
 ) -> list[SearchHit]:
-    """The filter's photos, newest first (undated ones last)."""
+    """The filter's photos, newest first (undated ones last).
+
+    The collector is paused meanwhile: the window lists up to 5,000 photos, and the hits (small objects, no
+    cycles) would set off collection passes over the whole process's heap (p99 35 ms instead of ~12 ms)."""
     sql, params = newest_first_sql(q, limit)
-    return [SearchHit(int(pid), paths(p), FILTER_ONLY_SCORE) for pid, p in db.execute(sql, params)]
+    gc_on = gc.isenabled()
+    gc.disable()
+    try:
+        return [SearchHit(int(pid), paths(p), FILTER_ONLY_SCORE) for pid, p in db.execute(sql, params)]
+    finally:
+        if gc_on:
+            gc.enable()
 
 
 def matching_ids(db: sqlite3.Connection, q: UnderstoodQuery) -> np.ndarray:
