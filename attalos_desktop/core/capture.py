@@ -31,8 +31,15 @@ def capture_time(md: Metadata, mtime_ns: int) -> tuple[str | None, str | None, s
     return t.isoformat(timespec="seconds"), None, "file"
 
 
+def place_pending(lat: float | None, lon: float | None, place: Place | None) -> bool:
+    """A real position left without a place because the gazetteer could not be read: the photo is stored
+    as not yet dated and placed (taken_source NULL), so a rescan after the install is mended fills it."""
+    return place is None and valid_position(lat, lon) and Gazetteer.shared() is None
+
+
 def capture_place(lat: float | None, lon: float | None) -> Place | None:
     """The photo's place; the gazetteer is read only when a photo has a real position."""
     if not valid_position(lat, lon):
         return None
-    return Gazetteer.shared().place_at(lat, lon)
+    g = Gazetteer.shared()
+    return g.place_at(lat, lon) if g is not None else None

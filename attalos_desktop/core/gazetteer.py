@@ -18,6 +18,7 @@ import csv
 import gzip
 import io
 import json
+import logging
 import math
 import os
 import threading
@@ -29,6 +30,8 @@ from pathlib import Path
 from typing import Iterable
 
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 EARTH_KM = 6371.0
 NEAREST_MAX_KM = 60.0  # farther than this from any town (at sea, in a desert): no place, nothing guessed
@@ -193,11 +196,19 @@ class Gazetteer:
         _, self.country_id = np.unique(np.array(self.code, dtype=str), return_inverse=True)
         self._names: dict[str, list[PlaceName]] | None = None
 
+    _unavailable: str | None = None  # why the gazetteer could not be read, once it failed
+
     @classmethod
-    def shared(cls) -> "Gazetteer":
+    def shared(cls) -> "Gazetteer | None":
+        """The process's gazetteer; None when its data cannot be read (a broken install): places are derived
+        data, so indexing and search go on without them, with one warning saying why."""
         with cls._lock:
-            if cls._shared is None:
-                cls._shared = cls.load()
+            if cls._shared is None and cls._unavailable is None:
+                try:
+                    cls._shared = cls.load()
+                except (OSError, ValueError, KeyError, TypeError, metadata.PackageNotFoundError) as exc:
+                    cls._unavailable = f"{type(exc).__name__}: {exc}"
+                    log.warning("places are unavailable: the GeoNames gazetteer cannot be read (%s)", cls._unavailable)
             return cls._shared
 
     @classmethod
@@ -311,7 +322,10 @@ def world_place_names(cache_dir: Path | None = None) -> dict[str, list[PlaceName
             return _world
         except (OSError, ValueError, TypeError):
             pass
-    _world = Gazetteer.shared().names()
+    g = Gazetteer.shared()
+    if g is None:
+        return {}  # no world names this time; the library's own places still work
+    _world = g.names()
     if f is not None:
         try:
             f.parent.mkdir(parents=True, exist_ok=True)

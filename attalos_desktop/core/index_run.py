@@ -21,7 +21,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .bundle import ModelBundle
-from .capture import capture_place, capture_time
+from .capture import capture_place, capture_time, place_pending
 from .catalog import Catalog, PhotoInfo
 from .encoder import ImageEncoder, top_tags
 from .imageio import file_hash
@@ -186,6 +186,7 @@ class IndexRun:
         assert dec is not None and md is not None
         taken, offset, source = capture_time(md, job.mtime_ns)
         place = capture_place(md.lat, md.lon)
+        stored_source = None if place_pending(md.lat, md.lon, place) else source
         info = PhotoInfo(
             width=dec.width,
             height=dec.height,
@@ -197,7 +198,7 @@ class IndexRun:
             orientation=dec.orientation or md.orientation,
             format=dec.format,
             taken_offset=offset,
-            taken_source=source,
+            taken_source=stored_source,
             place=place,
         )
         pid = self.catalog.upsert_photo(job.path, job.root_id, job.size, job.mtime_ns, d.hash, info)
@@ -235,7 +236,11 @@ class IndexRun:
             updates = []
             for pid, path, mtime_ns in chunk:
                 md = read_exif(path)
-                updates.append((pid, *capture_time(md, mtime_ns), capture_place(md.lat, md.lon)))
+                taken, offset, source = capture_time(md, mtime_ns)
+                place = capture_place(md.lat, md.lon)
+                if place_pending(md.lat, md.lon, place):
+                    continue  # no gazetteer this run (its one warning said why): the next rescan tries again
+                updates.append((pid, taken, offset, source, place))
             with self.catalog.transaction():
                 self.catalog.set_capture(updates)
             emit("places", a + len(chunk), len(todo), chunk[-1][1])
