@@ -104,7 +104,11 @@ class QueryChips(QWidget):
     def set_understood(self, understood: Any) -> None:
         """Show an UnderstoodQuery's terms and notes (None: nothing, hidden)."""
         for chip in self.chips:
+            # hidden and unparented now: deleteLater waits for the event loop, and until then an old chip
+            # would stay painted where it was, under the new ones
             self.row.removeWidget(chip)
+            chip.hide()
+            chip.setParent(None)
             chip.deleteLater()
         self.chips = []
         terms = list(getattr(understood, "terms", None) or [])

@@ -14,6 +14,8 @@ from PIL import Image
 from PySide6.QtCore import Qt
 
 from attalos_desktop.core.library import Library
+from attalos_desktop.core.query_terms import QueryTerm, UnderstoodQuery
+from attalos_desktop.gui.chips import QueryChip, QueryChips
 from attalos_desktop.gui.settings import Settings
 
 PARIS = (48.8584, 2.2945)  # the Eiffel Tower
@@ -262,3 +264,15 @@ def test_place_tags_are_suggested_only_when_the_setting_is_on(qtbot, make_window
     _select(qtbot, w, travel["undated"])
     assert _place_suggestions(w.detail.detail.suggestions) == []
     assert w.errors == []
+
+
+def test_new_chips_replace_the_old_ones_at_once(qtbot) -> None:
+    """What is painted: the earlier query's chips go before the event loop runs again (deleteLater alone
+    left them drawn under the new ones until then)."""
+    chips = QueryChips()
+    qtbot.addWidget(chips)
+    chips.show()
+    term = QueryTerm
+    chips.set_understood(UnderstoodQuery([term("words", "cat", "cat"), term("ignored", "2019-13-40", "2019-13-40")]))
+    chips.set_understood(UnderstoodQuery([term("date", "2019", "2019")]))
+    assert [c.label_text for c in chips.findChildren(QueryChip)] == ["2019"]
