@@ -19,7 +19,9 @@ def build_parser() -> argparse.ArgumentParser:
         "Unchanged files are skipped, moved files keep their data, deleted files leave the library.",
     )
     add_library_args(p)
-    p.add_argument("--workers", type=int, metavar="N", help="decoding threads (default: number of cores)")
+    p.add_argument(
+        "--workers", type=int, metavar="N", help="decoding threads (default: one more than the cores, at most 8)"
+    )
     p.add_argument(
         "--check",
         action="store_true",
