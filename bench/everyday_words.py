@@ -120,7 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "everyday-words.json")
     args = ap.parse_args(argv)
     bundles = {b.split("=", 1)[0]: Path(b.split("=", 1)[1]) for b in args.bundles}
-    res = run(args.data, bundles)
+    res = run(args.data.resolve(), bundles)  # the photos are symlinked: a relative target would not resolve
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(res, indent=2) + "\n")
     return 0

@@ -22,6 +22,7 @@ from trainer.label_transfer import (
     normalise,
     per_word_votes,
 )
+from trainer import transfer_stage
 from trainer.evaluate import lear
 from trainer.model import Tower
 
@@ -159,3 +160,25 @@ def test_per_word_sigmoids_lift_a_rare_word_whose_scores_run_low() -> None:
     a2, c2 = fit_word_sigmoids(s, y, a0=4.0, c0=-2.0, rho=1e9)
     np.testing.assert_allclose(a2, 4.0, atol=1e-3)
     np.testing.assert_allclose(c2, -2.0, atol=1e-3)
+
+
+@pytest.mark.parametrize(
+    "curve,want",
+    [
+        # (offset -> held-out F1, N+); before: F1 0.47, N+ 177
+        ({0.0: (0.473, 177)}, 0.0),  # the shared words cost no word: no offset
+        ({0.0: (0.473, 172), -0.25: (0.474, 174), -0.5: (0.474, 176), -0.75: (0.473, 178)}, -0.75),
+        ({0.0: (0.473, 172), -0.25: (0.466, 174), -0.5: (0.440, 180)}, -0.25),  # F1 would fall past the slack
+        ({d: (0.47, 170) for d in (0.0, *transfer_stage.SHARED_OFFSETS)}, transfer_stage.SHARED_OFFSETS[-1]),
+    ],
+)
+def test_shared_words_are_lowered_until_they_cost_no_word(curve: dict, want: float) -> None:
+    asked: list[float] = []
+
+    def evaluate(delta: float) -> tuple[float, int]:
+        asked.append(delta)
+        return curve[delta]
+
+    after, offset = transfer_stage.shared_offset(evaluate, (0.47, 177))
+    assert offset == want and after == curve[want]
+    assert asked == sorted(asked, reverse=True) and asked[0] == 0.0  # from 0 down, stopping once it is enough
