@@ -12,9 +12,9 @@ Dates and places are read out of the query; the rest is the visual query. The gr
 
 A word that is both a place and a thing ("china", "turkey", "nice") is a place only when the library has
 photos there; ``notes`` says which reading was taken. Words that together name one thing (a tag of the
-user's such as "new york trip", a word of the model's such as "drilling platform") stay together. A place the library has no photos from is still
-a place (the answer is then empty, and says why) unless it is also a thing. A date-shaped word that is no
-date ("2019-13-40") is ignored and noted. "in", "at", "from", "during" before a date or place are dropped.
+user's such as "new york trip", a word of the model's such as "drilling platform") stay together. A place
+the library has no photos from is still a place (the answer is then empty, and says why) unless it is also
+a thing. A date-shaped word that is no date ("2019-13-40") is ignored and noted. "in", "at", "from", "during" before a date or place are dropped.
 Several dates (or several places) widen the filter; a date and a place narrow it.
 """
 
