@@ -7,7 +7,6 @@ import datetime as dt
 import json
 import os
 import random
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -47,11 +46,10 @@ PHOTOS = {
 
 
 @pytest.fixture(scope="module")
-def library(tmp_path_factory: pytest.TempPathFactory, bundle_dir: Path) -> tuple[list[str], dict[str, str]]:
+def library(
+    tmp_path_factory: pytest.TempPathFactory, bundle_dir: Path, exiftool: str
+) -> tuple[list[str], dict[str, str]]:
     """(the commands' library arguments, photo name -> path), indexed once for the module."""
-    exiftool = shutil.which("exiftool")
-    if exiftool is None:
-        pytest.fail("exiftool is not installed: install the Debian package libimage-exiftool-perl")
     base = tmp_path_factory.mktemp("search_when_where")
     paths = {}
     for i, (name, (spec, tags)) in enumerate(PHOTOS.items()):

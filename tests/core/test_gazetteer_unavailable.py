@@ -24,11 +24,11 @@ def fresh_gazetteer(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_places_wait_for_a_readable_gazetteer(
-    tmp_path: Path, bundle_dir: Path, fresh_gazetteer: None, monkeypatch: pytest.MonkeyPatch, caplog
+    tmp_path: Path, bundle_dir: Path, fresh_gazetteer: None, monkeypatch: pytest.MonkeyPatch, caplog, exiftool: str
 ) -> None:
     photos = make_photos(tmp_path / "photos", 3, seed=5)
     subprocess.run(
-        ["exiftool", "-q", "-overwrite_original", "-DateTimeOriginal=2019:06:14 12:00:00", "-GPSLatitude=48.8584",
+        [exiftool, "-q", "-overwrite_original", "-DateTimeOriginal=2019:06:14 12:00:00", "-GPSLatitude=48.8584",
          "-GPSLatitudeRef=N", "-GPSLongitude=2.2945", "-GPSLongitudeRef=E", str(photos[0])],
         check=True,
     )  # fmt: skip

@@ -61,17 +61,6 @@ FOREIGN = """<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
-@pytest.fixture(scope="module")
-def exiftool() -> str:
-    path = shutil.which("exiftool")
-    if path is None:
-        pytest.fail(
-            "exiftool is not installed: install the Debian package libimage-exiftool-perl "
-            "(scripts/test.sh installs it when run as root)"
-        )
-    return path
-
-
 def _exif(exiftool: str, *files: Path) -> list[dict]:
     out = subprocess.run(
         [

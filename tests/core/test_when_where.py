@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import shutil
 import sqlite3
 import subprocess
 from pathlib import Path
@@ -20,17 +19,7 @@ from attalos_desktop.core.query_terms import PLACE_NAMES_THAT_ARE_WORDS, Underst
 from core_helpers import make_spec_photo
 
 
-# -- photos with EXIF written by ExifTool -----------------------------------------------------------------
-def exiftool() -> str:
-    path = shutil.which("exiftool")
-    if path is None:
-        pytest.fail(
-            "exiftool is not installed: install the Debian package libimage-exiftool-perl "
-            "(scripts/test.sh installs it when run as root)"
-        )
-    return path
-
-
+# -- photos with EXIF written by ExifTool (the suite's ``exiftool`` fixture) --------------------------------
 def gps(lat: float, lon: float) -> dict[str, str]:
     """ExifTool's GPS tags for a signed position: the hemisphere goes in the Ref tags, as cameras write it."""
     return {
@@ -41,7 +30,7 @@ def gps(lat: float, lon: float) -> dict[str, str]:
     }
 
 
-def write_exif(tags_by_file: dict[Path, dict[str, str]]) -> None:
+def write_exif(exiftool: str, tags_by_file: dict[Path, dict[str, str]]) -> None:
     """One ExifTool run writes every file's tags (``-execute`` between files). A tag name ending in ``#``
     is written as given, without ExifTool's check (a camera's impossible date)."""
     args: list[str] = []
@@ -49,7 +38,7 @@ def write_exif(tags_by_file: dict[Path, dict[str, str]]) -> None:
         args += ["-overwrite_original", *(f"-{k}={v}" for k, v in tags.items()), str(path), "-execute"]
     argfile = next(iter(tags_by_file)).parent / ".exiftool-args"
     argfile.write_text("\n".join(args) + "\n", encoding="utf-8")
-    subprocess.run([exiftool(), "-@", str(argfile)], check=True, capture_output=True, timeout=120)
+    subprocess.run([exiftool, "-@", str(argfile)], check=True, capture_output=True, timeout=120)
     argfile.unlink()
 
 
@@ -132,23 +121,23 @@ EXPECTED = {
 }
 
 
-def make_photos(folder: Path, names: list[str]) -> dict[str, Path]:
+def make_photos(exiftool: str, folder: Path, names: list[str]) -> dict[str, Path]:
     """The named photos of PHOTOS, their EXIF written by ExifTool (one run for all)."""
     paths = {}
     for i, name in enumerate(names):
         (bg, objects), _ = PHOTOS[name]
         paths[name] = make_spec_photo(folder / f"{name}.jpg", bg, objects, seed=i)
-    write_exif({paths[n]: PHOTOS[n][1] for n in names if PHOTOS[n][1]})
+    write_exif(exiftool, {paths[n]: PHOTOS[n][1] for n in names if PHOTOS[n][1]})
     if "no_date" in paths:
         os.utime(paths["no_date"], (NO_DATE_MTIME, NO_DATE_MTIME))
     return paths
 
 
 @pytest.fixture(scope="module")
-def world_lib(tmp_path_factory: pytest.TempPathFactory, bundle_dir: Path):
+def world_lib(tmp_path_factory: pytest.TempPathFactory, bundle_dir: Path, exiftool: str):
     """One library of every photo above, indexed once for the module."""
     base = tmp_path_factory.mktemp("when_where")
-    paths = make_photos(base / "photos", list(PHOTOS))
+    paths = make_photos(exiftool, base / "photos", list(PHOTOS))
     lib = Library.open(base / "lib", model=bundle_dir)
     report = lib.index([base / "photos"])
     assert (report.new, report.failed) == (len(PHOTOS), 0), report.to_json()
@@ -311,8 +300,8 @@ def test_turkey_is_the_place_when_the_library_has_photos_there(world_lib) -> Non
     assert answer.understood.notes == ['read "turkey" as the place Turkey, not the thing']
 
 
-def test_turkey_is_the_thing_in_a_library_without_photos_there(tmp_path: Path, bundle_dir: Path) -> None:
-    photos = make_photos(tmp_path / "photos", ["paris_red", "sydney"])
+def test_turkey_is_the_thing_in_a_library_without_photos_there(tmp_path: Path, bundle_dir: Path, exiftool: str) -> None:
+    photos = make_photos(exiftool, tmp_path / "photos", ["paris_red", "sydney"])
     with Library.open(tmp_path / "lib", model=bundle_dir) as lib:
         lib.index([tmp_path / "photos"])
         answer = lib.find("turkey")
@@ -361,10 +350,10 @@ def back_to_schema_2(catalog: Path) -> None:
 
 
 def test_a_schema_2_catalog_is_migrated_and_filled_at_rescan_without_decoding(
-    tmp_path: Path, bundle_dir: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, bundle_dir: Path, monkeypatch: pytest.MonkeyPatch, exiftool: str
 ) -> None:
     names_ = ["paris_red", "sydney", "new_york", "no_date", "future"]
-    paths = make_photos(tmp_path / "photos", names_)
+    paths = make_photos(exiftool, tmp_path / "photos", names_)
     home = tmp_path / "lib"
     with Library.open(home, model=bundle_dir) as lib:
         lib.index([tmp_path / "photos"])
@@ -394,14 +383,14 @@ def test_a_schema_2_catalog_is_migrated_and_filled_at_rescan_without_decoding(
 
 
 def test_an_index_run_without_gps_never_reads_the_gazetteer(
-    tmp_path: Path, bundle_dir: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, bundle_dir: Path, monkeypatch: pytest.MonkeyPatch, exiftool: str
 ) -> None:
     def no_gazetteer() -> Gazetteer:
         raise AssertionError("the gazetteer was read")
 
     monkeypatch.setattr(Gazetteer, "_shared", None)
     monkeypatch.setattr(Gazetteer, "load", no_gazetteer)
-    make_photos(tmp_path / "photos", ["no_date", "future", "before_1826"])
+    make_photos(exiftool, tmp_path / "photos", ["no_date", "future", "before_1826"])
     with Library.open(tmp_path / "lib", model=bundle_dir) as lib:
         report = lib.index([tmp_path / "photos"])
         assert (report.new, report.failed) == (3, 0)

@@ -13,21 +13,21 @@ PARIS = ("48.8584", "N", "2.2945", "E")
 SYDNEY = ("33.8568", "S", "151.2153", "E")
 
 
-def _tag_position(path: Path, where: tuple[str, str, str, str], when: str) -> None:
+def _tag_position(exiftool: str, path: Path, where: tuple[str, str, str, str], when: str) -> None:
     lat, lat_ref, lon, lon_ref = where
     subprocess.run(
-        ["exiftool", "-q", "-overwrite_original", f"-DateTimeOriginal={when}", f"-GPSLatitude={lat}",
+        [exiftool, "-q", "-overwrite_original", f"-DateTimeOriginal={when}", f"-GPSLatitude={lat}",
          f"-GPSLatitudeRef={lat_ref}", f"-GPSLongitude={lon}", f"-GPSLongitudeRef={lon_ref}", str(path)],
         check=True,
     )  # fmt: skip
 
 
-def test_user_words_with_a_place_answer_only_from_there(tmp_path: Path, bundle_dir: Path) -> None:
+def test_user_words_with_a_place_answer_only_from_there(tmp_path: Path, bundle_dir: Path, exiftool: str) -> None:
     photos = make_photos(tmp_path / "photos", 8, seed=11)
     for p in photos[:4]:
-        _tag_position(p, PARIS, "2019:06:14 12:00:00")
+        _tag_position(exiftool, p, PARIS, "2019:06:14 12:00:00")
     for p in photos[4:]:
-        _tag_position(p, SYDNEY, "2021:01:03 12:00:00")
+        _tag_position(exiftool, p, SYDNEY, "2021:01:03 12:00:00")
     with Library.open(home=tmp_path / "lib", model=bundle_dir) as lib:
         lib.index([tmp_path / "photos"], workers=1)
         lib.edit_tags([str(photos[0]), str(photos[5])], add=["grandma"])
