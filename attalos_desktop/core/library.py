@@ -469,15 +469,20 @@ class Library:
 
         return self._when_where.understand(text, is_thing)
 
-    def find(self, text: str, limit: int = 50) -> SearchAnswer:
+    def find(self, text: str, limit: int = 50, listing_limit: int | None = None) -> SearchAnswer:
         """Photos for free text (any words; unknown ones through the bundle's OOV mapping) whose dates and
         places filter (core/when_where_search.py), with what was understood and why an answer is empty.
+        A date or place alone lists up to ``listing_limit`` photos (default ``limit``): the window lets a
+        whole year be browsed, while a ranking stays cut at ``limit``.
 
         Visual words that are or contain the user's own words rank the photos carrying them first, then
         the photos those words would be suggested for (see core/personal_search.py).
         """
         return self._when_where.find(
-            self.understand(text), limit, lambda words, ids: self._visual(words, limit, ids), _s
+            self.understand(text),
+            listing_limit or limit,
+            lambda words, ids: self._visual(words, limit, ids),
+            _s,
         )
 
     def years(self) -> list[tuple[int, int]]:

@@ -236,11 +236,12 @@ class WhenWhere:
     def find(
         self,
         q: UnderstoodQuery,
-        limit: int,
+        listing_limit: int,
         visual: Callable[[str, np.ndarray | None], list[SearchHit]],
         paths: Callable[[bytes], str],
     ) -> SearchAnswer:
-        """The answer to an understood query; ``visual(words, candidates)`` ranks photos by visual words."""
+        """The answer to an understood query: a filter alone lists up to ``listing_limit`` photos newest
+        first; ``visual(words, candidates)`` ranks photos by visual words (its own limit)."""
         if not q.filtered:
             if not q.visual_text:
                 why = "; ".join(q.notes) or "no words"
@@ -250,5 +251,5 @@ class WhenWhere:
         if n == 0:
             return SearchAnswer([], q, 0, q.why_empty())
         if not q.visual_text:
-            return SearchAnswer(newest_first(self.db, q, limit, paths), q, n)
+            return SearchAnswer(newest_first(self.db, q, listing_limit, paths), q, n)
         return SearchAnswer(visual(q.visual_text, matching_ids(self.db, q)), q, n)

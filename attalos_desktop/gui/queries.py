@@ -187,9 +187,7 @@ class SearchRequest(Request):
     title: ClassVar[str] = "Search failed"
 
     def run(self, lib: Any) -> Results:
-        understood = lib.understand(self.text)
-        listing = understood.filtered and not understood.visual_text
-        answer = lib.find(self.text, limit=max(self.limit, self.filter_limit) if listing else self.limit)
+        answer = lib.find(self.text, limit=self.limit, listing_limit=max(self.limit, self.filter_limit))
         res = _rows_for(lib, answer.hits)
         res.understood, res.matching, res.why_empty = answer.understood, answer.matching, answer.why_empty
         return res
